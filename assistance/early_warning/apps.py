@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EarlyWarningConfig(AppConfig):
+    name = "assistance.early_warning"
+    label = "early_warning"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("因病返贫致贫双预警")

@@ -1,0 +1,1 @@
+"""Models: owned by the assistance helper."""

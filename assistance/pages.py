@@ -1,0 +1,8 @@
+"""Township agent pages: phone-friendly, outside the admin."""
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def home(request):
+    return render(request, "agent/home.html", {})

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ClaimsConfig(AppConfig):
+    name = "claims"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("结算与待遇")

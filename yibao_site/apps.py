@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class YibaoSiteConfig(AppConfig):
+    name = "yibao_site"
+    label = "yibao_site"
+    verbose_name = _("基础:区划、人员账号与政策参数")
+    default_auto_field = "django.db.models.BigAutoField"

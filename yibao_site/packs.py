@@ -1,0 +1,84 @@
+"""Shipped policy packs (``policy_packs/*.yaml``): read, validate, load onto a region."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .models import Region
+from .services import policy_parameter_save
+
+PACK_DIR = Path(__file__).resolve().parent / "policy_packs"
+
+
+def available_packs() -> list[str]:
+    return sorted(p.stem for p in PACK_DIR.glob("*.yaml"))
+
+
+def read_pack(name: str) -> dict:
+    path = PACK_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ValidationError({"pack": [_("政策包 %(name)s 不存在;可用:%(names)s")
+                                        % {"name": name, "names": ", ".join(available_packs())}]})
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    seen = set()
+    for entry in data["parameters"]:
+        if not isinstance(entry.get("effective_from"), date):
+            raise ValidationError(f"{name}: {entry.get('key')} has no effective_from date")
+        ident = (entry["key"], entry["effective_from"])
+        if ident in seen:
+            raise ValidationError(f"{name}: duplicate entry {ident}")
+        seen.add(ident)
+    return data
+
+
+@dataclass
+class PackLoadReport:
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    kept: int = 0  # differs from the pack but left as the supervisor set it
+
+
+@transaction.atomic
+def pack_load(*, name: str, region: Region, overwrite: bool = False, actor=None) -> PackLoadReport:
+    """Load every parameter of pack ``name`` onto ``region``; a second run changes nothing.
+
+    A value a supervisor has since changed is kept unless ``overwrite`` is given.
+    """
+    from .models import PolicyParameter
+
+    data = read_pack(name)
+    report = PackLoadReport()
+    existing = {
+        (p.key, p.effective_from): p
+        for p in PolicyParameter.objects.filter(region=region)
+    }
+    for entry in data["parameters"]:
+        fields = {
+            "value": entry["value"],
+            "source": entry.get("source", ""),
+            "pack": name,
+            "illustrative": bool(entry.get("illustrative", False)),
+            "note": entry.get("doc", ""),
+        }
+        current = existing.get((entry["key"], entry["effective_from"]))
+        if current is not None and current.value != fields["value"] and not overwrite:
+            report.kept += 1
+            continue
+        _param, changed = policy_parameter_save(
+            region=region, key=entry["key"], effective_from=entry["effective_from"], actor=actor,
+            reason=_("载入政策包 %(name)s") % {"name": name}, **fields,
+        )
+        if current is None:
+            report.created += 1
+        elif changed:
+            report.changed += 1
+        else:
+            report.unchanged += 1
+    return report

@@ -1,0 +1,44 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from yibao_site.models import PolicyParameter
+from yibao_site.packs import pack_load
+from yibao_site.policy import PolicyMissing, policy_decimal, policy_snapshot, policy_value
+from yibao_site.services import policy_parameter_save
+
+
+def test_value_in_force_on_a_date_is_the_latest_effective_one(shiyan):
+    assert policy_decimal("members.premium.resident", shiyan.city, date(2023, 12, 31)) == Decimal("350")
+    assert policy_decimal("members.premium.resident", shiyan.city, date(2024, 1, 1)) == Decimal("380")
+
+
+def test_village_falls_back_to_the_city_and_a_county_override_wins(shiyan):
+    village = shiyan.village(0, 0)
+    assert policy_decimal("critical.resident.threshold", village, date(2024, 5, 1)) == Decimal("15000")
+    policy_parameter_save(region=shiyan.county, key="critical.resident.threshold", value="12000",
+                          effective_from=date(2024, 1, 1))
+    assert policy_decimal("critical.resident.threshold", village, date(2024, 5, 1)) == Decimal("12000")
+    assert policy_decimal("critical.resident.threshold", village, date(2023, 5, 1)) == Decimal("15000")
+    assert policy_decimal("critical.resident.threshold", shiyan.city, date(2024, 5, 1)) == Decimal("15000")
+
+
+def test_missing_parameter_is_a_clear_error(shiyan):
+    with pytest.raises(PolicyMissing):
+        policy_value("no.such.key", shiyan.city, date(2024, 1, 1))
+    assert policy_value("no.such.key", shiyan.city, date(2024, 1, 1), default=None) is None
+
+
+def test_loading_a_pack_twice_changes_nothing(shiyan):
+    before = PolicyParameter.history.count()
+    report = pack_load(name="shiyan-2022", region=shiyan.city)
+    assert report.created == 0 and report.changed == 0 and report.unchanged > 100
+    assert PolicyParameter.history.count() == before
+
+
+def test_snapshot_records_what_it_used_and_its_version(shiyan):
+    snap = policy_snapshot(shiyan.township_of if hasattr(shiyan, "township_of") else shiyan.townships[0], date(2024, 3, 1))
+    snap.decimal("basic.resident.inpatient.rate.l2")
+    assert list(snap.used_record()) == ["basic.resident.inpatient.rate.l2"]
+    assert snap.version.startswith("shiyan-2022#")
