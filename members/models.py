@@ -33,6 +33,10 @@ class Person(models.Model):
                                  related_name="township_persons", editable=False)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     household_no = models.CharField(_("户号"), max_length=30, blank=True, db_index=True)
+    # The ID's first six digits name where it was issued, not where the person lives now
+    # (people move): a mismatch with the village's county is allowed but flagged.
+    id_outside_county = models.BooleanField(_("外地身份证"), default=False, editable=False,
+                                            help_text=_("身份证号前六位与居住地所属县(市、区)不一致。"))
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -95,6 +99,14 @@ class EmployeeStatus(models.TextChoices):
     FLEXIBLE = "flexible", _("灵活就业")
 
 
+class EnrollmentVia(models.TextChoices):
+    WINDOW = "window", _("窗口")
+    SCHOOL = "school", _("学校统一参保")
+    ACCOUNT = "account", _("个人账户代缴")
+    IMPORT = "import", _("批量导入")
+    EMPLOYER = "employer", _("用人单位")
+
+
 class Enrollment(models.Model):
     """One person's enrolment in one scheme for one coverage year (年度参保)."""
 
@@ -112,6 +124,17 @@ class Enrollment(models.Model):
     critical_illness_cap = models.DecimalField(_("大病保险最高支付限额"), max_digits=14, decimal_places=2,
                                                null=True, blank=True, editable=False)
     active = models.BooleanField(_("有效"), default=True, db_index=True)
+    via = models.CharField(_("参保渠道"), max_length=10, choices=EnrollmentVia.choices, default=EnrollmentVia.WINDOW)
+    contribution_base = models.DecimalField(_("缴费基数(月)"), max_digits=14, decimal_places=2, null=True, blank=True)
+    subsidy_amount = models.DecimalField(_("资助金额"), max_digits=14, decimal_places=2, default=0, editable=False)
+    newborn = models.BooleanField(_("新生儿"), default=False, editable=False)
+    break_years = models.PositiveSmallIntegerField(_("断保年数"), default=0, editable=False)
+    # Set by claims when the fund pays anything for the person in this year (零报销激励).
+    had_fund_payment = models.BooleanField(_("当年有基金报销"), default=False, editable=False)
+    lump_sum = models.ForeignKey("StudentLumpSum", verbose_name=_("学生趸缴"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="enrollments", editable=False)
+    policy_version = models.CharField(_("政策版本"), max_length=60, blank=True, editable=False)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
     history = HistoricalRecords()
 
@@ -122,6 +145,11 @@ class Enrollment(models.Model):
         verbose_name_plural = _("年度参保")
         constraints = [
             models.UniqueConstraint(fields=["person", "year", "scheme"], name="enrollment_unique_person_year_scheme"),
+            models.UniqueConstraint(fields=["person", "year"], condition=models.Q(active=True),
+                                    name="enrollment_one_active_scheme"),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="enrollment_amount_not_negative"),
+            models.CheckConstraint(condition=models.Q(benefit_end__gte=models.F("benefit_start")),
+                                   name="enrollment_benefit_range"),
         ]
         indexes = [models.Index(fields=["year", "scheme"]), models.Index(fields=["person", "year"])]
 
@@ -201,3 +229,218 @@ class AssistanceEntitlement(models.Model):
         verbose_name = _("救助资格")
         verbose_name_plural = _("救助资格")
         indexes = [models.Index(fields=["person", "kind", "valid_from"])]
+
+
+class StudentLumpSum(models.Model):
+    """A student's multi-year lump-sum resident premium paid through the school (学生趸缴).
+
+    One enrolment per covered year is created with it; the premium of the first year applies to
+    every year: no top-up if the standard later rises (``members.student.lump_sum_no_topup``).
+    """
+
+    person = models.ForeignKey(Person, verbose_name=_("学生"), on_delete=models.PROTECT, related_name="lump_sums")
+    school = models.CharField(_("学校"), max_length=100)
+    first_year = models.PositiveSmallIntegerField(_("起始年度"))
+    years = models.PositiveSmallIntegerField(_("学制年数"))
+    paid_on = models.DateField(_("缴费日期"))
+    yearly_amount = models.DecimalField(_("每年缴费"), max_digits=14, decimal_places=2)
+    total_amount = models.DecimalField(_("趸缴总额"), max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "person__township"
+
+    class Meta:
+        verbose_name = _("学生趸缴")
+        verbose_name_plural = _("学生趸缴")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(years__gte=1), name="lump_sum_years_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.school} {self.first_year}+{self.years}"
+
+
+class PersonalAccount(models.Model):
+    """An employee's personal account (职工医保个人账户); the balance never goes negative."""
+
+    person = models.OneToOneField(Person, verbose_name=_("账户人"), on_delete=models.PROTECT,
+                                  related_name="personal_account")
+    balance = models.DecimalField(_("余额"), max_digits=14, decimal_places=2, default=0, editable=False)
+    opened_on = models.DateField(_("开户日期"))
+    closed_on = models.DateField(_("销户日期"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "person__township"
+
+    class Meta:
+        verbose_name = _("个人账户")
+        verbose_name_plural = _("个人账户")
+        constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.balance}"
+
+
+class EntryKind(models.TextChoices):
+    CREDIT = "credit", _("按月划入")
+    SPEND = "spend", _("本人支付")
+    RELATIVE_PREMIUM = "relative_premium", _("代缴近亲属居民医保")
+    REFUND = "refund", _("冲正退回")
+
+
+class AccountEntry(models.Model):
+    """One movement on a personal account (个人账户明细); ``amount`` is signed."""
+
+    account = models.ForeignKey(PersonalAccount, verbose_name=_("账户"), on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("类型"), max_length=20, choices=EntryKind.choices)
+    amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2)
+    balance_after = models.DecimalField(_("发生后余额"), max_digits=14, decimal_places=2)
+    on = models.DateField(_("发生日期"))
+    month = models.DateField(_("划入月份"), null=True, blank=True)  # first day of the month credited
+    relative = models.ForeignKey(Person, verbose_name=_("代缴对象"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, verbose_name=_("代缴参保"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="account_entries")
+    memo = models.CharField(_("摘要"), max_length=200, blank=True)
+    policy_version = models.CharField(_("政策版本"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("记账时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "account__person__township"
+
+    class Meta:
+        verbose_name = _("个人账户明细")
+        verbose_name_plural = _("个人账户明细")
+        ordering = ["account", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="account_entry_balance_not_negative"),
+            # A scheduled credit run for a month never credits an account twice.
+            models.UniqueConstraint(fields=["account", "month"], condition=models.Q(kind="credit"),
+                                    name="account_entry_one_credit_per_month"),
+        ]
+        indexes = [models.Index(fields=["kind", "month"])]
+
+
+class OffsiteKind(models.TextChoices):
+    RELOCATION = "relocation", _("异地安置")
+    REFERRAL = "referral", _("转诊转院")
+
+
+class OffsiteRegistration(models.Model):
+    """Off-site treatment registration (异地就医备案); claims read it for referral and coverage."""
+
+    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.PROTECT, related_name="offsite_registrations")
+    kind = models.CharField(_("备案类型"), max_length=12, choices=OffsiteKind.choices)
+    destination = models.CharField(_("就医地"), max_length=100)
+    in_province = models.BooleanField(_("省内"), default=True)
+    hospital = models.CharField(_("转入医院"), max_length=100, blank=True)
+    valid_from = models.DateField(_("备案有效期起"))
+    valid_to = models.DateField(_("备案有效期止"))
+    revoked_on = models.DateField(_("撤销日期"), null=True, blank=True)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "person__township"
+
+    class Meta:
+        verbose_name = _("异地就医备案")
+        verbose_name_plural = _("异地就医备案")
+        indexes = [models.Index(fields=["person", "valid_from"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(valid_to__gte=models.F("valid_from")), name="offsite_valid_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.destination} {self.valid_from}–{self.valid_to}"
+
+
+class IdentityImport(models.Model):
+    """One monthly identity list from a department, applied in one transaction (身份数据比对)."""
+
+    source = models.CharField(_("来源"), max_length=24, choices=IdentitySource.choices)
+    as_of = models.DateField(_("名单日期"))
+    file_name = models.CharField(_("文件名"), max_length=200, blank=True)
+    new_count = models.PositiveIntegerField(_("新增"), default=0)
+    changed_count = models.PositiveIntegerField(_("变更"), default=0)
+    ended_count = models.PositiveIntegerField(_("终止"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("未变"), default=0)
+    report = models.JSONField(_("比对明细"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+    created_by = models.ForeignKey("yibao_site.User", verbose_name=_("导入人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("身份名单导入")
+        verbose_name_plural = _("身份名单导入")
+        ordering = ["-created_at"]
+
+
+class BatchStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿(可重算)")
+    CONFIRMED = "confirmed", _("已确认(冻结)")
+
+
+class SubsidyBatch(models.Model):
+    """The yearly list of persons whose resident premium the state pays (资助参保名单)."""
+
+    region = models.ForeignKey(Region, verbose_name=_("区划"), on_delete=models.PROTECT, related_name="subsidy_batches")
+    year = models.PositiveSmallIntegerField(_("参保年度"))
+    status = models.CharField(_("状态"), max_length=10, choices=BatchStatus.choices, default=BatchStatus.DRAFT,
+                              editable=False)
+    count = models.PositiveIntegerField(_("人数"), default=0, editable=False)
+    total_amount = models.DecimalField(_("资助总额"), max_digits=14, decimal_places=2, default=0, editable=False)
+    policy_version = models.CharField(_("政策版本"), max_length=60, blank=True, editable=False)
+    built_at = models.DateTimeField(_("生成时间"), null=True, blank=True, editable=False)
+    built_by = models.ForeignKey("yibao_site.User", verbose_name=_("生成人"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+", editable=False)
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True, editable=False)
+    confirmed_by = models.ForeignKey("yibao_site.User", verbose_name=_("确认人"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+", editable=False)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("资助参保批次")
+        verbose_name_plural = _("资助参保批次")
+        ordering = ["-year", "region__code"]
+        constraints = [models.UniqueConstraint(fields=["region", "year"], name="subsidy_batch_unique_region_year")]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.year}"
+
+
+class SubsidyLine(models.Model):
+    """One subsidised person in a batch: the identity used (the highest only) and the amount."""
+
+    batch = models.ForeignKey(SubsidyBatch, verbose_name=_("批次"), on_delete=models.CASCADE, related_name="lines")
+    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.PROTECT, related_name="subsidy_lines")
+    year = models.PositiveSmallIntegerField(_("参保年度"))
+    township = models.ForeignKey(Region, verbose_name=_("乡镇(街道)"), on_delete=models.PROTECT, related_name="+")
+    identity = models.ForeignKey(Identity, verbose_name=_("所用身份"), on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("身份类别"), max_length=20, choices=IdentityKind.choices)
+    rate = models.DecimalField(_("资助比例"), max_digits=6, decimal_places=4, null=True, blank=True)
+    premium = models.DecimalField(_("计算基数"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("资助金额"), max_digits=14, decimal_places=2)
+
+    SCOPE_TOWNSHIP = "township"
+
+    class Meta:
+        verbose_name = _("资助参保明细")
+        verbose_name_plural = _("资助参保明细")
+        ordering = ["batch", "township", "person"]
+        constraints = [
+            # 不得重复资助: one subsidy per person and year, whichever batch holds it.
+            models.UniqueConstraint(fields=["person", "year"], name="subsidy_line_one_per_person_year"),
+        ]
+        indexes = [models.Index(fields=["batch", "kind"]), models.Index(fields=["batch", "township"])]

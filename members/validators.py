@@ -42,3 +42,21 @@ def mask_id_number(value: str) -> str:
     if not value or len(value) < 10:
         return value
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+# GB/T 2260 province-level codes: the first two digits of every resident ID.
+PROVINCE_CODES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
+    "71", "81", "82",
+})
+
+
+def normalise_id_number(value: str) -> str:
+    return (value or "").strip().upper()
+
+
+def validate_region_prefix(value: str) -> None:
+    """The first two digits must be a real province code (GB/T 2260)."""
+    if normalise_id_number(value)[:2] not in PROVINCE_CODES:
+        raise ValidationError(_("公民身份号码前两位不是有效的省级行政区划代码。"), code="region")

@@ -1,1 +1,412 @@
-"""Models: owned by the procurement helper."""
+"""Volume-based procurement and direct supplier settlement (集采与直接结算, DOMAIN.md §8).
+
+Master data: procurement batches, suppliers, products (with the selected unit price),
+designated hospitals and their agreed yearly volumes.  Flow: order → delivery → acceptance by
+the hospital (date, quantity, partial acceptance) → reconciliation of the invoice against
+accepted quantity × selected price → the daily payment run pays the supplier directly and
+records the deduction from the hospital's fund settlement.
+
+Never paying a supplier twice for one delivery rests on the database, not on the code path:
+``PaymentLine.delivery`` is unique (one payment line per delivery, ever), and the run pays a
+delivery and marks it paid in the same transaction (see ``services.payment_run_execute``).
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from yibao_site.models import Region
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class BatchLevel(models.TextChoices):
+    NATIONAL = "national", _("国家集采")
+    PROVINCIAL = "provincial", _("省级集采")
+    INTER_PROVINCIAL = "inter_provincial", _("省际联盟集采")
+
+
+class ProductKind(models.TextChoices):
+    DRUG = "drug", _("药品")
+    CONSUMABLE = "consumable", _("医用耗材")
+
+
+class HospitalLevel(models.IntegerChoices):
+    LEVEL_1 = 1, _("一级(含乡镇卫生院、村卫生室)")
+    LEVEL_2 = 2, _("二级")
+    LEVEL_3 = 3, _("三级")
+
+
+class ProcurementBatch(models.Model):
+    """A volume-based procurement batch (集采批次): national, provincial or inter-provincial."""
+
+    code = models.CharField(_("批次编码"), max_length=40, unique=True)
+    name = models.CharField(_("批次名称"), max_length=200)
+    level = models.CharField(_("集采层级"), max_length=20, choices=BatchLevel.choices)
+    starts_on = models.DateField(_("执行开始日期"), null=True, blank=True)
+    ends_on = models.DateField(_("执行结束日期"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("集采批次")
+        verbose_name_plural = _("集采批次")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.code})"
+
+
+class Supplier(models.Model):
+    """A pharmaceutical or consumables company paid directly by the fund (医药企业)."""
+
+    code = models.CharField(_("企业编码"), max_length=40, unique=True)
+    name = models.CharField(_("企业名称"), max_length=200, db_index=True)
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    bank_name = models.CharField(_("开户银行"), max_length=100, blank=True)
+    bank_account = models.CharField(_("银行账号"), max_length=40, blank=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("供应企业")
+        verbose_name_plural = _("供应企业")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.code})"
+
+
+class Product(models.Model):
+    """A selected drug or consumable with its selected unit price (中选价格)."""
+
+    code = models.CharField(_("产品编码"), max_length=40, unique=True)
+    name = models.CharField(_("产品名称"), max_length=200, db_index=True)
+    kind = models.CharField(_("类别"), max_length=12, choices=ProductKind.choices)
+    specification = models.CharField(_("规格"), max_length=100, blank=True)
+    unit = models.CharField(_("计量单位"), max_length=20, blank=True)
+    unit_price = models.DecimalField(_("中选单价(元)"), **MONEY)
+    batch = models.ForeignKey(ProcurementBatch, verbose_name=_("集采批次"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="products")
+    supplier = models.ForeignKey(Supplier, verbose_name=_("中选企业"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="products",
+                                 help_text=_("填写后,该产品的配送只能由该企业发起。"))
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("集采产品")
+        verbose_name_plural = _("集采产品")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(unit_price__gt=0), name="proc_product_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.code})"
+
+
+class Hospital(models.Model):
+    """A designated medical institution (定点医疗机构) in a township."""
+
+    code = models.CharField(_("机构编码"), max_length=40, unique=True)
+    name = models.CharField(_("机构名称"), max_length=200, db_index=True)
+    level = models.PositiveSmallIntegerField(_("医院等级"), choices=HospitalLevel.choices)
+    township = models.ForeignKey(Region, verbose_name=_("所在乡镇(街道)"), on_delete=models.PROTECT,
+                                 related_name="hospitals")
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "township"
+
+    class Meta:
+        verbose_name = _("定点医疗机构")
+        verbose_name_plural = _("定点医疗机构")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.code})"
+
+
+class AgreedVolume(models.Model):
+    """The yearly volume a hospital commits to for a selected product (约定采购量)."""
+
+    hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT,
+                                 related_name="agreed_volumes")
+    product = models.ForeignKey(Product, verbose_name=_("产品"), on_delete=models.PROTECT,
+                                related_name="agreed_volumes")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    quantity = models.PositiveIntegerField(_("约定采购量"))
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "hospital__township"
+
+    class Meta:
+        verbose_name = _("约定采购量")
+        verbose_name_plural = _("约定采购量")
+        ordering = ["year", "hospital__code", "product__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["hospital", "product", "year"], name="proc_agreed_volume_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="proc_agreed_volume_positive"),
+        ]
+        indexes = [models.Index(fields=["year", "product"])]
+
+    def __str__(self) -> str:
+        return f"{self.hospital.code}/{self.product.code}/{self.year}: {self.quantity}"
+
+
+class Order(models.Model):
+    """A purchase order from a hospital to a supplier (采购订单)."""
+
+    hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT,
+                                 related_name="orders")
+    supplier = models.ForeignKey(Supplier, verbose_name=_("供应企业"), on_delete=models.PROTECT,
+                                 related_name="orders")
+    product = models.ForeignKey(Product, verbose_name=_("产品"), on_delete=models.PROTECT, related_name="orders")
+    quantity = models.PositiveIntegerField(_("订购数量"))
+    ordered_on = models.DateField(_("下单日期"))
+    number = models.CharField(_("订单号"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "hospital__township"
+
+    class Meta:
+        verbose_name = _("采购订单")
+        verbose_name_plural = _("采购订单")
+        ordering = ["-ordered_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="proc_order_quantity_positive"),
+        ]
+        indexes = [models.Index(fields=["hospital", "ordered_on"])]
+
+    def __str__(self) -> str:
+        return self.number or f"#{self.pk}"
+
+
+class DeliveryStatus(models.TextChoices):
+    DELIVERED = "delivered", _("待验收")
+    ACCEPTED = "accepted", _("已验收待支付")
+    HELD = "held", _("对账不符挂起")
+    PAID = "paid", _("已支付")
+    REJECTED = "rejected", _("全部拒收")
+
+
+class DeliveryAlert(models.TextChoices):
+    NONE = "", _("正常")
+    DUE_SOON = "due_soon", _("临期")
+    OVERDUE = "overdue", _("逾期")
+
+
+class Delivery(models.Model):
+    """A delivery of a product to a hospital (配送), its acceptance (验收) and reconciliation.
+
+    ``amount`` is the supplier's invoice amount.  On acceptance the accepted value is
+    ``accepted_quantity × unit_price`` (the selected price, copied at delivery time so a later
+    price change never alters what is owed); an invoice that differs from it by more than the
+    tolerance (policy ``procurement.reconcile_tolerance``) is held for finance.
+    """
+
+    hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT,
+                                 related_name="deliveries")
+    supplier = models.ForeignKey(Supplier, verbose_name=_("供应企业"), on_delete=models.PROTECT,
+                                 related_name="deliveries")
+    product = models.ForeignKey(Product, verbose_name=_("产品"), on_delete=models.PROTECT,
+                                related_name="deliveries")
+    order = models.ForeignKey(Order, verbose_name=_("采购订单"), null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="deliveries")
+    quantity = models.PositiveIntegerField(_("配送数量"))
+    unit_price = models.DecimalField(_("中选单价(元)"), editable=False, **MONEY)
+    amount = models.DecimalField(_("发票金额(元)"), **MONEY)
+    invoice_number = models.CharField(_("发票号"), max_length=40, blank=True)
+    delivered_on = models.DateField(_("配送日期"))
+    status = models.CharField(_("状态"), max_length=12, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.DELIVERED, editable=False)
+    accepted_on = models.DateField(_("验收日期"), null=True, blank=True, editable=False)
+    accepted_quantity = models.PositiveIntegerField(_("验收数量"), null=True, blank=True, editable=False)
+    accepted_amount = models.DecimalField(_("验收金额(元)"), null=True, blank=True, editable=False, **MONEY)
+    mismatch = models.DecimalField(_("对账差额(元)"), null=True, blank=True, editable=False, **MONEY,
+                                   help_text=_("发票金额 − 验收金额"))
+    due_on = models.DateField(_("付款期限"), null=True, blank=True, editable=False)
+    policy_version = models.CharField(_("政策版本"), max_length=80, blank=True, editable=False)
+    policy_used = models.JSONField(_("所用政策参数"), default=dict, blank=True, editable=False)
+    alert = models.CharField(_("预警"), max_length=10, choices=DeliveryAlert.choices, default=DeliveryAlert.NONE,
+                             blank=True, editable=False)
+    escalated_on = models.DateField(_("逾期升级日期"), null=True, blank=True, editable=False)
+    paid_on = models.DateField(_("支付日期"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "hospital__township"
+
+    class Meta:
+        verbose_name = _("配送与验收")
+        verbose_name_plural = _("配送与验收")
+        ordering = ["-delivered_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="proc_delivery_quantity_positive"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="proc_delivery_amount_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(accepted_quantity__isnull=True) | Q(accepted_quantity__lte=models.F("quantity")),
+                name="proc_delivery_accepted_le_delivered"),
+            models.CheckConstraint(
+                condition=~Q(status__in=["accepted", "held", "paid"]) | Q(accepted_on__isnull=False, due_on__isnull=False),
+                name="proc_delivery_accepted_has_dates"),
+        ]
+        indexes = [
+            # The payment run's scan: payable deliveries by acceptance date.
+            models.Index(fields=["status", "accepted_on"], name="proc_delivery_payable"),
+            models.Index(fields=["status", "due_on"], name="proc_delivery_due"),
+            models.Index(fields=["alert", "due_on"], name="proc_delivery_alert"),
+            models.Index(fields=["supplier", "delivered_on"]),
+            models.Index(fields=["hospital", "product", "accepted_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier.code}→{self.hospital.code} {self.product.code} ×{self.quantity} ({self.delivered_on})"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("执行中")
+    FAILED = "failed", _("中断待重跑")
+    COMPLETED = "completed", _("已完成")
+
+
+class RunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("定时任务")
+    API = "api", _("接口")
+    COMMAND = "command", _("管理命令")
+    ADMIN = "admin", _("后台")
+
+
+class PaymentRun(models.Model):
+    """One daily supplier payment run (供应商直接结算批次) for a date; at most one per date."""
+
+    as_of = models.DateField(_("结算日期"), unique=True)
+    status = models.CharField(_("状态"), max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING,
+                              editable=False)
+    trigger = models.CharField(_("发起方式"), max_length=10, choices=RunTrigger.choices, editable=False)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("发起人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+", editable=False)
+    started_at = models.DateTimeField(_("开始时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("执行次数"), default=0, editable=False)
+    last_error = models.TextField(_("最近错误"), blank=True, editable=False)
+    count = models.PositiveIntegerField(_("支付笔数"), default=0, editable=False)
+    total_amount = models.DecimalField(_("支付总额(元)"), default=0, editable=False, **MONEY)
+    due_soon_count = models.PositiveIntegerField(_("临期笔数"), default=0, editable=False)
+    overdue_count = models.PositiveIntegerField(_("逾期笔数"), default=0, editable=False)
+    held_count = models.PositiveIntegerField(_("对账挂起笔数"), default=0, editable=False)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("复核人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+", editable=False)
+    reviewed_at = models.DateTimeField(_("复核时间"), null=True, blank=True, editable=False)
+    review_note = models.TextField(_("复核意见"), blank=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("支付批次")
+        verbose_name_plural = _("支付批次")
+        ordering = ["-as_of"]
+        indexes = [models.Index(fields=["status", "reviewed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.as_of:%Y-%m-%d}"
+
+
+class PaymentOrder(models.Model):
+    """What one run pays one supplier (付款单): the sum of its payment lines."""
+
+    run = models.ForeignKey(PaymentRun, verbose_name=_("支付批次"), on_delete=models.PROTECT, related_name="orders")
+    supplier = models.ForeignKey(Supplier, verbose_name=_("供应企业"), on_delete=models.PROTECT,
+                                 related_name="payment_orders")
+    number = models.CharField(_("付款单号"), max_length=60, unique=True)
+    count = models.PositiveIntegerField(_("笔数"), default=0)
+    amount = models.DecimalField(_("金额(元)"), default=0, **MONEY)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("付款单")
+        verbose_name_plural = _("付款单")
+        ordering = ["run", "supplier__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "supplier"], name="proc_payment_order_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PaymentLine(models.Model):
+    """One delivery paid (付款明细).  ``delivery`` is unique: a delivery is paid at most once.
+
+    Lines are append-only and never edited; the line itself is the audit record of the payment
+    (run, date, amount, timeliness), so it carries no separate history table.
+    """
+
+    order = models.ForeignKey(PaymentOrder, verbose_name=_("付款单"), on_delete=models.PROTECT, related_name="lines")
+    delivery = models.OneToOneField(Delivery, verbose_name=_("配送"), on_delete=models.PROTECT,
+                                    related_name="payment_line")
+    hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("金额(元)"), **MONEY)
+    accepted_on = models.DateField(_("验收日期"))
+    due_on = models.DateField(_("付款期限"))
+    paid_on = models.DateField(_("支付日期"), db_index=True)
+    days_to_pay = models.PositiveIntegerField(_("验收至支付天数"))
+    on_time = models.BooleanField(_("按期支付"))
+
+    SCOPE_TOWNSHIP = "hospital__township"
+
+    class Meta:
+        verbose_name = _("付款明细")
+        verbose_name_plural = _("付款明细")
+        ordering = ["order", "delivery_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="proc_payment_line_amount_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number}/{self.delivery_id}"
+
+
+class HospitalDeduction(models.Model):
+    """What a run paid on a hospital's behalf, deducted from its fund settlement (从医保基金结算中扣减)."""
+
+    run = models.ForeignKey(PaymentRun, verbose_name=_("支付批次"), on_delete=models.PROTECT,
+                            related_name="deductions")
+    hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT,
+                                 related_name="deductions")
+    count = models.PositiveIntegerField(_("笔数"), default=0)
+    amount = models.DecimalField(_("扣减金额(元)"), default=0, **MONEY)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "hospital__township"
+
+    class Meta:
+        verbose_name = _("医疗机构结算扣减")
+        verbose_name_plural = _("医疗机构结算扣减")
+        ordering = ["run", "hospital__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "hospital"], name="proc_deduction_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run}/{self.hospital.code}: {self.amount}"

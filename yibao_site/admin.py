@@ -7,7 +7,8 @@ from rest_framework.authtoken.models import TokenProxy
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from .admin_base import ScopedAdmin
+from .admin_base import ScopedAdmin, ScopedImportExportAdmin
+from .importers import RegionImporter
 from .models import PolicyParameter, Region, Role, User
 from .services import policy_parameter_save, region_save
 
@@ -16,7 +17,9 @@ admin.site.unregister(TokenProxy)
 
 
 @admin.register(Region)
-class RegionAdmin(ScopedAdmin):
+class RegionAdmin(ScopedImportExportAdmin):
+    importer_class = RegionImporter
+    import_roles = frozenset({Role.SUPERVISOR})
     list_display = ["code", "name", "level", "parent"]
     list_filter = ["level"]
     search_fields = ["code", "name"]

@@ -68,6 +68,13 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
     import_form_class = ImportForm
     export_form_class = ExportForm
     import_roles: frozenset[str] = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
+    importer_class = None  # a yibao_site.imports.BulkImporter subclass
+
+    def get_import_resource_classes(self, request):
+        return [self.importer_class]
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return {"actor": request.user}
 
     def has_import_permission(self, request):
         return self._role_ok(request, self.import_roles)

@@ -1,0 +1,172 @@
+"""Pure rules of the eligibility review: no ORM, only parameters, dates and amounts.
+
+Every number comes in as an argument read from the policy pack by the caller.
+"""
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def fen(amount: Decimal) -> Decimal:
+    """Round to the fen, half up."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# ── dates ────────────────────────────────────────────────────────────────────────────────
+
+def add_months(day: date, months: int) -> date:
+    """Return ``day`` moved by ``months`` calendar months (clamped to the month's last day)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def validity_window(start: date, months: int) -> tuple[date, date]:
+    """Return (first day, last day) of a status valid ``months`` months from ``start``.
+
+    12 months from 2024-03-15 run to 2025-03-14 inclusive.
+    """
+    return start, add_months(start, months) - timedelta(days=1)
+
+
+def lookback_window(before: date, months: int) -> tuple[date, date]:
+    """Return (first day, last day) of the ``months`` months before ``before`` (exclusive).
+
+    The 12 months before 2024-03-15 are 2023-03-15 … 2024-03-14.
+    """
+    return add_months(before, -months), before - timedelta(days=1)
+
+
+def is_working_day(day: date, holidays: frozenset[date] = frozenset(), workdays: frozenset[date] = frozenset()) -> bool:
+    """Weekdays work unless a holiday; weekend days rest unless a make-up working day (调休)."""
+    if day in workdays:
+        return True
+    if day in holidays:
+        return False
+    return day.weekday() < 5
+
+
+def add_working_days(start: date, days: int, holidays: frozenset[date] = frozenset(),
+                     workdays: frozenset[date] = frozenset()) -> date:
+    """Return the date ``days`` working days after ``start`` (start itself not counted).
+
+    A case received on Friday 2024-03-01 with 15 working days is due Friday 2024-03-22.
+    """
+    if days < 0:
+        raise ValueError("days must not be negative")
+    current, left = start, days
+    while left:
+        current += timedelta(days=1)
+        if is_working_day(current, holidays, workdays):
+            left -= 1
+    return current
+
+
+# ── categories ───────────────────────────────────────────────────────────────────────────
+
+def highest_category(categories: Iterable[int | None]) -> int | None:
+    """Return the highest category (the smallest number: category 1 is the highest), or None."""
+    found = [c for c in categories if c]
+    return min(found) if found else None
+
+
+# ── means test (因病致贫重病患者) ────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class MeansTest:
+    out_of_pocket: Decimal
+    income: Decimal
+    ratio: Decimal
+    threshold: Decimal
+    passed: bool
+
+
+def means_test(*, out_of_pocket: Decimal, income_per_capita: Decimal, ratio: Decimal) -> MeansTest:
+    """Out-of-pocket over the look-back must be strictly above ratio × last year's income.
+
+    With income 30 000 and ratio 1.00 the threshold is 30 000.00: 30 000.01 passes, 30 000.00
+    does not ("超过" is strictly greater).
+    """
+    threshold = fen(income_per_capita * ratio)
+    oop = fen(out_of_pocket)
+    return MeansTest(oop, income_per_capita, ratio, threshold, oop > threshold)
+
+
+# ── retroactive one-time assistance (一次性追溯救助) ──────────────────────────────────────
+
+@dataclass(frozen=True)
+class CategoryRules:
+    """The category's medical-assistance parameters (assistance.cat{n}.*)."""
+
+    inpatient_deductible: Decimal
+    inpatient_rate: Decimal
+    chronic_rate: Decimal
+    annual_cap: Decimal | None
+
+
+@dataclass(frozen=True)
+class YearCosts:
+    """One calendar year's eligible self-pay, split by visit type, and what was already assisted."""
+
+    year: int
+    inpatient_base: Decimal
+    chronic_base: Decimal
+    already_assisted: Decimal = ZERO
+
+
+def retroactive_year(costs: YearCosts, rules: CategoryRules) -> dict:
+    """Return the one-time assistance for one year's costs under ``rules``.
+
+    Inpatient: (base − annual deductible)⁺ × inpatient rate; chronic: base × chronic rate; both
+    share the annual cap, less what settlement already paid from it that year.  Each part is
+    rounded half up to the fen.
+    """
+    inpatient = fen(max(ZERO, costs.inpatient_base - rules.inpatient_deductible) * rules.inpatient_rate)
+    chronic = fen(max(ZERO, costs.chronic_base) * rules.chronic_rate)
+    total = inpatient + chronic
+    room = None
+    if rules.annual_cap is not None:
+        room = max(ZERO, rules.annual_cap - costs.already_assisted)
+        total = min(total, room)
+    return {
+        "year": costs.year,
+        "inpatient_base": str(fen(costs.inpatient_base)),
+        "chronic_base": str(fen(costs.chronic_base)),
+        "already_assisted": str(fen(costs.already_assisted)),
+        "inpatient": str(inpatient),
+        "chronic": str(chronic),
+        "cap_room": None if room is None else str(fen(room)),
+        "amount": str(fen(total)),
+    }
+
+
+def retroactive_amount(years: Iterable[YearCosts], rules: CategoryRules) -> tuple[Decimal, list[dict]]:
+    """Return the total one-time assistance over the years of the look-back, and the breakdown."""
+    parts = [retroactive_year(y, rules) for y in sorted(years, key=lambda y: y.year)]
+    return fen(sum((Decimal(p["amount"]) for p in parts), ZERO)), parts
+
+
+# ── tilt (倾斜救助) ──────────────────────────────────────────────────────────────────────────
+
+def tilt_cumulative(self_pay: Decimal, *, threshold: Decimal, rate: Decimal, cap: Decimal | None) -> Decimal:
+    """F(cumulative self-pay after tiers 1–3): what tilt pays on the whole year so far."""
+    paid = fen(max(ZERO, self_pay - threshold) * rate)
+    return min(paid, cap) if cap is not None else paid
+
+
+def tilt_catch_up(self_pay: Decimal, already_paid: Decimal, *, threshold: Decimal, rate: Decimal,
+                  cap: Decimal | None) -> Decimal:
+    """Return the tilt owed for the year so far, less second-round amounts already paid.
+
+    Self-pay 20 000, threshold 5 000, rate 0.50, cap 100 000, nothing paid yet: 7 500.00.
+    Later claims get F(after) − F(before) from settlement, so nothing is paid twice.
+    """
+    return max(ZERO, tilt_cumulative(self_pay, threshold=threshold, rate=rate, cap=cap) - already_paid)

@@ -1,0 +1,92 @@
+#!/usr/bin/env python
+"""Benchmarks of the main jobs (not part of the test suite; never asserted in tests).
+
+    .venv/bin/python bench/run.py                                   # SQLite, default scales
+    .venv/bin/python bench/run.py --database postgres://postgres@127.0.0.1:5432/yibao_bench
+    .venv/bin/python bench/run.py --jobs settlement,warning --scale 100000
+
+Each job is a module in bench/jobs/ with ``run(ctx) -> list[dict]``; a row has the keys
+job, scale, database, seconds, rows_per_s, reference (the reference figure measured in the
+same run, see ../shared/PERFORMANCE.md). The database is created afresh for the run.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class BenchContext:
+    database_label: str
+    scale: int | None
+    jurisdiction: object = None
+    log: callable = print
+    extra: dict = field(default_factory=dict)
+
+
+def fresh_database(url: str | None) -> str:
+    if not url:
+        path = Path(tempfile.mkdtemp(prefix="yibao-bench-")) / "bench.sqlite3"
+        return f"sqlite:///{path}"
+    if url.startswith("postgres"):
+        import psycopg
+
+        base, name = url.rsplit("/", 1)
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", help="DATABASE_URL (default: a fresh SQLite file)")
+    parser.add_argument("--jobs", help="comma-separated job names (default: all)")
+    parser.add_argument("--scale", type=int, help="rows/persons per job (default: each job's own)")
+    args = parser.parse_args()
+
+    os.environ["DATABASE_URL"] = fresh_database(args.database)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yibao_site.settings")
+    os.environ["DB_CONN_MAX_AGE"] = "0"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from yibao_site.testing import build_jurisdiction
+
+    call_command("migrate", verbosity=0)
+    ctx = BenchContext(database_label=connection.vendor, scale=args.scale)
+    ctx.jurisdiction = build_jurisdiction(townships=7, villages=5)
+
+    names = args.jobs.split(",") if args.jobs else [m.name for m in pkgutil.iter_modules([str(ROOT / "bench" / "jobs")])]
+    rows = []
+    for name in names:
+        module = importlib.import_module(f"bench.jobs.{name}")
+        started = time.perf_counter()
+        print(f"→ {name} …", flush=True)
+        rows.extend(module.run(ctx))
+        print(f"  {name} done in {time.perf_counter() - started:.1f}s", flush=True)
+
+    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference"]
+    widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in header] if rows else [len(h) for h in header]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for r in rows:
+        print("  ".join(str(r.get(h, "")).ljust(w) for h, w in zip(header, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
