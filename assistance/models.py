@@ -95,6 +95,8 @@ class Application(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("首问负责人"), null=True, blank=True,
                               on_delete=models.PROTECT, related_name="+", editable=False)
     submitted_at = models.DateTimeField(_("受理时间"), null=True, blank=True, editable=False)
+    applied_on = models.DateField(_("申请日期"), null=True, blank=True, editable=False,
+                                  help_text=_("首次受理的业务日期:因病致贫认定的回看期由此起算。"))
     deadline = models.DateField(_("办结时限"), null=True, blank=True, editable=False)
     overdue = models.BooleanField(_("已超期"), default=False, editable=False)
 
@@ -268,7 +270,7 @@ class SupplementNotice(models.Model):
 
     def missing_items(self) -> list[dict]:
         labels = dict(MaterialType.choices)
-        return [{**item, "label": labels.get(item.get("type"), item.get("type"))} for item in self.missing]
+        return [{**item, "label": str(labels.get(item.get("type"), item.get("type")))} for item in self.missing]
 
 
 class Payout(models.Model):

@@ -103,55 +103,38 @@ def means_test(*, out_of_pocket: Decimal, income_per_capita: Decimal, ratio: Dec
 # ── retroactive one-time assistance (一次性追溯救助) ──────────────────────────────────────
 
 @dataclass(frozen=True)
-class CategoryRules:
-    """The category's medical-assistance parameters (assistance.cat{n}.*)."""
-
-    inpatient_deductible: Decimal
-    inpatient_rate: Decimal
-    chronic_rate: Decimal
-    annual_cap: Decimal | None
-
-
-@dataclass(frozen=True)
-class YearCosts:
-    """One calendar year's eligible self-pay, split by visit type, and what was already assisted."""
+class PastCost:
+    """One eligible past claim: its year, visit type and the self-pay left after tiers 1–3."""
 
     year: int
-    inpatient_base: Decimal
-    chronic_base: Decimal
-    already_assisted: Decimal = ZERO
+    visit_type: str
+    base: Decimal
 
 
-def retroactive_year(costs: YearCosts, rules: CategoryRules) -> dict:
-    """Return the one-time assistance for one year's costs under ``rules``.
+def retroactive_amount(policy, *, category: int, costs: Iterable[PastCost],
+                       paid_before: dict[int, Decimal] | None = None) -> tuple[Decimal, list[dict]]:
+    """Return the one-time assistance for past costs under ``category``'s rules, and its lines.
 
-    Inpatient: (base − annual deductible)⁺ × inpatient rate; chronic: base × chronic rate; both
-    share the annual cap, less what settlement already paid from it that year.  Each part is
-    rounded half up to the fen.
+    Each claim goes through the claims app's own tier-3 rule (``claims.rules.assistance_amount``)
+    on a running per-year ledger: the annual deductible is consumed once a year, the shared
+    inpatient/chronic cap counts what settlement already paid that year (``paid_before``).
     """
-    inpatient = fen(max(ZERO, costs.inpatient_base - rules.inpatient_deductible) * rules.inpatient_rate)
-    chronic = fen(max(ZERO, costs.chronic_base) * rules.chronic_rate)
-    total = inpatient + chronic
-    room = None
-    if rules.annual_cap is not None:
-        room = max(ZERO, rules.annual_cap - costs.already_assisted)
-        total = min(total, room)
-    return {
-        "year": costs.year,
-        "inpatient_base": str(fen(costs.inpatient_base)),
-        "chronic_base": str(fen(costs.chronic_base)),
-        "already_assisted": str(fen(costs.already_assisted)),
-        "inpatient": str(inpatient),
-        "chronic": str(chronic),
-        "cap_room": None if room is None else str(fen(room)),
-        "amount": str(fen(total)),
-    }
+    from claims.rules import assistance_amount
 
-
-def retroactive_amount(years: Iterable[YearCosts], rules: CategoryRules) -> tuple[Decimal, list[dict]]:
-    """Return the total one-time assistance over the years of the look-back, and the breakdown."""
-    parts = [retroactive_year(y, rules) for y in sorted(years, key=lambda y: y.year)]
-    return fen(sum((Decimal(p["amount"]) for p in parts), ZERO)), parts
+    ledgers: dict[int, dict[str, Decimal]] = {}
+    lines: list[dict] = []
+    total = ZERO
+    for cost in costs:
+        ledger = ledgers.setdefault(cost.year, {
+            "base": ZERO, "paid": (paid_before or {}).get(cost.year, ZERO)})
+        result, delta = assistance_amount(policy, category=category, visit_type=cost.visit_type, base=cost.base,
+                                          deductible_base_before=ledger["base"], paid_before=ledger["paid"])
+        ledger["base"] += delta.get("assistance_base", ZERO)
+        ledger["paid"] += result.paid
+        total += result.paid
+        lines.append({"year": cost.year, "visit_type": cost.visit_type, "base": str(cost.base),
+                      "paid": str(result.paid), "text": " ".join(result.lines)})
+    return fen(total), lines
 
 
 # ── tilt (倾斜救助) ──────────────────────────────────────────────────────────────────────────

@@ -33,6 +33,10 @@ class VisitType(models.TextChoices):
 class ClaimStatus(models.TextChoices):
     SETTLED = "settled", _("已结算")
     REVERSED = "reversed", _("已冲销")
+    # The negative entry a reversal writes (冲销记录): the original keeps its amounts and is
+    # marked ``reversed``; this row carries the same amounts with the opposite sign, dated
+    # when the reversal happened, so fund reports by settlement month net out correctly.
+    REVERSAL = "reversal", _("冲销记录")
 
 
 class ClaimSource(models.TextChoices):
@@ -52,6 +56,8 @@ class Claim(models.Model):
     in_province = models.BooleanField(_("省内就医"), default=True)
     referred = models.BooleanField(_("规范转诊"), default=False)
     service_date = models.DateField(_("就诊(出院)日期"))
+    admission_date = models.DateField(_("入院日期"), null=True, blank=True,
+                                      help_text=_("住院填写;职工住院期间的普通门诊不享受门诊共济。"))
     total_cost = money(_("医疗总费用"))
     policy_scope_cost = money(_("政策范围内费用"))
     basic_paid = money(_("基本医保支付"))
@@ -59,6 +65,7 @@ class Claim(models.Model):
     assistance_paid = money(_("医疗救助支付"))
     second_round_paid = money(_("再救助/倾斜救助支付"))
     out_of_pocket = money(_("个人自负"))
+    assistance_category = models.PositiveSmallIntegerField(_("救助类别"), null=True, blank=True, editable=False)
     platform_settled = models.BooleanField(_("医院平台已结算基本和大病"), default=False)
     status = models.CharField(_("状态"), max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.SETTLED)
     source = models.CharField(_("来源"), max_length=10, choices=ClaimSource.choices, default=ClaimSource.API)
@@ -83,18 +90,48 @@ class Claim(models.Model):
             models.Index(fields=["person", "service_date"]),
             models.Index(fields=["year", "visit_type"]),
             models.Index(fields=["service_date"]),
+            models.Index(fields=["settled_at"]),
+            models.Index(fields=["status", "year"]),
         ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(policy_scope_cost__lte=models.F("total_cost"))
+                                   | models.Q(status="reversal"), name="claim_scope_within_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_visit_type_display()} {self.service_date} #{self.pk}"
+
+    @property
+    def insurance_paid(self):
+        return self.basic_paid + self.critical_paid
 
 
 class PersonYearLedger(models.Model):
     """Cumulative amounts for one person and year (个人年度累计台账).
 
     Settlement locks this row (``select_for_update``) and computes each annual threshold and
-    cap as F(cumulative after) − F(cumulative before).
+    cap as F(cumulative after) − F(cumulative before) (claims/rules.py); a reversal subtracts
+    exactly the delta the claim added.  ``*_base`` are the cumulative amounts thresholds run
+    on, ``*_paid`` the cumulative payments caps run on.  ``out_of_pocket`` and ``oop_m01`` …
+    ``oop_m12`` (by service month) are what the double early warning reads.
     """
 
     person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="ledgers")
     year = models.PositiveSmallIntegerField(_("年度"))
+    total_cost = money(_("医疗总费用累计"))
+    policy_scope_cost = money(_("政策范围内费用累计"))
+    basic_inpatient_base = money(_("住院政策范围内费用累计"))
+    basic_inpatient_paid = money(_("住院统筹支付累计"))
+    basic_outpatient_base = money(_("普通门诊计入起付线累计"))
+    basic_outpatient_paid = money(_("普通门诊统筹支付累计"))
+    basic_chronic_base = money(_("门诊慢特病计入起付线累计"))
+    basic_chronic_paid = money(_("门诊慢特病统筹支付累计"))
+    critical_base = money(_("大病保险累计自付"))
+    critical_paid = money(_("大病保险支付累计"))
+    assistance_base = money(_("住院救助计入起付线累计"))
+    assistance_paid = money(_("医疗救助支付累计(住院与慢特病共用限额)"))
+    second_round_base = money(_("再救助/倾斜救助累计自付"))
+    second_round_paid = money(_("再救助/倾斜救助支付累计"))
     out_of_pocket = money(_("个人自负累计"))
     oop_m01 = money(_("1月自负"))
     oop_m02 = money(_("2月自负"))
@@ -108,11 +145,76 @@ class PersonYearLedger(models.Model):
     oop_m10 = money(_("10月自负"))
     oop_m11 = money(_("11月自负"))
     oop_m12 = money(_("12月自负"))
+    claims_count = models.PositiveIntegerField(_("结算笔数"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     SCOPE_TOWNSHIP = "person__township"
 
     class Meta:
         verbose_name = _("个人年度台账")
         verbose_name_plural = _("个人年度台账")
-        constraints = [models.UniqueConstraint(fields=["person", "year"], name="ledger_unique_person_year")]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "year"], name="ledger_unique_person_year"),
+            models.CheckConstraint(condition=models.Q(out_of_pocket__gte=0), name="ledger_oop_not_negative"),
+        ]
         indexes = [models.Index(fields=["year", "out_of_pocket"])]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.year}"
+
+    @property
+    def basic_paid(self):
+        return self.basic_inpatient_paid + self.basic_outpatient_paid + self.basic_chronic_paid
+
+
+class Fund(models.TextChoices):
+    EMPLOYEE = "employee", _("职工医保统筹基金(含生育)")
+    RESIDENT = "resident", _("城乡居民医保基金")
+    ASSISTANCE = "assistance", _("医疗救助基金")
+
+
+class FundEntryKind(models.TextChoices):
+    OPENING = "opening", _("期初滚存结余")
+    PREMIUM = "premium", _("个人缴费收入")
+    EMPLOYER = "employer", _("单位缴费收入")
+    SUBSIDY = "subsidy", _("财政补助收入")
+    INTEREST = "interest", _("利息收入")
+    TRANSFER = "transfer", _("上级补助及调剂收入")
+    OTHER_INCOME = "other_income", _("其他收入")
+    OTHER_EXPENSE = "other_expense", _("其他支出")
+
+
+class FundEntry(models.Model):
+    """A fund income (or non-claim expense) figure finance records for a month (基金收支).
+
+    Claim payments are the funds' main expense and come from the claims themselves; these
+    entries carry the income by source, the opening balance and any other expense, so that
+    the fund report can show balances and months of payment capacity (DOMAIN.md §10).
+    """
+
+    fund = models.CharField(_("基金"), max_length=12, choices=Fund.choices)
+    region = models.ForeignKey("yibao_site.Region", verbose_name=_("统筹区"), on_delete=models.PROTECT,
+                               related_name="+")
+    month = models.DateField(_("所属月份"), help_text=_("该月1日"))
+    kind = models.CharField(_("收支项目"), max_length=16, choices=FundEntryKind.choices)
+    amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("基金收支登记")
+        verbose_name_plural = _("基金收支登记")
+        ordering = ["-month", "fund"]
+        indexes = [models.Index(fields=["fund", "month"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="fund_entry_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_fund_display()} {self.month:%Y-%m} {self.get_kind_display()} {self.amount}"

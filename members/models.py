@@ -5,6 +5,7 @@ The members helper owns this module; claims and assistance read it (never the re
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -134,7 +135,7 @@ class Enrollment(models.Model):
     lump_sum = models.ForeignKey("StudentLumpSum", verbose_name=_("学生趸缴"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="enrollments", editable=False)
     policy_version = models.CharField(_("政策版本"), max_length=60, blank=True, editable=False)
-    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now, editable=False)
 
     history = HistoricalRecords()
 

@@ -83,7 +83,8 @@ class TokenAdmin(DRFTokenAdmin, UnfoldModelAdmin):
     """API tokens: a supervisor revokes one by deleting it."""
 
     def has_module_permission(self, request):
-        return request.user.is_superuser or request.user.role == Role.SUPERVISOR
+        user = request.user
+        return user.is_active and (user.is_superuser or getattr(user, "role", None) == Role.SUPERVISOR)
 
     has_view_permission = has_delete_permission = lambda self, request, obj=None: self.has_module_permission(request)
 

@@ -152,7 +152,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG and env_bool("YIBAO_MANIFEST_STATIC", True)
+        if env_bool("YIBAO_PRODUCTION", False)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
@@ -182,8 +182,9 @@ if env_bool("YIBAO_PRODUCTION", False):
 # REST API (API.md)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: a bad or revoked token answers 401 with WWW-Authenticate.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["yibao_site.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "yibao_site.api_base.Pagination",

@@ -1,0 +1,293 @@
+"""Reads of the eligibility review: categories, queues, out-of-pocket windows, dynamics.
+
+Every list is narrowed to the caller with ``scoping.scope_queryset``; every number comes from
+the policy snapshot of the person's region.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Case, Count, DecimalField, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When,
+)
+from django.db.models.functions import Coalesce, Least
+
+from members.models import AssistanceEntitlement, EntitlementKind, Identity, IdentityKind, Person
+from yibao_site.models import Region, RegionLevel, Role
+from yibao_site.policy import PolicySnapshot, policy_snapshot
+from yibao_site.scoping import scope_queryset
+
+from . import rules
+from .models import (
+    AWAITING_VERIFICATION, OPEN_STATUSES, Application, ApplicationKind, ApplicationStatus, Holiday,
+)
+
+ZERO = Decimal("0.00")
+NO_CATEGORY = 9  # sorts after every real category (1–4) in LEAST(); never shown
+
+
+# ── calendar ─────────────────────────────────────────────────────────────────────────────
+
+def working_calendar(start: date, end: date) -> tuple[frozenset[date], frozenset[date]]:
+    """Return (holidays, make-up working days) between ``start`` and ``end`` inclusive."""
+    rows = Holiday.objects.filter(date__range=(start, end)).values_list("date", "is_workday")
+    return (frozenset(d for d, work in rows if not work), frozenset(d for d, work in rows if work))
+
+
+def deadline_from(start: date, working_days: int) -> date:
+    """Return the deadline ``working_days`` working days after ``start`` (限时办结)."""
+    # Every week has at least two working days unless a holiday run covers it; allow for the
+    # longest Chinese holiday runs with a generous margin.
+    holidays, workdays = working_calendar(start, start + timedelta(days=working_days * 3 + 40))
+    return rules.add_working_days(start, working_days, holidays, workdays)
+
+
+# ── categories and objects ───────────────────────────────────────────────────────────────
+
+def category_map(snapshot: PolicySnapshot) -> dict[str, int]:
+    """Return identity kind → assistance category, as the pack defines it."""
+    found = {}
+    for kind in IdentityKind.values:
+        value = snapshot.value(f"assistance.category.{kind}", None)
+        if value:
+            found[kind] = int(value)
+    return found
+
+
+def identity_category(person: Person, on: date, snapshot: PolicySnapshot,
+                      exclude_kinds: tuple[str, ...] = ()) -> int | None:
+    """Return the highest category the person's identities valid on ``on`` give."""
+    mapping = category_map(snapshot)
+    kinds = (Identity.objects.filter(person=person, valid_from__lte=on)
+             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+             .exclude(kind__in=exclude_kinds).values_list("kind", flat=True))
+    return rules.highest_category(mapping.get(k) for k in kinds)
+
+
+def determination_category(person: Person, on: date) -> int | None:
+    """Return the highest category of the person's determinations in force on ``on``."""
+    return (_entitlements_on(on).filter(person=person, kind=EntitlementKind.DETERMINATION)
+            .aggregate(c=Min("category"))["c"])
+
+
+def person_category(person: Person, on: date, snapshot: PolicySnapshot | None = None) -> int | None:
+    """Return the person's assistance category on ``on``: identities and determinations, highest wins."""
+    snapshot = snapshot or policy_snapshot(person.village, on)
+    return rules.highest_category([identity_category(person, on, snapshot), determination_category(person, on)])
+
+
+def has_valid_identity(person: Person, kind: str, on: date) -> bool:
+    return (Identity.objects.filter(person=person, kind=kind, valid_from__lte=on)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on)).exists())
+
+
+def _entitlements_on(on: date) -> QuerySet:
+    return (AssistanceEntitlement.objects.filter(valid_from__lte=on, valid_to__gte=on)
+            .filter(Q(revoked_on__isnull=True) | Q(revoked_on__gt=on)))
+
+
+def _category_expression(on: date, mapping: dict[str, int]):
+    """A per-person SQL expression: the highest category on ``on`` (NO_CATEGORY when none)."""
+    kind_case = Case(*[When(kind=k, then=Value(c)) for k, c in mapping.items()],
+                     default=Value(NO_CATEGORY), output_field=IntegerField())
+    identities = (Identity.objects.filter(person=OuterRef("pk"), valid_from__lte=on)
+                  .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+                  .values("person").annotate(c=Min(kind_case)).values("c")[:1])
+    determinations = (_entitlements_on(on).filter(person=OuterRef("pk"), kind=EntitlementKind.DETERMINATION)
+                      .values("person").annotate(c=Min("category")).values("c")[:1])
+    return Least(
+        Coalesce(Subquery(identities, output_field=IntegerField()), Value(NO_CATEGORY)),
+        Coalesce(Subquery(determinations, output_field=IntegerField()), Value(NO_CATEGORY)),
+        output_field=IntegerField(),
+    )
+
+
+def jurisdiction_snapshot(user, on: date) -> PolicySnapshot:
+    """The snapshot that maps identities to categories for the caller's part of the jurisdiction."""
+    region = user.region if getattr(user, "region_id", None) else Region.objects.filter(
+        level=RegionLevel.CITY).order_by("code").first()
+    if region is None:
+        return PolicySnapshot("", on, {})
+    return policy_snapshot(region, on)
+
+
+def assistance_objects(user, on: date, *, township: Region | None = None, category: int | None = None) -> QuerySet:
+    """Persons who are assistance objects on ``on``, annotated with ``category``."""
+    mapping = category_map(jurisdiction_snapshot(user, on))
+    qs = scope_queryset(Person.objects.all(), user)
+    if township is not None:
+        qs = qs.filter(township=township)
+    qs = qs.annotate(category=_category_expression(on, mapping)).filter(category__lt=NO_CATEGORY)
+    if category:
+        qs = qs.filter(category=category)
+    return qs.select_related("township", "village").order_by("township__code", "category", "id")
+
+
+def monthly_dynamics(user, year: int, month: int) -> dict:
+    """Added and removed assistance objects of a month, by township (动态管理).
+
+    Added: an object on the month's last day who was not one on the previous month's last day;
+    removed: the reverse.  Two set-based passes over persons, grouped by township.
+    """
+    first = date(year, month, 1)
+    last = rules.add_months(first, 1) - timedelta(days=1)
+    before = first - timedelta(days=1)
+    snapshot = jurisdiction_snapshot(user, last)
+    mapping = category_map(snapshot)
+    qs = scope_queryset(Person.objects.all(), user).annotate(
+        now_cat=_category_expression(last, mapping), then_cat=_category_expression(before, mapping),
+    )
+    added = (qs.filter(now_cat__lt=NO_CATEGORY, then_cat=NO_CATEGORY)
+             .values("township__code", "township__name").annotate(n=Count("id")))
+    removed = (qs.filter(now_cat=NO_CATEGORY, then_cat__lt=NO_CATEGORY)
+               .values("township__code", "township__name").annotate(n=Count("id")))
+    total = (qs.filter(now_cat__lt=NO_CATEGORY)
+             .values("township__code", "township__name").annotate(n=Count("id")))
+    rows: dict[str, dict] = {}
+    for key, source in (("added", added), ("removed", removed), ("objects", total)):
+        for row in source:
+            entry = rows.setdefault(row["township__code"], {
+                "township": row["township__code"], "township_name": row["township__name"],
+                "added": 0, "removed": 0, "objects": 0,
+            })
+            entry[key] = row["n"]
+    ordered = [rows[k] for k in sorted(rows)]
+    return {
+        "month": f"{year:04d}-{month:02d}",
+        "townships": ordered,
+        "added": sum(r["added"] for r in ordered),
+        "removed": sum(r["removed"] for r in ordered),
+        "objects": sum(r["objects"] for r in ordered),
+    }
+
+
+def month_members(user, year: int, month: int, which: str) -> QuerySet:
+    """Persons added (``which="added"``) or removed in a month, for the drill-down list."""
+    first = date(year, month, 1)
+    last = rules.add_months(first, 1) - timedelta(days=1)
+    before = first - timedelta(days=1)
+    mapping = category_map(jurisdiction_snapshot(user, last))
+    qs = scope_queryset(Person.objects.all(), user).annotate(
+        now_cat=_category_expression(last, mapping), then_cat=_category_expression(before, mapping))
+    if which == "added":
+        qs = qs.filter(now_cat__lt=NO_CATEGORY, then_cat=NO_CATEGORY)
+    else:
+        qs = qs.filter(now_cat=NO_CATEGORY, then_cat__lt=NO_CATEGORY)
+    return qs.select_related("township").order_by("township__code", "id")
+
+
+# ── claims read by the rules ─────────────────────────────────────────────────────────────
+
+def eligible_claims(person: Person, start: date, end: date) -> QuerySet:
+    """The person's settled claims with a service date in [start, end], reversals excluded.
+
+    A reversed claim and its reversal row both drop out, whichever way the claims app marks
+    them (status ``reversed`` on the original, ``reversal_of`` on the reversal).
+    """
+    from claims.models import Claim, ClaimStatus
+
+    return (Claim.objects.filter(person=person, status=ClaimStatus.SETTLED, service_date__range=(start, end),
+                                 reversal_of__isnull=True)
+            .exclude(Exists(Claim.objects.filter(reversal_of=OuterRef("pk")))))
+
+
+def out_of_pocket(person: Person, start: date, end: date) -> Decimal:
+    """Sum of out-of-pocket (个人自负) of the person's settled claims in [start, end]."""
+    total = eligible_claims(person, start, end).aggregate(
+        s=Coalesce(Sum("out_of_pocket"), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2)))
+    return total["s"]
+
+
+def retroactive_costs(person: Person, start: date, end: date, *, require_referral: bool
+                      ) -> tuple[list[rules.PastCost], dict[int, Decimal]]:
+    """The eligible inpatient and chronic claims in [start, end], oldest first, and per year
+    what settlement already paid from the shared assistance pool.
+
+    Each claim's base is the policy-scope self-pay left after tiers 1–3 (policy-scope cost −
+    basic − critical − assistance already paid); out-of-province care without a referral is
+    excluded when the pack says so.
+    """
+    from django.db.models import F
+
+    from claims.models import VisitType
+
+    money = DecimalField(max_digits=14, decimal_places=2)
+    qs = eligible_claims(person, start, end).filter(visit_type__in=[VisitType.INPATIENT, VisitType.CHRONIC])
+    if require_referral:
+        qs = qs.exclude(in_province=False, referred=False)
+    rows = (qs.annotate(base=F("policy_scope_cost") - F("basic_paid") - F("critical_paid") - F("assistance_paid"))
+            .order_by("service_date", "id").values_list("year", "visit_type", "base"))
+    costs = [rules.PastCost(year, visit, Decimal(base)) for year, visit, base in rows if Decimal(base) > 0]
+    years = sorted({c.year for c in costs})
+    paid = {}
+    if years:
+        paid = dict(eligible_claims(person, date(years[0], 1, 1), date(years[-1], 12, 31))
+                    .values("year").annotate(s=Coalesce(Sum("assistance_paid"), Value(ZERO), output_field=money))
+                    .values_list("year", "s"))
+    return costs, paid
+
+
+def tilt_self_pay(person: Person, year: int, up_to: date, *, require_referral: bool) -> tuple[Decimal, Decimal]:
+    """Return (policy-scope self-pay after tiers 1–3, second-round already paid) for the year so far."""
+    from django.db.models import F
+
+    money = DecimalField(max_digits=14, decimal_places=2)
+    qs = eligible_claims(person, date(year, 1, 1), up_to)
+    if require_referral:
+        qs = qs.filter(in_province=True, referred=True)
+    base = F("policy_scope_cost") - F("basic_paid") - F("critical_paid") - F("assistance_paid")
+    totals = qs.aggregate(
+        base=Coalesce(Sum(base, output_field=money), Value(ZERO), output_field=money),
+        paid=Coalesce(Sum("second_round_paid"), Value(ZERO), output_field=money),
+    )
+    return max(ZERO, totals["base"]), totals["paid"]
+
+
+# ── applications and queues ──────────────────────────────────────────────────────────────
+
+def applications_for(user) -> QuerySet:
+    """Applications the user may see, with what lists show."""
+    return scope_queryset(Application.objects.all(), user).select_related(
+        "person", "township", "filed_by", "owner", "verified_by", "decided_by")
+
+
+def queue_to_review(user) -> QuerySet:
+    """待我审核: what this user can act on now (never their own filings)."""
+    qs = applications_for(user).exclude(filed_by=user)
+    if user.is_superuser or user.role == Role.REVIEWER:
+        return qs.filter(status__in=OPEN_STATUSES)
+    if user.role == Role.TOWNSHIP_AGENT:
+        return qs.filter(status__in=AWAITING_VERIFICATION)
+    return qs.none()
+
+
+def queue_overdue(user, today: date) -> QuerySet:
+    """已超期: open cases past their deadline."""
+    return applications_for(user).filter(status__in=OPEN_STATUSES, deadline__lt=today)
+
+
+def queue_returned(user) -> QuerySet:
+    """退回补正: cases waiting for the applicant's supplement."""
+    qs = applications_for(user).filter(status=ApplicationStatus.RETURNED)
+    if user.role == Role.WINDOW_CLERK:
+        return qs.filter(Q(owner=user) | Q(filed_by=user))
+    return qs
+
+
+def queue_to_pay(user) -> QuerySet:
+    """待支付: approved retroactive and tilt amounts not paid yet."""
+    return applications_for(user).filter(
+        status=ApplicationStatus.APPROVED, kind__in=[ApplicationKind.RETROACTIVE, ApplicationKind.TILT],
+        amount__gt=0, payout__isnull=True)
+
+
+def find_persons(user, query: str, limit: int = 20) -> QuerySet:
+    """Persons of the user's township by full ID number or by name (prefix)."""
+    query = (query or "").strip()
+    qs = scope_queryset(Person.objects.all(), user).select_related("township", "village")
+    if not query:
+        return qs.none()
+    if len(query) == 18 and query[:17].isdigit():
+        return qs.filter(id_number=query.upper())[:limit]
+    return qs.filter(name__startswith=query).order_by("name", "id")[:limit]

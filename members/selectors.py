@@ -1,0 +1,82 @@
+"""Reads of members data, for pages, the API and the other apps (claims, assistance)."""
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from yibao_site.models import Role
+from yibao_site.scoping import scope_queryset
+
+from .models import (
+    AssistanceEntitlement, Enrollment, Identity, OffsiteRegistration, Person, SubsidyBatch, SubsidyLine,
+)
+from .validators import mask_id_number
+
+# Roles that work with whole resident IDs (registration at the window, administration).
+# Everyone else sees them masked in lists and exports (DOMAIN.md §3).
+FULL_ID_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
+
+
+def sees_full_ids(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and (user.is_superuser or user.role in FULL_ID_ROLES)
+
+
+def display_id(user, id_number: str) -> str:
+    """The ID as ``user`` may see it in a list or an export."""
+    return id_number if sees_full_ids(user) else mask_id_number(id_number)
+
+
+def person_list(*, user, search: str = "") -> QuerySet[Person]:
+    """Persons ``user`` may see; ``search`` matches a whole ID, an ID prefix (6+ chars) or a name."""
+    qs = scope_queryset(Person.objects.select_related("village", "township"), user)
+    search = (search or "").strip()
+    if search:
+        if search[:1].isdigit():
+            qs = qs.filter(id_number__startswith=search.upper()) if len(search) >= 6 else qs.none()
+        else:
+            qs = qs.filter(name__startswith=search)
+    return qs
+
+
+def enrollment_on(person_id: int, on: date) -> Enrollment | None:
+    """The active enrolment whose benefit period covers ``on`` (for settlement)."""
+    return (Enrollment.objects.filter(person_id=person_id, active=True, benefit_start__lte=on, benefit_end__gte=on)
+            .order_by("-year").first())
+
+
+def enrollment_for_year(person_id: int, year: int) -> Enrollment | None:
+    """The active enrolment of a coverage year (benefit dates may show a waiting period)."""
+    return Enrollment.objects.filter(person_id=person_id, year=year, active=True).first()
+
+
+def identities_on(person_id: int, on: date) -> list[Identity]:
+    return list(Identity.objects.filter(person_id=person_id, valid_from__lte=on)
+                .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on)))
+
+
+def entitlements_on(person_id: int, on: date, kind: str | None = None) -> list[AssistanceEntitlement]:
+    qs = AssistanceEntitlement.objects.filter(person_id=person_id, valid_from__lte=on, valid_to__gte=on).filter(
+        Q(revoked_on__isnull=True) | Q(revoked_on__gt=on))
+    if kind:
+        qs = qs.filter(kind=kind)
+    return list(qs)
+
+
+def offsite_registration_on(person_id: int, on: date, kind: str | None = None) -> OffsiteRegistration | None:
+    """The off-site registration in force on ``on`` (revoked ones end the day before revocation)."""
+    qs = OffsiteRegistration.objects.filter(person_id=person_id, valid_from__lte=on, valid_to__gte=on)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-valid_from").first()
+
+
+def subsidy_batch_totals(batch: SubsidyBatch, user=None) -> dict[str, list[dict]]:
+    """Totals of a batch by identity kind and by township (scoped when ``user`` is given)."""
+    lines = SubsidyLine.objects.filter(batch=batch)
+    if user is not None:
+        lines = scope_queryset(lines, user)
+    by_kind = list(lines.values("kind").annotate(count=Count("id"), amount=Sum("amount")).order_by("kind"))
+    by_township = list(lines.values("township__code", "township__name")
+                       .annotate(count=Count("id"), amount=Sum("amount")).order_by("township__code"))
+    return {"by_kind": by_kind, "by_township": by_township}
