@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .models import Region
+from .audit import bulk_create_audited
 from .services import policy_parameter_save
 
 PACK_DIR = Path(__file__).resolve().parent / "policy_packs"
@@ -59,6 +60,8 @@ def pack_load(*, name: str, region: Region, overwrite: bool = False, actor=None)
         (p.key, p.effective_from): p
         for p in PolicyParameter.objects.filter(region=region)
     }
+    reason = _("载入政策包 %(name)s") % {"name": name}
+    new_rows = []
     for entry in data["parameters"]:
         fields = {
             "value": entry["value"],
@@ -68,17 +71,22 @@ def pack_load(*, name: str, region: Region, overwrite: bool = False, actor=None)
             "note": entry.get("doc", ""),
         }
         current = existing.get((entry["key"], entry["effective_from"]))
-        if current is not None and current.value != fields["value"] and not overwrite:
+        if current is None:
+            param = PolicyParameter(region=region, key=entry["key"], effective_from=entry["effective_from"], **fields)
+            param.full_clean(validate_unique=False)
+            new_rows.append(param)
+            continue
+        if current.value != fields["value"] and not overwrite:
             report.kept += 1
             continue
         _param, changed = policy_parameter_save(
             region=region, key=entry["key"], effective_from=entry["effective_from"], actor=actor,
-            reason=_("载入政策包 %(name)s") % {"name": name}, **fields,
+            reason=reason, **fields,
         )
-        if current is None:
-            report.created += 1
-        elif changed:
+        if changed:
             report.changed += 1
         else:
             report.unchanged += 1
+    bulk_create_audited(new_rows, PolicyParameter, actor=actor, reason=reason)
+    report.created = len(new_rows)
     return report
