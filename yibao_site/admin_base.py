@@ -8,6 +8,7 @@ from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from .models import Role
+from .paginator import EstimatedCountPaginator
 from .scoping import scope_queryset
 
 STAFF_ROLES = frozenset(Role.values) - {Role.TOWNSHIP_AGENT}
@@ -25,6 +26,7 @@ class ScopedAdmin(SimpleHistoryAdmin, UnfoldModelAdmin):
     change_roles: frozenset[str] = frozenset()
     delete_roles: frozenset[str] = frozenset()
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     list_per_page = 50
     # unfold
     warn_unsaved_form = True

@@ -265,6 +265,19 @@ UNFOLD = {
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "yibao_site.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": _("审计"),
+                "items": [
+                    {"title": _("审计日志"), "icon": "history", "link": "/admin/audit/",
+                     "permission": "yibao_site.audit_views.can_read_audit_log"},
+                ],
+            },
+        ],
+    },
     "COLORS": {
         "primary": {
             "50": "239 246 255", "100": "219 234 254", "200": "191 219 254", "300": "147 197 253",

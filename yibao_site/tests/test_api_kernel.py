@@ -127,3 +127,12 @@ def test_logs_never_carry_an_id_number_or_phone():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "person %s phone %s", ("420302199001011234", "13812345678"), None)
     MaskPersonalDataFilter().filter(record)
     assert record.getMessage() == "person 420302********1234 phone 138****5678"
+
+
+def test_supervisor_reads_the_audit_log_and_a_clerk_cannot(shiyan, staff, client, api):
+    api(staff["supervisor"]).patch(f"/api/v1/regions/{shiyan.townships[0].code}/", {"name": "改名镇"})
+    client.force_login(staff["supervisor"])
+    page = client.get("/admin/audit/?user=supervisor")
+    assert page.status_code == 200 and "改名镇" in page.content.decode()
+    client.force_login(staff["clerk"])
+    assert client.get("/admin/audit/").status_code == 403
