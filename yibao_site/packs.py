@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 
@@ -22,11 +23,19 @@ def available_packs() -> list[str]:
 
 
 def read_pack(name: str) -> dict:
+    """Return the parsed pack ``name`` (cached per file version; callers must not mutate it)."""
     path = PACK_DIR / f"{name}.yaml"
     if not path.exists():
         raise ValidationError({"pack": [_("政策包 %(name)s 不存在;可用:%(names)s")
                                         % {"name": name, "names": ", ".join(available_packs())}]})
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return _parse_pack(name, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse_pack(name: str, _version: int) -> dict:
+    path = PACK_DIR / f"{name}.yaml"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     seen = set()
     for entry in data["parameters"]:
         if not isinstance(entry.get("effective_from"), date):
@@ -73,7 +82,8 @@ def pack_load(*, name: str, region: Region, overwrite: bool = False, actor=None)
         current = existing.get((entry["key"], entry["effective_from"]))
         if current is None:
             param = PolicyParameter(region=region, key=entry["key"], effective_from=entry["effective_from"], **fields)
-            param.full_clean(validate_unique=False)
+            # The pack was checked for duplicate (key, date) when read; the region has none yet.
+            param.full_clean(exclude=["region"], validate_unique=False, validate_constraints=False)
             new_rows.append(param)
             continue
         if current.value != fields["value"] and not overwrite:
