@@ -6,3 +6,6 @@ class AssistanceConfig(AppConfig):
     name = "assistance"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("医疗救助")
+
+    def ready(self):
+        from . import dashboard  # noqa: F401  (registers the to-do providers)

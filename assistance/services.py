@@ -37,7 +37,7 @@ from . import rules, selectors
 from .materials import inspect_upload
 from .models import (
     AWAITING_VERIFICATION, OPEN_STATUSES, Application, ApplicationEvent, ApplicationKind, ApplicationStatus,
-    Channel, DeterminationBasis, Material, MaterialType, Payout, SupplementNotice,
+    Channel, DeterminationBasis, Holiday, Material, MaterialType, Payout, SupplementNotice,
 )
 
 Action = ApplicationEvent.Action
@@ -529,9 +529,9 @@ def application_approve(*, actor, application: Application, reason: str = "", on
     on = _today(on)
     app = _lock(application)
     _see(actor, app.township)
-    _not_own(actor, app, _("审批"))
-    if not can_decide(actor, app):
+    if not _role(actor, Role.REVIEWER):
         raise PermissionDenied(_("只有审核人员可以审批申请。"))
+    _not_own(actor, app, _("审批"))
     _status(app, (S.VERIFIED,), _("批准"))
     snap = _snapshot(app.person, on)
     handler = {ApplicationKind.DETERMINATION: _approve_determination, ApplicationKind.TILT: _approve_tilt,
@@ -550,9 +550,9 @@ def application_reject(*, actor, application: Application, reason: str) -> Appli
     """Reject with a reason (不予批准). A window clerk never rejects (窗口无否决权)."""
     app = _lock(application)
     _see(actor, app.township)
-    _not_own(actor, app, _("审批"))
-    if not can_decide(actor, app):
+    if not _role(actor, Role.REVIEWER):
         raise PermissionDenied(_("只有审核人员可以作出不予批准的决定(窗口无否决权)。"))
+    _not_own(actor, app, _("审批"))
     _status(app, OPEN_STATUSES, _("不予批准"))
     reason = (reason or "").strip()
     if not reason:
@@ -612,6 +612,20 @@ def applications_flag_overdue(*, on: date | None = None, actor=None) -> dict:
         app.overdue = False
     bulk_update_audited(cleared, Application, ["overdue"], actor=actor, reason=_("不再超期"))
     return {"as_of": on.isoformat(), "flagged": len(late), "cleared": len(cleared)}
+
+
+@transaction.atomic
+def holiday_save(*, actor, day: date, name: str, is_workday: bool = False) -> Holiday:
+    """Set one day of the working calendar (节假日或调休上班日); a supervisor's job."""
+    if not _role(actor, Role.SUPERVISOR):
+        raise PermissionDenied(_("只有管理员可以维护节假日。"))
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("请填写节假日名称。")]})
+    holiday = Holiday.objects.select_for_update().filter(date=day).first() or Holiday(date=day)
+    holiday.name, holiday.is_workday = name[:40], bool(is_workday)
+    audited_save(holiday, actor=actor, reason=_("维护节假日"))
+    return holiday
 
 
 def material_for(actor, material_id: int) -> Material:

@@ -1,7 +1,6 @@
 """Fixtures of the assistance tests: persons, identities, claims, uploads, a second agent."""
 from __future__ import annotations
 
-import io
 import itertools
 from datetime import date
 from decimal import Decimal
