@@ -197,6 +197,21 @@ _RULE_MESSAGES = {
 }
 
 
+_VERSIONS: dict[tuple, str] = {}
+
+
+def _version(snap: PolicySnapshot) -> str:
+    """``snap.version``, memoised on the parameter rows used (a batch computes it once per policy)."""
+    key = tuple(sorted((k, p.parameter_id, p.region_code, p.effective_from, repr(p.value))
+                       for k, p in snap.used.items()))
+    found = _VERSIONS.get(key)
+    if found is None:
+        if len(_VERSIONS) > 1000:
+            _VERSIONS.clear()
+        found = _VERSIONS[key] = snap.version
+    return found
+
+
 @dataclass
 class EnrollmentDraft:
     """An enrolment validated in memory plus what saving it implies."""
@@ -277,8 +292,8 @@ def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, e
         subsidy_amount=subsidy if scheme == Scheme.RESIDENT else ZERO, newborn=terms.newborn,
         break_years=terms.break_years, lump_sum=lump_sum,
     )
-    enrollment.policy_version = snap.version
-    return EnrollmentDraft(enrollment, snap.version)
+    enrollment.policy_version = _version(snap)
+    return EnrollmentDraft(enrollment, enrollment.policy_version)
 
 
 def enrollment_histories(person_ids: Iterable[int], before_year: int | None = None) -> dict[int, dict[int, rules.PriorYear]]:
@@ -557,7 +572,7 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
         entries.append(AccountEntry(account=account, kind=EntryKind.CREDIT, amount=amount,
                                     balance_after=account.balance, on=first, month=first,
                                     memo=_("%(month)s 个人账户划入") % {"month": first.strftime("%Y-%m")},
-                                    policy_version=snap.version))
+                                    policy_version=_version(snap)))
         touched.append(account)
         report.credited += 1
         report.amount += amount

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from import_export import resources
 from import_export.results import Result, RowResult
@@ -217,6 +217,11 @@ class BulkImporter(resources.Resource):
         except ValidationError as exc:
             report.created = report.updated = report.unchanged = 0
             report.errors.extend(_row_errors(0, exc))
+        except IntegrityError as exc:
+            # A concurrent writer took a key between validation and writing: nothing was written.
+            report.created = report.updated = report.unchanged = 0
+            report.errors.append(RowError(0, "", _("写入时与已有数据冲突(可能有人同时导入),未写入任何数据:%(error)s")
+                                          % {"error": str(exc).splitlines()[0][:200]}))
         report.seconds = time.perf_counter() - started
         return report
 

@@ -1,0 +1,155 @@
+"""Demo data of members for ``seed_demo``: persons in households with close relatives,
+three years of enrolment (residents, employees and retirees, some late payers and breaks),
+poverty identities, personal-account credits, off-site registrations and this year's draft
+subsidy batch.  Written through the importers and services, so a second run changes nothing.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from yibao_site.testing import make_id_number
+
+from . import services
+from .importers import EnrollmentImporter, IdentityImporter, PersonImporter
+from .models import OffsiteRegistration, Person, Relative, SubsidyBatch
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建华文"
+OTHER_COUNTIES = ["420381", "420322", "420323", "420111", "410102", "500101"]
+KINDS = [("subsistence", "civil_affairs"), ("extreme_poverty", "civil_affairs"), ("orphan", "civil_affairs"),
+         ("marginal", "civil_affairs"), ("monitored", "rural_revitalization"),
+         ("stable_escaped", "rural_revitalization"), ("returned_poverty", "rural_revitalization")]
+
+
+def _check(report, what, log):
+    if not report.ok:
+        raise RuntimeError(f"demo {what} import failed: " + "; ".join(str(e) for e in report.errors[:5]))
+    log(f"  {what}: created {report.created}, updated {report.updated}, unchanged {report.unchanged}")
+
+
+def _name(rng) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def seed(ctx) -> None:
+    rng, j, today = ctx.rng, ctx.jurisdiction, ctx.today
+    clerk = ctx.staff.get("demo_clerk")
+    log = getattr(ctx, "log", print)
+    villages = j.all_villages
+    county_of = {t.id: t.parent.code for t in j.townships}
+
+    # ── households and persons ──
+    rows, households, seq = [], [], 0
+    while len(rows) < ctx.persons:
+        village = rng.choice(villages)
+        household_no = f"H{village.code[-9:]}{len(households):05d}"
+        head_birth = date(rng.randint(1945, 1995), rng.randint(1, 12), rng.randint(1, 28))
+        members = [("head", head_birth, rng.choice("MF"))]
+        if rng.random() < 0.8:
+            members.append(("spouse", head_birth + timedelta(days=rng.randint(-1500, 1500)),
+                            "F" if members[0][2] == "M" else "M"))
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
+            child_birth = head_birth + timedelta(days=rng.randint(20 * 365, 38 * 365))
+            if child_birth < today - timedelta(days=30):
+                members.append(("child", child_birth, rng.choice("MF")))
+        household = []
+        for role, birth, sex in members[: ctx.persons - len(rows)]:
+            seq += 1
+            county = county_of[village.parent_id] if rng.random() < 0.9 else rng.choice(OTHER_COUNTIES)
+            idn = make_id_number(county, birth, seq % 499 + 1, sex)
+            rows.append({"id_number": idn, "name": _name(rng), "village": village.code,
+                         "phone": f"1{rng.choice('3578')}{rng.randint(0, 999999999):09d}", "household_no": household_no})
+            household.append((role, idn))
+        households.append(household)
+    # make_id_number repeats after 499 persons per county and birth date: keep the first one.
+    seen, unique_rows = set(), []
+    for row in rows:
+        if row["id_number"] not in seen:
+            seen.add(row["id_number"])
+            unique_rows.append(row)
+    _check(PersonImporter(actor=clerk).run(unique_rows), "persons", log)
+    pid = dict(Person.objects.filter(id_number__in=seen).values_list("id_number", "pk"))
+    birth_of = dict(Person.objects.filter(id_number__in=seen).values_list("id_number", "birth_date"))
+
+    # ── close relatives (both directions) ──
+    links = []
+    for household in households:
+        head = household[0][1]
+        for role, idn in household[1:]:
+            if role == "spouse":
+                links += [(head, idn, "spouse"), (idn, head, "spouse")]
+            elif birth_of.get(idn) and birth_of.get(head) and birth_of[idn] > birth_of[head]:
+                links += [(head, idn, "child"), (idn, head, "parent")]
+    have = set(Relative.objects.filter(person_id__in=pid.values()).values_list("person_id", "relative_id"))
+    new = [Relative(person_id=pid[a], relative_id=pid[b], relation=rel) for a, b, rel in links
+           if a in pid and b in pid and (pid[a], pid[b]) not in have]
+    from yibao_site.audit import bulk_create_audited
+
+    bulk_create_audited(new, Relative, actor=clerk, reason="演示数据")
+    log(f"  relatives: created {len(new)}")
+
+    # ── enrolment: three coverage years ──
+    years = [today.year - 2, today.year - 1, today.year]
+    enrol_rows = []
+    for row in unique_rows:
+        idn = row["id_number"]
+        birth = birth_of[idn]
+        age = today.year - birth.year
+        employee = 20 <= age < 75 and rng.random() < 0.18
+        skip_year = rng.choice(years) if rng.random() < 0.06 else None
+        base = rng.randrange(3000, 12000, 100)
+        for year in years:
+            if year == skip_year or birth.year >= year:
+                continue
+            if employee:
+                status = "retired" if age >= 60 else ("flexible" if rng.random() < 0.2 else "in_service")
+                paid_on = min(date(year, 1, rng.randint(5, 20)), today)
+                enrol_rows.append({"person": idn, "year": str(year), "scheme": "employee", "employee_status": status,
+                                   "paid_on": paid_on.isoformat(),
+                                   "contribution_base": "" if status == "retired" else str(base)})
+                continue
+            paid_on = date(year - 1, rng.randint(9, 12), rng.randint(1, 28))
+            if rng.random() < 0.08:  # a late payer
+                late = date(year, rng.randint(1, 4), rng.randint(1, 28))
+                paid_on = late if late <= today else paid_on
+            if paid_on <= birth:  # a baby: the family pays soon after the birth
+                paid_on = birth + timedelta(days=rng.randint(1, 20))
+                if paid_on > min(today, date(year, 9, 30)):
+                    continue
+            enrol_rows.append({"person": idn, "year": str(year), "scheme": "resident", "paid_on": paid_on.isoformat()})
+    _check(EnrollmentImporter(actor=clerk).run(enrol_rows), "enrollments", log)
+
+    # ── poverty identities ──
+    ident_rows = []
+    for row in unique_rows:
+        if rng.random() < 0.09:
+            kind, source = rng.choice(KINDS)
+            start = date(rng.randint(today.year - 4, today.year), rng.randint(1, 12), 1)
+            start = min(start, today)
+            end = "" if rng.random() < 0.8 else (start + timedelta(days=rng.randint(200, 900))).isoformat()
+            ident_rows.append({"person": row["id_number"], "kind": kind, "valid_from": start.isoformat(),
+                               "valid_to": end, "source": source})
+    if ident_rows:
+        _check(IdentityImporter(actor=clerk).run(ident_rows), "identities", log)
+
+    # ── personal accounts: this year's monthly credits so far ──
+    for month in range(1, today.month + 1):
+        report = services.account_credit_month(month=date(today.year, month, 1), actor=clerk)
+        log(f"  account credits {today.year}-{month:02d}: {report.credited} (already {report.already})")
+
+    # ── off-site registrations for a few persons ──
+    if not OffsiteRegistration.objects.filter(person_id__in=pid.values()).exists():
+        for idn in rng.sample(sorted(pid), min(12, len(pid))):
+            start = today - timedelta(days=rng.randint(0, 200))
+            kind = rng.choice(("relocation", "referral"))
+            services.offsite_register(person=Person(pk=pid[idn]), kind=kind,
+                                      destination=rng.choice(("武汉市", "襄阳市", "海南省三亚市", "北京市")),
+                                      in_province=kind == "referral",
+                                      hospital="华中科技大学同济医学院附属同济医院" if kind == "referral" else "",
+                                      valid_from=start, valid_to=start + timedelta(days=180), actor=clerk)
+
+    # ── this year's subsidy batch (a draft the supervisor can confirm) ──
+    existing = SubsidyBatch.objects.filter(region=j.city, year=today.year).first()
+    if existing is None or existing.status == "draft":
+        batch = services.subsidy_batch_build(region=j.city, year=today.year, actor=clerk)
+        log(f"  subsidy batch {today.year}: {batch.count} persons, {batch.total_amount} yuan")

@@ -1,0 +1,374 @@
+"""The ``persons``, ``enrollments`` and ``identities`` importers (API.md import resources).
+
+Each runs on ``yibao_site.imports.BulkImporter``: existing keys are looked up per batch in a
+few set-based queries, every row is validated in memory by the same functions the services
+use (``services.person_build``, ``services.enrollment_build``, ``services.identity_validate``),
+and the file is written in bulk only when no row is bad.  A second import of the same file
+finds every row unchanged.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from yibao_site.audit import bulk_create_audited, bulk_update_audited
+from yibao_site.imports import BulkImporter, RowError, register
+from yibao_site.models import Region
+from yibao_site.policy import PolicyCache
+
+from . import rules, services
+from .models import (
+    Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
+)
+from .validators import normalise_id_number
+
+# ── cell parsing ──────────────────────────────────────────────────────────────────────────
+
+
+def _text(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _date(row: dict[str, Any], key: str, errors: dict, *, required: bool = True) -> date | None:
+    value = row.get(key)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = "" if value is None else str(value).strip()
+    if not text:
+        if required:
+            errors.setdefault(key, []).append(_("必填。"))
+        return None
+    try:
+        return date.fromisoformat(text.replace("/", "-")[:10])
+    except ValueError:
+        errors.setdefault(key, []).append(_("日期格式应为 YYYY-MM-DD。"))
+        return None
+
+
+def _decimal(row: dict[str, Any], key: str, errors: dict) -> Decimal | None:
+    text = _text(row, key)
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors.setdefault(key, []).append(_("应为金额数字,如 380.00。"))
+        return None
+    if not value.is_finite() or value != value.quantize(rules.FEN) or abs(value) >= Decimal("1e12"):
+        errors.setdefault(key, []).append(_("金额最多两位小数。"))
+        return None
+    return value
+
+
+def _int(row: dict[str, Any], key: str, errors: dict) -> int | None:
+    text = _text(row, key)
+    if not text.isdigit():
+        errors.setdefault(key, []).append(_("应为整数。"))
+        return None
+    return int(text)
+
+
+def _merge(errors: dict, exc: ValidationError) -> None:
+    for f, msgs in exc.message_dict.items():
+        errors.setdefault("detail" if f == "__all__" else f, []).extend(msgs)
+
+
+# ── persons ───────────────────────────────────────────────────────────────────────────────
+
+_PERSON_FIELDS = ("name", "village_id", "township_id", "phone", "household_no", "id_outside_county")
+
+
+@register
+class PersonImporter(BulkImporter):
+    name = "persons"
+    verbose_name = "参保人员"
+    columns = ["id_number", "name", "village", "phone", "household_no", "sex", "birth_date"]
+    required = {"id_number", "name", "village"}
+    header_aliases = {"公民身份号码": "id_number", "身份证号": "id_number", "姓名": "name", "村(社区)": "village",
+                      "村(社区)代码": "village", "联系电话": "phone", "户号": "household_no", "性别": "sex",
+                      "出生日期": "birth_date"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.villages: dict[str, Region] = {}
+
+    def prepare(self, rows):
+        codes = {_text(r, "village") for r in rows} - set(self.villages)
+        self.villages.update({r.code: r for r in Region.objects.filter(code__in=codes).only(
+            "id", "code", "level", "parent_id", "path")})
+
+    def clean_row(self, row):
+        person = services.person_build(
+            id_number=_text(row, "id_number"), name=_text(row, "name"), village=self.villages.get(_text(row, "village")),
+            phone=_text(row, "phone"), household_no=_text(row, "household_no"))
+        errors: dict[str, list[str]] = {}
+        sex = _text(row, "sex")
+        if sex and sex not in (person.sex, dict(Sex.choices)[person.sex]):
+            errors["sex"] = [_("性别与公民身份号码不符。")]
+        if _text(row, "birth_date"):
+            birth = _date(row, "birth_date", errors)
+            if birth is not None and birth != person.birth_date:
+                errors["birth_date"] = [_("出生日期与公民身份号码不符。")]
+        if errors:
+            raise ValidationError(errors)
+        return person
+
+    def check_file(self, rows, cleaned):
+        seen: dict[str, int] = {}
+        errors = []
+        for number, person in cleaned:
+            if person.id_number in seen:
+                errors.append(RowError(number, "id_number", _("与第 %(row)s 行重复。") % {"row": seen[person.id_number]}))
+            seen[person.id_number] = number
+        return errors
+
+    def write(self, cleaned, *, actor=None):
+        # Compare as tuples (cheap); load whole instances only for the rows that changed,
+        # so that their history rows are complete.
+        existing = {row[0]: row[1:] for row in Person.objects.filter(
+            id_number__in=[c.id_number for c in cleaned]).values_list("id_number", "pk", *_PERSON_FIELDS)}
+        new, differing = [], {}
+        for person in cleaned:
+            current = existing.get(person.id_number)
+            if current is None:
+                new.append(person)
+            elif current[1:] != tuple(getattr(person, f) for f in _PERSON_FIELDS):
+                differing[current[0]] = person
+        changed = list(Person.objects.filter(pk__in=differing))
+        for current in changed:
+            for f in _PERSON_FIELDS:
+                setattr(current, f, getattr(differing[current.pk], f))
+        bulk_create_audited(new, Person, actor=actor, reason=_("导入参保人员"))
+        bulk_update_audited(changed, Person, list(_PERSON_FIELDS), actor=actor, reason=_("导入参保人员"))
+        return len(new), len(changed), len(cleaned) - len(new) - len(changed)
+
+
+# ── enrollments ───────────────────────────────────────────────────────────────────────────
+
+
+@register
+class EnrollmentImporter(BulkImporter):
+    name = "enrollments"
+    verbose_name = "年度参保"
+    columns = ["person", "year", "scheme", "employee_status", "paid_on", "amount", "contribution_base", "via"]
+    required = {"person", "year", "scheme", "paid_on"}
+    header_aliases = {"公民身份号码": "person", "身份证号": "person", "参保年度": "year", "险种": "scheme",
+                      "人员状态": "employee_status", "缴费日期": "paid_on", "缴费金额": "amount",
+                      "缴费基数": "contribution_base", "参保渠道": "via"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.cache = PolicyCache()
+        self.persons: dict[str, Person] = {}
+        self.existing: dict[tuple[int, int, str], Enrollment] = {}
+        self.active_other: dict[tuple[int, int], str] = {}
+        self.histories: dict[int, dict[int, rules.PriorYear]] = {}
+        self.subsidies: dict[tuple[int, int], Decimal] = {}
+        self.file_years: dict[str, set[int]] = defaultdict(set)
+
+    def run(self, rows, **kwargs):
+        rows = self._map_headers(list(rows))
+        for row in rows:  # continuity sees the file's other years of the same person
+            year = _text(row, "year")
+            if year.isdigit():
+                self.file_years[normalise_id_number(_text(row, "person"))].add(int(year))
+        return super().run(rows, **kwargs)
+
+    def prepare(self, rows):
+        ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
+        found = list(Person.objects.filter(id_number__in=ids).select_related("township"))
+        self.persons.update({p.id_number: p for p in found})
+        pids = [p.pk for p in found]
+        for e in Enrollment.objects.filter(person_id__in=pids):
+            self.existing[(e.person_id, e.year, e.scheme)] = e
+            if e.active:
+                self.active_other[(e.person_id, e.year)] = e.scheme
+        self.histories.update(services.enrollment_histories(pids))
+        years = {int(_text(r, "year")) for r in rows if _text(r, "year").isdigit()}
+        for year in years:
+            for pid, amount in services.confirmed_subsidies(pids, year).items():
+                self.subsidies[(pid, year)] = amount
+
+    def clean_row(self, row):
+        errors: dict[str, list[str]] = {}
+        idn = normalise_id_number(_text(row, "person"))
+        person = self.persons.get(idn)
+        if person is None:
+            errors["person"] = [_("人员未登记:%(id)s") % {"id": idn}]
+        year = _int(row, "year", errors)
+        scheme = _text(row, "scheme")
+        paid_on = _date(row, "paid_on", errors)
+        amount = _decimal(row, "amount", errors)
+        base = _decimal(row, "contribution_base", errors)
+        via = _text(row, "via") or EnrollmentVia.IMPORT
+        if errors:
+            raise ValidationError(errors)
+        current = self.existing.get((person.pk, year, scheme))
+        if current is not None:
+            same = current.paid_on == paid_on and (amount is None or current.amount == amount) and \
+                current.employee_status == _text(row, "employee_status")
+            if not same:
+                raise ValidationError({"year": [_("该人员本年度已参加此险种,且缴费信息不同;更正请到窗口办理。")]})
+            return ("unchanged", current)
+        other = self.active_other.get((person.pk, year))
+        if other is not None and other != scheme:
+            raise ValidationError({"scheme": [_("该人员本年度已有有效的其他险种参保;转换险种请到窗口办理。")]})
+        history = dict(self.histories.get(person.pk, {}))
+        for y in self.file_years.get(idn, ()):
+            if y < (year or 0):
+                history.setdefault(y, rules.PriorYear(y))
+        draft = services.enrollment_build(
+            person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=_text(row, "employee_status"),
+            amount=amount, contribution_base=base, via=via, history=history,
+            snap=services.enrolment_snapshot(person, year, self.cache),
+            subsidy=self.subsidies.get((person.pk, year), rules.ZERO) if scheme == Scheme.RESIDENT else rules.ZERO,
+        )
+        return ("new", draft.enrollment, row)
+
+    def check_file(self, rows, cleaned):
+        errors, seen, schemes = [], {}, defaultdict(set)
+        multi: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
+        for number, item in cleaned:
+            e = item[1]
+            key = (e.person_id, e.year, e.scheme)
+            if key in seen:
+                errors.append(RowError(number, "year", _("与第 %(row)s 行重复。") % {"row": seen[key]}))
+            seen[key] = number
+            schemes[(e.person_id, e.year)].add(e.scheme)
+            if len(schemes[(e.person_id, e.year)]) > 1:
+                errors.append(RowError(number, "scheme", _("同一人员同一年度在文件中有两个险种。")))
+            if item[0] == "new":
+                multi[e.person_id].append((number, item))
+        if errors:
+            return errors
+        # Persons with several new years in the file: recompute in year order, so that each
+        # year's continuity, waiting period and cap see the years before it exactly.
+        for pid, items in multi.items():
+            if len(items) < 2:
+                continue
+            history = dict(self.histories.get(pid, {}))
+            for number, (_kind, e, row) in sorted(items, key=lambda it: it[1][1].year):
+                try:
+                    draft = services.enrollment_build(
+                        person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
+                        employee_status=e.employee_status, amount=_decimal(row, "amount", {}),
+                        contribution_base=e.contribution_base, via=e.via, history=history,
+                        snap=services.enrolment_snapshot(e.person, e.year, self.cache),
+                        subsidy=e.subsidy_amount)
+                except ValidationError as exc:
+                    errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
+                    continue
+                fresh = draft.enrollment
+                for f in ("benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
+                          "critical_illness_cap", "newborn", "amount", "policy_version"):
+                    setattr(e, f, getattr(fresh, f))
+                history[e.year] = rules.PriorYear(e.year, e.waiting_period, False)
+        return errors
+
+    def write(self, cleaned, *, actor=None):
+        new = [item[1] for item in cleaned if item[0] == "new"]
+        bulk_create_audited(new, Enrollment, actor=actor, reason=_("导入年度参保"))
+        employees = {e.person_id: e.paid_on for e in new if e.scheme == Scheme.EMPLOYEE}
+        if employees:
+            have = set(PersonalAccount.objects.filter(person_id__in=employees).values_list("person_id", flat=True))
+            bulk_create_audited([PersonalAccount(person_id=pid, opened_on=on) for pid, on in employees.items()
+                                 if pid not in have], PersonalAccount, actor=actor, reason=_("开设个人账户"))
+        return len(new), 0, len(cleaned) - len(new)
+
+
+# ── identities ────────────────────────────────────────────────────────────────────────────
+
+
+@register
+class IdentityImporter(BulkImporter):
+    name = "identities"
+    verbose_name = "困难身份"
+    columns = ["person", "kind", "valid_from", "valid_to", "source"]
+    required = {"person", "kind", "valid_from", "source"}
+    header_aliases = {"公民身份号码": "person", "身份证号": "person", "身份类别": "kind", "有效期起": "valid_from",
+                      "有效期止": "valid_to", "来源": "source"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.persons: dict[str, int] = {}
+        self.held: dict[tuple[int, str], list[Identity]] = defaultdict(list)
+
+    def prepare(self, rows):
+        ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
+        found = dict(Person.objects.filter(id_number__in=ids).values_list("id_number", "pk"))
+        self.persons.update(found)
+        for ident in Identity.objects.filter(person_id__in=found.values()):
+            self.held[(ident.person_id, ident.kind)].append(ident)
+
+    def clean_row(self, row):
+        errors: dict[str, list[str]] = {}
+        idn = normalise_id_number(_text(row, "person"))
+        pid = self.persons.get(idn)
+        if pid is None:
+            errors["person"] = [_("人员未登记:%(id)s") % {"id": idn}]
+        valid_from = _date(row, "valid_from", errors)
+        valid_to = _date(row, "valid_to", errors, required=False)
+        kind, source = _text(row, "kind"), _text(row, "source")
+        try:
+            services.identity_validate(kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
+        except ValidationError as exc:
+            _merge(errors, exc)
+        if errors:
+            raise ValidationError(errors)
+        current = None
+        for held in self.held.get((pid, kind), []):
+            if held.valid_from == valid_from:
+                current = held
+            elif services._overlaps(valid_from, valid_to, held.valid_from, held.valid_to):
+                raise ValidationError({"valid_from": [_("与该人员已有的同类身份(%(from)s 起)期间重叠。")
+                                                      % {"from": held.valid_from}]})
+        return (pid, kind, valid_from, valid_to, source, current)
+
+    def check_file(self, rows, cleaned):
+        errors = []
+        by_key: dict[tuple[int, str], list[tuple[int, date, date | None]]] = defaultdict(list)
+        for number, (pid, kind, start, end, _source, _current) in cleaned:
+            for other_number, o_start, o_end in by_key[(pid, kind)]:
+                if services._overlaps(start, end, o_start, o_end):
+                    errors.append(RowError(number, "valid_from", _("与第 %(row)s 行的同类身份期间重叠。")
+                                           % {"row": other_number}))
+            by_key[(pid, kind)].append((number, start, end))
+        return errors
+
+    def write(self, cleaned, *, actor=None):
+        new, changed = [], []
+        for pid, kind, start, end, source, current in cleaned:
+            if current is None:
+                new.append(Identity(person_id=pid, kind=kind, valid_from=start, valid_to=end, source=source))
+            elif (current.valid_to, current.source) != (end, source):
+                current.valid_to, current.source = end, source
+                changed.append(current)
+        bulk_create_audited(new, Identity, actor=actor, reason=_("导入困难身份"))
+        bulk_update_audited(changed, Identity, ["valid_to", "source"], actor=actor, reason=_("导入困难身份"))
+        return len(new), len(changed), len(cleaned) - len(new) - len(changed)
+
+
+def identity_list_rows(rows: list[dict[str, Any]]) -> tuple[list[services.IdentityListRow], list[RowError]]:
+    """Turn a department's list (columns person/公民身份号码, kind/身份类别, valid_from, valid_to)
+    into rows for ``services.identity_list_apply``; bad dates are reported by row number."""
+    aliases = IdentityImporter.header_aliases
+    out, errors = [], []
+    for i, raw in enumerate(rows, start=2):
+        row = {aliases.get(k, k): v for k, v in raw.items()}
+        errs: dict[str, list[str]] = {}
+        start = _date(row, "valid_from", errs)
+        end = _date(row, "valid_to", errs, required=False)
+        if errs:
+            errors.extend(RowError(i, f, m) for f, ms in errs.items() for m in ms)
+            continue
+        out.append(services.IdentityListRow(i, _text(row, "person"), _text(row, "kind"), start, end))
+    return out, errors
+

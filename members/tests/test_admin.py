@@ -1,0 +1,94 @@
+from datetime import date
+
+import pytest
+
+from members import services
+from members.models import Enrollment, Identity, Person
+from yibao_site.testing import make_id_number
+
+from .factories import register
+
+
+@pytest.fixture
+def clerk_client(client, staff):
+    client.force_login(staff["clerk"])
+    return client
+
+
+@pytest.mark.parametrize("model", ["person", "enrollment", "identity", "personalaccount", "accountentry",
+                                   "offsiteregistration", "subsidybatch", "identityimport", "assistanceentitlement",
+                                   "studentlumpsum"])
+def test_changelists_and_add_pages_render(clerk_client, shiyan, model):
+    p = register(shiyan)
+    services.identity_add(person=p, kind="orphan", valid_from=date(2024, 1, 1), source="civil_affairs")
+    assert clerk_client.get(f"/admin/members/{model}/").status_code == 200
+    r = clerk_client.get(f"/admin/members/{model}/add/")
+    assert r.status_code in (200, 403)
+
+
+def test_changelist_masks_ids_for_reviewer_and_filters_by_township(client, staff, shiyan):
+    p = register(shiyan, township=1)
+    client.force_login(staff["reviewer"])
+    body = client.get("/admin/members/person/").content.decode()
+    assert p.id_number not in body and p.id_number[:6] + "********" in body
+    body = client.get("/admin/members/person/", {"township": shiyan.townships[0].code}).content.decode()
+    assert p.id_number[-4:] not in body
+
+
+def test_admin_add_person_goes_through_the_service(clerk_client, shiyan):
+    idn = make_id_number("420302", date(1991, 2, 3), 9, "F")
+    r = clerk_client.post("/admin/members/person/add/", {"id_number": idn, "name": "后台登记",
+                                                         "village": shiyan.village().pk, "phone": "", "household_no": ""})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    p = Person.objects.get(id_number=idn)
+    assert (p.sex, p.birth_date) == ("F", date(1991, 2, 3))
+    assert p.history.get().history_change_reason == "参保登记"
+
+
+def test_admin_enrollment_error_shows_on_the_form_not_a_500(clerk_client, shiyan):
+    p = register(shiyan)
+    r = clerk_client.post("/admin/members/enrollment/add/", {"person": p.pk, "year": 2025, "scheme": "resident",
+                                                             "paid_on": "2025-12-20", "amount": "", "via": "window"})
+    assert r.status_code == 200 and "等待期" in r.content.decode()
+    assert Enrollment.objects.count() == 0
+    r = clerk_client.post("/admin/members/enrollment/add/", {"person": p.pk, "year": 2025, "scheme": "resident",
+                                                             "paid_on": "2024-12-20", "amount": "", "via": "window"})
+    assert r.status_code == 302 and Enrollment.objects.get().amount == 400
+
+
+def test_identity_list_upload_page_applies_a_department_list(clerk_client, shiyan):
+    p = register(shiyan)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = f"公民身份号码,身份类别,有效期起,有效期止\n{p.id_number},subsistence,2025-01-01,\n".encode()
+    def post(**extra):
+        return clerk_client.post("/admin/members/identityimport/upload/", {
+            "source": "civil_affairs", "as_of": "2025-03-01", "file": SimpleUploadedFile("list.csv", data), **extra})
+
+    r = post(dry_run="on")
+    assert r.status_code == 200 and "比对结果" in r.content.decode() and Identity.objects.count() == 0
+    post()
+    assert Identity.objects.count() == 1
+    r = post()
+    assert Identity.objects.count() == 1 and r.context["report"].unchanged == 1
+
+
+def test_agent_has_no_admin(client, staff):
+    client.force_login(staff["agent"])
+    assert client.get("/admin/members/person/").status_code == 302
+
+
+def test_supervisor_home_shows_draft_batches(client, staff, shiyan):
+    from members import services as s
+
+    s.subsidy_batch_build(region=shiyan.city, year=2024)
+    client.force_login(staff["supervisor"])
+    body = client.get("/admin/").content.decode()
+    assert "资助参保批次待确认" in body
+
+
+def test_person_list_filters_by_current_identity(clerk_client, shiyan):
+    poor, other = register(shiyan), register(shiyan)
+    services.identity_add(person=poor, kind="subsistence", valid_from=date(2020, 1, 1), source="civil_affairs")
+    body = clerk_client.get("/admin/members/person/", {"identity": "subsistence"}).content.decode()
+    assert poor.id_number in body and other.id_number not in body
