@@ -7,3 +7,6 @@ class EarlyWarningConfig(AppConfig):
     label = "early_warning"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("因病返贫致贫双预警")
+
+    def ready(self):
+        from . import dashboard  # noqa: F401  (registers the home-page items)

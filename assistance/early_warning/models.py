@@ -128,12 +128,17 @@ class WarningRun(models.Model):
 class PersonWarning(models.Model):
     """One person on one month's list (预警名单明细)."""
 
-    run = models.ForeignKey(WarningRun, verbose_name=_("批次"), on_delete=models.PROTECT, related_name="warnings")
+    # Lists are written tens of thousands of rows at a time: no index that another one
+    # already covers (run → (run, kind); person → the unique (person, kind, month);
+    # township → (township, month)).
+    run = models.ForeignKey(WarningRun, verbose_name=_("批次"), on_delete=models.PROTECT, related_name="warnings",
+                            db_index=False)
     person = models.ForeignKey("members.Person", verbose_name=_("人员"), on_delete=models.PROTECT,
-                               related_name="warnings")
+                               related_name="warnings", db_index=False)
     # Copied from the person when the list is built, so scoping and per-township counts
     # are one indexed column, and the list keeps the township it was sent with.
-    township = models.ForeignKey(Region, verbose_name=_("乡镇(街道)"), on_delete=models.PROTECT, related_name="+")
+    township = models.ForeignKey(Region, verbose_name=_("乡镇(街道)"), on_delete=models.PROTECT, related_name="+",
+                                 db_index=False)
     kind = models.CharField(_("预警类型"), max_length=20, choices=WarningKind.choices)
     month = models.DateField(_("预警月份"))
     out_of_pocket = models.DecimalField(_("当年累计自负"), max_digits=14, decimal_places=2)
@@ -143,12 +148,13 @@ class PersonWarning(models.Model):
     determined_department = models.CharField(_("核定部门"), max_length=24, choices=Department.choices, blank=True)
     determined_at = models.DateTimeField(_("核定登记时间"), null=True, blank=True)
     determined_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
-                                      on_delete=models.SET_NULL, related_name="+")
+                                      on_delete=models.SET_NULL, related_name="+", db_index=False)
     identity = models.ForeignKey("members.Identity", verbose_name=_("认定身份"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="+")
     determination_note = models.CharField(_("核定说明"), max_length=300, blank=True)
 
-    history = HistoricalRecords()
+    # History rows are read per warning (by id); the other foreign keys need no index there.
+    history = HistoricalRecords(no_db_index=["run", "person", "township", "identity", "determined_by"])
 
     SCOPE_TOWNSHIP = "township"
 

@@ -40,6 +40,10 @@ def previous_month(month: date) -> date:
     return date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
 
 
+def next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+
+
 def income_reference_date(month: date) -> date:
     """The day whose value of "last year's income" applies: 1 Jan of the previous year (§9)."""
     return date(month.year - 1, 1, 1)

@@ -8,15 +8,30 @@ identities and enrolments and "new versus continuing" with an ``EXISTS`` on last
 list, and writes the warnings — no row ever comes back to Python.  A second ``INSERT …
 SELECT`` writes their history rows.  Running a month again returns the existing run.
 
+"New" means not on the previous calendar month's list of the same kind (any run), so January
+is compared with December; a month whose previous month was never run has only new entries.
+
 Pushes are at-least-once over HTTP and exactly-once in effect: every attempt of a delivery
 carries the same ``Idempotency-Key`` and byte-identical body, a lease stops two workers from
 sending the same delivery at the same time, and a delivered delivery is never sent again.
+What a department's endpoint receives (and must answer 2xx, also for a key it has seen)::
+
+    POST <url>   Content-Type: application/json; charset=utf-8
+    Idempotency-Key: <uuid>          X-Yibao-Department: civil_affairs | rural_revitalization
+    X-Yibao-Timestamp: <unix secs>   X-Yibao-Signature: sha256=<hex HMAC-SHA256(secret, ts + "." + body)>
+    {"idempotency_key", "department", "run": {id, region, month, thresholds, …}, "count",
+     "warnings": [{"id", "person", "name", "township", "village", "kind", "month",
+                   "out_of_pocket", "threshold", "is_new"}, …], "acknowledge_url"}
+
+A 2xx is delivered; 408/409/423/425/429, 5xx and network errors are retried with exponential
+backoff; any other 4xx fails at once (fix the endpoint, then redeliver).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -57,11 +72,18 @@ INCOME = "income.rural_per_capita"
 MONTHLY_TASK_NAME = "early_warning.monthly_run"
 SWEEP_TASK_NAME = "early_warning.sweep_deliveries"
 
-# Operational settings of the pushes (not policy numbers): overridable in settings.
-MAX_ATTEMPTS = getattr(settings, "WARNING_PUSH_MAX_ATTEMPTS", 8)
-BACKOFF_BASE = getattr(settings, "WARNING_PUSH_BACKOFF_SECONDS", 60.0)
-BACKOFF_CAP = getattr(settings, "WARNING_PUSH_BACKOFF_CAP_SECONDS", 6 * 3600.0)
-SWEEP_GRACE = timedelta(minutes=getattr(settings, "WARNING_PUSH_SWEEP_GRACE_MINUTES", 15))
+
+
+def _operational(name: str, default: float) -> float:
+    """An operational setting of the pushes (not a policy number): environment, then
+    settings, then the default."""
+    return float(os.environ.get(name) or getattr(settings, name, default))
+
+
+MAX_ATTEMPTS = int(_operational("WARNING_PUSH_MAX_ATTEMPTS", 8))
+BACKOFF_BASE = _operational("WARNING_PUSH_BACKOFF_SECONDS", 60.0)  # then doubling: 1, 2, 4 … minutes
+BACKOFF_CAP = _operational("WARNING_PUSH_BACKOFF_CAP_SECONDS", 6 * 3600.0)
+SWEEP_GRACE = timedelta(minutes=_operational("WARNING_PUSH_SWEEP_GRACE_MINUTES", 15))
 RESPONSE_KEEP = 2000
 # A 4xx other than these says the request itself is wrong (bad signature, unknown path):
 # retrying cannot help, so the delivery fails at once for a supervisor to fix and redeliver.
@@ -140,7 +162,11 @@ def _candidates(*, run: WarningRun, units: list[Unit], kind: str, line: Decimal,
     money = DecimalField(max_digits=14, decimal_places=2)
     within = reduce(or_, [Q(person__township__path__startswith=u.region.path) for u in units])
     identities = Identity.objects.filter(_valid_in_month(month), person=OuterRef("person_id"))
-    qs = (PersonYearLedger.objects.filter(within, year=month.year)
+    # The month columns are sums of settled out-of-pocket by service month (a reversal takes
+    # back exactly what its claim added), so none is negative and year-to-date through month M
+    # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
+    # to test (and indexed), that spares the twelve-column sum for almost every row.
+    qs = (PersonYearLedger.objects.filter(within, year=month.year, out_of_pocket__gt=line)
           .annotate(w_ytd=_year_to_date(month))
           .filter(w_ytd__gt=Value(line, output_field=money)))
     if kind == WarningKind.RETURN_TO_POVERTY:
@@ -212,11 +238,19 @@ def _endpoint_for(region: Region, department: str) -> PushEndpoint | None:
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
+    """Queue the pushes; from inside a task, on the queue that task came from (the pool of
+    workers serving this jurisdiction), otherwise on the default queue."""
+    from celery import current_task
+
     from .tasks import push_delivery
 
+    options = {}
+    info = getattr(getattr(current_task, "request", None), "delivery_info", None) or {}
+    if info.get("routing_key") and not info.get("is_eager"):
+        options["queue"] = info["routing_key"]
     for pk in delivery_ids:
         try:
-            push_delivery.delay(pk)
+            push_delivery.apply_async((pk,), **options)
         except Exception:  # broker down: the sweeper picks the pending delivery up later
             log.exception("could not queue warning delivery %s", pk)
 
@@ -261,6 +295,11 @@ def warning_run(*, region: Region, month: date, actor=None, trigger: str = "api"
     if overlap is not None:
         raise _error("region", _("%(month)s 已有覆盖本区划的预警批次(%(other)s),不能重复生成。")
                      % {"month": f"{month:%Y-%m}", "other": overlap.region.name})
+    if connection.vendor == "postgresql":
+        # A few set-based statements over a million rows: PostgreSQL's JIT would spend longer
+        # compiling them (seconds) than running them.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
     units = _units(region, month)
     run = WarningRun(
         region=region, month=month, created_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -375,7 +414,7 @@ class SendOutcome:
 def _claim(delivery_id: int) -> tuple[WarningDelivery, int] | None:
     """Take the delivery's lease for one attempt; ``None`` if there is nothing to send."""
     with transaction.atomic():
-        delivery = (WarningDelivery.objects.select_for_update().select_related("endpoint", "run__region")
+        delivery = (WarningDelivery.objects.select_for_update(of=("self",)).select_related("endpoint", "run__region")
                     .filter(pk=delivery_id).first())
         if delivery is None or delivery.channel != Channel.PUSH:
             return None
@@ -473,7 +512,7 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
 @transaction.atomic
 def delivery_redeliver(*, delivery: WarningDelivery, actor=None) -> WarningDelivery:
     """Send a failed (or never downloaded) delivery again, through the endpoint configured now."""
-    delivery = WarningDelivery.objects.select_for_update().select_related("run__region").get(pk=delivery.pk)
+    delivery = WarningDelivery.objects.select_for_update(of=("self",)).select_related("run__region").get(pk=delivery.pk)
     if delivery.status in (DeliveryStatus.DELIVERED, DeliveryStatus.SENDING) or delivery.acknowledged_at:
         raise _error("detail", _("该推送已送达或正在推送,不能重新推送。"))
     endpoint = _endpoint_for(delivery.run.region, delivery.department)
@@ -551,7 +590,7 @@ def warning_determine(*, warning: PersonWarning, department: str, outcome: str, 
         department = partner.department
     if department not in Department.values:
         raise _error("department", _("核定部门应为 civil_affairs 或 rural_revitalization。"))
-    warning = PersonWarning.objects.select_for_update().select_related("person__township").get(pk=warning.pk)
+    warning = PersonWarning.objects.select_for_update(of=("self",)).select_related("person__township").get(pk=warning.pk)
     if warning.status != WarningStatus.OPEN:
         raise _error("detail", _("该预警已核定(%(status)s),不能重复登记。") % {"status": warning.get_status_display()})
     now = timezone.now()

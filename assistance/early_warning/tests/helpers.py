@@ -55,3 +55,58 @@ def add_county(j, code="420303", name="张湾区"):
     village = region_save(code=f"{code}001001", name=f"{name}一村", level=RegionLevel.VILLAGE,
                           parent_code=town.code)
     return county, town, village
+
+
+class Receiver:
+    """A partner department's endpoint: a real HTTP server on 127.0.0.1 in a thread.
+
+    ``script`` lists the status codes of the next responses (then 200 for ever); every request
+    is kept (headers and body) so tests can check the signature, the idempotency key and
+    that nothing was accepted twice.
+    """
+
+    def __init__(self, script=()):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.script = list(script)
+        self.requests: list[dict] = []
+        self.accepted: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                    status = receiver.script.pop(0) if receiver.script else 200
+                    key = self.headers.get("Idempotency-Key", "")
+                    duplicate = key in receiver.accepted
+                    if status == 200 and not duplicate:
+                        receiver.accepted[key] = body
+                reply = (b'{"received": true, "duplicate": %s}' % (b"true" if duplicate else b"false")
+                         if status == 200 else b'{"error": "unavailable"}')
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/warnings/inbox"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
