@@ -6,3 +6,6 @@ class ProcurementConfig(AppConfig):
     name = "procurement"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("集采与直接结算")
+
+    def ready(self):
+        from . import dashboard  # noqa: F401  (registers the to-do providers)

@@ -218,10 +218,11 @@ class Delivery(models.Model):
     tolerance (policy ``procurement.reconcile_tolerance``) is held for finance.
     """
 
+    # Their own indexes would duplicate the composite ones below (same leading column).
     hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT,
-                                 related_name="deliveries")
+                                 related_name="deliveries", db_index=False)
     supplier = models.ForeignKey(Supplier, verbose_name=_("供应企业"), on_delete=models.PROTECT,
-                                 related_name="deliveries")
+                                 related_name="deliveries", db_index=False)
     product = models.ForeignKey(Product, verbose_name=_("产品"), on_delete=models.PROTECT,
                                 related_name="deliveries")
     order = models.ForeignKey(Order, verbose_name=_("采购订单"), null=True, blank=True, on_delete=models.PROTECT,
@@ -257,6 +258,9 @@ class Delivery(models.Model):
         ordering = ["-delivered_on", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="proc_delivery_quantity_positive"),
+            # An invoice is registered once: what makes re-importing a platform export idempotent.
+            models.UniqueConstraint(fields=["supplier", "invoice_number"], condition=~Q(invoice_number=""),
+                                    name="proc_delivery_invoice_unique"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="proc_delivery_amount_nonnegative"),
             models.CheckConstraint(
                 condition=Q(accepted_quantity__isnull=True) | Q(accepted_quantity__lte=models.F("quantity")),
@@ -266,12 +270,17 @@ class Delivery(models.Model):
                 name="proc_delivery_accepted_has_dates"),
         ]
         indexes = [
-            # The payment run's scan: payable deliveries by acceptance date.
-            models.Index(fields=["status", "accepted_on"], name="proc_delivery_payable"),
-            models.Index(fields=["status", "due_on"], name="proc_delivery_due"),
-            models.Index(fields=["alert", "due_on"], name="proc_delivery_alert"),
-            models.Index(fields=["supplier", "delivered_on"]),
-            models.Index(fields=["hospital", "product", "accepted_on"]),
+            # Partial indexes: paid deliveries (nearly all of them, over time) leave these, so
+            # marking 100 000 deliveries paid does not rewrite them and they stay small.
+            # The payment run's scan: payable deliveries in id order.
+            models.Index(fields=["id"], condition=Q(status="accepted"), name="proc_delivery_payable"),
+            # Due-soon / overdue flagging and lists of unpaid deliveries.
+            models.Index(fields=["due_on"], condition=Q(status__in=["accepted", "held"]), name="proc_delivery_unpaid"),
+            models.Index(fields=["alert", "due_on"], condition=~Q(alert=""), name="proc_delivery_alert"),
+            # List filters (admin and API): status, supplier, hospital/product, by date.
+            models.Index(fields=["status", "delivered_on"], name="proc_delivery_status"),
+            models.Index(fields=["supplier", "delivered_on"], name="proc_delivery_supplier"),
+            models.Index(fields=["hospital", "product", "accepted_on"], name="proc_delivery_hospital"),
         ]
 
     def __str__(self) -> str:

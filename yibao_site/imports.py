@@ -229,8 +229,9 @@ class BulkImporter(resources.Resource):
     def get_user_visible_fields(self):
         return [_Column(c) for c in self.columns]
 
-    def get_display_name(self):
-        return self.verbose_name or self.name
+    @classmethod
+    def get_display_name(cls):  # import-export calls it on the class (the admin's resource choice)
+        return cls.verbose_name or cls.name
 
     def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
                     collect_failed_rows=False, rollback_on_validation_errors=False, **kwargs):
