@@ -271,15 +271,7 @@ UNFOLD = {
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,
-        "navigation": [
-            {
-                "title": _("审计"),
-                "items": [
-                    {"title": _("审计日志"), "icon": "history", "link": "/admin/audit/",
-                     "permission": "yibao_site.audit_views.can_read_audit_log"},
-                ],
-            },
-        ],
+        "navigation": "yibao_site.admin_nav.navigation",
     },
     "COLORS": {
         "primary": {
