@@ -37,8 +37,22 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from functools import lru_cache
+
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
+from django.utils import translation
+from django.utils.translation import gettext
+
+
+@lru_cache(maxsize=1024)
+def _translated(language: str | None, message: str) -> str:
+    return gettext(message)
+
+
+def _(message: str) -> str:
+    """``gettext``, memoised per language: a batch formats the same few dozen texts for every
+    claim of its explanation."""
+    return _translated(translation.get_language(), message)
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")

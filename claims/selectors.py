@@ -16,11 +16,75 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 
 from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity
-from yibao_site.policy import PolicySnapshot, policy_snapshot
+from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
 from yibao_site.scoping import scope_queryset
 
 from .models import Claim, ClaimStatus, PersonYearLedger, VisitType
 from .rules import AssistanceStatus
+
+
+# ── policy for a batch ────────────────────────────────────────────────────────────────────
+class SettlementPolicyCache(PolicyCache):
+    """A :class:`PolicyCache` that loads one snapshot per region and *change date*.
+
+    The parameters in force on a date are those in force on the latest ``effective_from`` on
+    or before it among the region chain's parameters, so a batch spread over a year needs one
+    query per region for the change dates plus one snapshot per change date — not one per
+    (region, service date).  The snapshot handed out still says the service date.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dates: dict[str, list[date]] = {}
+        self._memo: dict[tuple, tuple[dict, str]] = {}
+
+    def get(self, region, on: date) -> PolicySnapshot:
+        from bisect import bisect_right
+
+        from yibao_site.models import PolicyParameter
+
+        code = region.code if hasattr(region, "code") else region
+        dates = self._dates.get(code)
+        if dates is None:
+            chain = region.ancestors_codes() if hasattr(region, "ancestors_codes") else [code]
+            dates = self._dates[code] = sorted(set(
+                PolicyParameter.objects.filter(region__code__in=chain).values_list("effective_from", flat=True)))
+        i = bisect_right(dates, on)
+        base = super().get(region, dates[i - 1] if i else on)
+        return PolicySnapshot(base.region_code, on, base.params)
+
+    def record(self, snap: PolicySnapshot) -> tuple[dict, str]:
+        """``(snap.used_record(), snap.version)``, computed once per set of parameters used."""
+        key = tuple(sorted((k, p.parameter_id) for k, p in snap.used.items()))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = (snap.used_record(), snap.version)
+        return found
+
+
+_shared_cache: dict = {"token": None, "cache": None}
+
+
+def settlement_policy_cache() -> SettlementPolicyCache:
+    """A process-wide :class:`SettlementPolicyCache`, valid while no policy parameter or region
+    has changed (checked with one query on their history tables), so a single settlement does
+    not reload ~200 parameters each time."""
+    from django.db import connection
+
+    from yibao_site.models import PolicyParameter, Region
+
+    qn = connection.ops.quote_name
+    policy_history = qn(PolicyParameter.history.model._meta.db_table)
+    region_history = qn(Region.history.model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT MAX(history_id) FROM {policy_history}), "
+                       f"(SELECT MAX(history_date) FROM {policy_history}), "
+                       f"(SELECT MAX(history_id) FROM {region_history}), "
+                       f"(SELECT MAX(history_date) FROM {region_history})")
+        token = (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
+    if _shared_cache["token"] != token:
+        _shared_cache.update(token=token, cache=SettlementPolicyCache())
+    return _shared_cache["cache"]
 
 
 # ── coverage (enrolment) ──────────────────────────────────────────────────────────────────
@@ -156,3 +220,152 @@ def claim_totals(qs: QuerySet[Claim]) -> dict[str, Decimal]:
     return qs.aggregate(total_cost=Sum("total_cost"), basic_paid=Sum("basic_paid"),
                         critical_paid=Sum("critical_paid"), assistance_paid=Sum("assistance_paid"),
                         second_round_paid=Sum("second_round_paid"), out_of_pocket=Sum("out_of_pocket"))
+
+
+# ── fund report (DOMAIN.md §10) ───────────────────────────────────────────────────────────
+#: Which fund pays which tier: insurance tiers from the scheme's fund (critical-illness
+#: insurance is financed from the resident fund), assistance tiers from the assistance fund.
+FUND_TIERS = {
+    "employee": ("basic_paid", "critical_paid"),
+    "resident": ("basic_paid", "critical_paid"),
+    "assistance": ("assistance_paid", "second_round_paid"),
+}
+TIERS = ("basic_paid", "critical_paid", "assistance_paid", "second_round_paid")
+
+
+def _fund_amounts(rows) -> dict[str, Decimal]:
+    """Map aggregate rows (scheme + tier sums) to amounts per fund."""
+    out = {fund: Decimal("0.00") for fund in FUND_TIERS}
+    for row in rows:
+        scheme = row["scheme"]
+        for tier in TIERS:
+            value = row[tier] or Decimal("0.00")
+            if tier in ("assistance_paid", "second_round_paid"):
+                out["assistance"] += value
+            elif scheme in out:
+                out[scheme] += value
+    return out
+
+
+def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
+    """Amounts by fund and tier per month of ``year`` (by settlement month, reversals netted),
+    income by source, balances and months of payment capacity (可支付月数 = accumulated balance
+    ÷ average monthly expense) per fund.  ``region`` narrows claims to persons of that region
+    and fund entries to entries recorded for it or below."""
+    from django.db.models.functions import TruncMonth
+    from django.utils import timezone
+
+    from .models import FundEntry, FundEntryKind
+
+    as_of = as_of or timezone.localdate()
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    claims = Claim.objects.all()
+    entries = FundEntry.objects.all()
+    if region is not None:
+        claims = claims.filter(person__township__path__startswith=region.path)
+        entries = entries.filter(region__path__startswith=region.path)
+    sums = {t: Sum(t) for t in TIERS}
+    monthly = (claims.filter(settled_at__date__gte=start, settled_at__date__lte=end)
+               .annotate(month=TruncMonth("settled_at")).values("month", "scheme").annotate(**sums)
+               .order_by("month"))
+    months = {m: {"month": f"{year}-{m:02d}", **{t: Decimal("0.00") for t in TIERS},
+                  "funds": {fund: Decimal("0.00") for fund in FUND_TIERS}} for m in range(1, 13)}
+    for row in monthly:
+        target = months[row["month"].month]
+        for t in TIERS:
+            target[t] += row[t] or Decimal("0.00")
+        for fund, amount in _fund_amounts([row]).items():
+            target["funds"][fund] += amount
+    entry_rows = list(entries.filter(month__lte=end).values_list("fund", "kind", "month", "amount"))
+    # The balance carried into the year starts from the latest opening balance (期初滚存结余)
+    # finance recorded; what happened before it is already in it.
+    opening_at = {f: date.min for f in FUND_TIERS}
+    for fund, kind, month, _amount in entry_rows:
+        if kind == FundEntryKind.OPENING and month > opening_at[fund]:
+            opening_at[fund] = month
+    income: dict[str, dict[str, Decimal]] = {f: defaultdict(lambda: Decimal("0.00")) for f in FUND_TIERS}
+    other_expense = {f: Decimal("0.00") for f in FUND_TIERS}
+    carried = {f: Decimal("0.00") for f in FUND_TIERS}
+    for fund, kind, month, amount in entry_rows:
+        if month < opening_at[fund]:
+            continue
+        sign = -1 if kind == FundEntryKind.OTHER_EXPENSE else 1
+        if month < start or kind == FundEntryKind.OPENING:
+            carried[fund] += sign * amount
+        elif kind == FundEntryKind.OTHER_EXPENSE:
+            other_expense[fund] += amount
+        else:
+            income[fund][kind] += amount
+    earlier = (claims.filter(settled_at__date__lt=start).annotate(month=TruncMonth("settled_at"))
+               .values("month", "scheme").annotate(**sums))
+    for row in earlier:
+        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
+        for fund, amount in _fund_amounts([row]).items():
+            if month >= opening_at[fund]:
+                carried[fund] -= amount
+    elapsed = 12 if as_of > end else max(as_of.month if as_of >= start else 0, 1)
+    funds = []
+    for fund in FUND_TIERS:
+        claims_expense = sum((months[m]["funds"][fund] for m in months), Decimal("0.00"))
+        expense = claims_expense + other_expense[fund]
+        year_income = sum(income[fund].values(), Decimal("0.00"))
+        current = year_income - expense
+        accumulated = carried[fund] + current
+        average = (expense / elapsed).quantize(Decimal("0.01")) if elapsed else Decimal("0.00")
+        capacity = (accumulated / average).quantize(Decimal("0.1")) if average > 0 else None
+        funds.append({"fund": fund, "income": dict(income[fund]), "income_total": year_income,
+                      "claims_expense": claims_expense, "other_expense": other_expense[fund], "expense": expense,
+                      "current_balance": current, "accumulated_balance": accumulated,
+                      "average_monthly_expense": average, "months_elapsed": elapsed,
+                      "months_of_capacity": capacity})
+    return {"year": year, "region": region.code if region is not None else None,
+            "months": [months[m] for m in range(1, 13)], "funds": funds}
+
+
+# ── ledger integrity (nightly check) ──────────────────────────────────────────────────────
+LEDGER_CHECKS = {
+    "total_cost": "total_cost", "policy_scope_cost": "policy_scope_cost", "critical_paid": "critical_paid",
+    "assistance_paid": "assistance_paid", "second_round_paid": "second_round_paid", "out_of_pocket": "out_of_pocket",
+}
+
+
+def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> list[dict]:
+    """Compare each year ledger with the sums of its claims: totals, every paid tier,
+    out-of-pocket by service month and the count of claims in force.  A reversed claim and its
+    reversal entry net to zero, so the sums run over every row.  Return one row per
+    difference (an empty list when the ledgers are right)."""
+    from django.db.models import Case, Count, DecimalField, F, Value, When
+
+    claims = Claim.objects.filter(year=year)
+    ledgers = PersonYearLedger.objects.filter(year=year)
+    if person_ids is not None:
+        ids = set(person_ids)
+        claims, ledgers = claims.filter(person_id__in=ids), ledgers.filter(person_id__in=ids)
+    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    sums = {f"s_{name}": Sum(name) for name in (*LEDGER_CHECKS, "basic_paid")}
+    sums.update({f"s_oop_m{m:02d}": Sum(Case(When(service_date__month=m, then=F("out_of_pocket")), default=zero))
+                 for m in range(1, 13)})
+    sums["s_claims_count"] = Count("id", filter=Q(status=ClaimStatus.SETTLED))
+    expected = {row["person_id"]: {k[2:]: v for k, v in row.items() if k.startswith("s_")}
+                for row in claims.values("person_id").annotate(**sums).order_by()}
+    month_fields = [f"oop_m{m:02d}" for m in range(1, 13)]
+    fields = [*LEDGER_CHECKS, *month_fields, "claims_count"]
+    out = []
+    seen = set()
+    for ledger in ledgers.values("person_id", *fields, "basic_inpatient_paid", "basic_outpatient_paid",
+                                 "basic_chronic_paid"):
+        pid = ledger["person_id"]
+        seen.add(pid)
+        want_row = expected.get(pid, {})
+        actual = {k: ledger[k] for k in fields}
+        actual["basic_paid"] = (ledger["basic_inpatient_paid"] + ledger["basic_outpatient_paid"]
+                                + ledger["basic_chronic_paid"])
+        for k, value in actual.items():
+            want = want_row.get(k)
+            if want is None:
+                want = 0 if k == "claims_count" else Decimal("0.00")
+            if value != want:
+                out.append({"person_id": pid, "year": year, "field": k, "ledger": value, "claims": want})
+    for pid in set(expected) - seen:
+        out.append({"person_id": pid, "year": year, "field": "ledger", "ledger": None, "claims": "missing"})
+    return out

@@ -1,5 +1,13 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter()
+from . import api
 
-urlpatterns = router.urls
+router = SimpleRouter()
+router.register("claims", api.ClaimViewSet, basename="claim")
+router.register("fund-entries", api.FundEntryViewSet, basename="fund-entry")
+
+urlpatterns = [
+    path("fund-report/", api.FundReportView.as_view(), name="fund-report"),
+    *router.urls,
+]

@@ -1,0 +1,300 @@
+"""Admin of claims: the claim list (import, export, 冲销), year ledgers, fund entries, and three
+staff pages — manual reimbursement at the window (手工报销), the printable settlement slip and
+the fund report."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import formset_factory
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources
+
+from members.admin import ImportExportRoles, MaskedIdAdminMixin, township_filter
+from members.models import Person
+from members.selectors import display_id
+from members.validators import normalise_id_number
+from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin
+from yibao_site.models import Region, Role
+from yibao_site.scoping import scope_queryset
+
+from . import selectors, services
+from .importers import ClaimImporter
+from .models import Claim, ClaimSource, ClaimStatus, FundEntry, LedgerCheck, PersonYearLedger, VisitType
+
+SETTLE_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
+FINANCE_ROLES = frozenset({Role.FINANCE, Role.SUPERVISOR})
+
+
+class ClaimExportResource(resources.ModelResource):
+    person = fields.Field(column_name="person")
+
+    class Meta:
+        model = Claim
+        fields = ["id", "person", "visit_type", "hospital_level", "service_date", "admission_date", "total_cost",
+                  "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
+                  "second_round_paid", "out_of_pocket", "status", "source", "external_ref", "policy_version",
+                  "settled_at"]
+        export_order = fields
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        request = kwargs.get("request")
+        self.user = kwargs.get("user") or (request.user if request is not None else None)
+
+    def dehydrate_person(self, claim):
+        return display_id(self.user, claim.person.id_number)
+
+
+@admin.register(Claim)
+class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin):
+    list_display = ["id", "masked_id", "person_name", "service_date", "visit_type", "hospital_level", "total_cost",
+                    "basic_paid", "critical_paid", "assistance_paid", "second_round_paid", "out_of_pocket", "status",
+                    "source"]
+    list_filter = ["year", "visit_type", "status", "source", "hospital_level", township_filter("person__township")]
+    search_fields = ["=person__id_number", "^person__name", "=external_ref"]
+    list_select_related = ["person"]
+    date_hierarchy = "service_date"
+    ordering = ["-id"]
+    add_roles = SETTLE_ROLES
+    import_roles = SETTLE_ROLES
+    actions = ["reverse_selected"]
+    readonly_fields = ["person", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred",
+                       "service_date", "admission_date", "total_cost", "policy_scope_cost", "basic_paid",
+                       "critical_paid", "assistance_paid", "second_round_paid", "out_of_pocket",
+                       "assistance_category", "platform_settled", "status", "source", "external_ref",
+                       "policy_version", "explanation_text", "reversal_of", "created_by", "settled_at", "slip_link"]
+    fields = readonly_fields
+
+    @admin.display(description=_("姓名"))
+    def person_name(self, obj):
+        return obj.person.name
+
+    @admin.display(description=_("结算说明"))
+    def explanation_text(self, obj):
+        from django.utils.html import format_html_join
+
+        return format_html_join("", "<p>{}</p>", ((line,) for line in obj.explanation.splitlines()))
+
+    @admin.display(description=_("结算单"))
+    def slip_link(self, obj):
+        from django.utils.html import format_html
+
+        if obj.pk is None:
+            return "-"
+        return format_html('<a href="{}" target="_blank">{}</a>', reverse("admin:claims_claim_slip", args=[obj.pk]),
+                           _("打印结算单"))
+
+    def get_import_resource_classes(self, request):
+        return [ClaimImporter]
+
+    def get_export_resource_classes(self, request):
+        return [ClaimExportResource]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # A claim is entered at the window through the settlement page, never as a raw row.
+        return HttpResponseRedirect(reverse("admin:claims_claim_manual"))
+
+    @admin.action(description=_("冲销所选结算单"))
+    def reverse_selected(self, request, queryset):
+        if not self._role_ok(request, SETTLE_ROLES):
+            raise PermissionDenied
+        done = 0
+        for claim in queryset.filter(status=ClaimStatus.SETTLED).order_by("id"):
+            try:
+                services.claim_reverse(claim=claim, actor=request.user, reason=str(_("后台冲销")))
+                done += 1
+            except ValidationError as exc:
+                for msg in exc.messages:
+                    messages.error(request, f"#{claim.pk}: {msg}")
+        messages.success(request, _("已冲销 %(n)s 张结算单。") % {"n": done})
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("manual/", wrap(self.manual_view), name="claims_claim_manual"),
+            path("<int:pk>/slip/", wrap(self.slip_view), name="claims_claim_slip"),
+            path("fund-report/", wrap(self.fund_report_view), name="claims_fund_report"),
+        ] + super().get_urls()
+
+    # ── 手工报销 ───────────────────────────────────────────────────────────────────────────
+    def manual_view(self, request):
+        """The window's manual reimbursement: enter the bills, see every tier, confirm, print."""
+        if not self._role_ok(request, SETTLE_ROLES):
+            raise PermissionDenied
+        form = ManualClaimForm(request.POST or None, user=request.user)
+        bills = BillFormSet(request.POST or None, prefix="bills")
+        preview = None
+        if request.method == "POST" and form.is_valid() and bills.is_valid():
+            lines = [b for b in bills.cleaned_data if b and not b.get("DELETE") and b.get("total_cost") is not None]
+            if not lines:
+                form.add_error(None, _("请至少录入一张票据。"))
+            else:
+                data = form.settlement_kwargs(lines)
+                try:
+                    if request.POST.get("confirm") == "1":
+                        claim = services.claim_settle(source=ClaimSource.MANUAL, actor=request.user,
+                                                      reason=str(_("窗口手工报销")), **data)
+                        messages.success(request, _("已结算,请打印结算单。"))
+                        return HttpResponseRedirect(reverse("admin:claims_claim_slip", args=[claim.pk]))
+                    preview = services.claim_preview(**data)
+                except ValidationError as exc:
+                    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+                    for field_name, msgs in items:
+                        target = field_name if field_name in form.fields else None
+                        for msg in msgs:
+                            form.add_error(target, msg)
+        context = {**self.admin_site.each_context(request), "title": _("手工报销"), "form": form, "bills": bills,
+                   "preview": preview, "opts": self.model._meta,
+                   "preview_lines": preview.explanation.splitlines() if preview else []}
+        return TemplateResponse(request, "claims/manual.html", context)
+
+    def slip_view(self, request, pk):
+        claim = get_object_or_404(self.get_queryset(request).select_related("person", "person__township",
+                                                                             "created_by"), pk=pk)
+        context = {"claim": claim, "lines": claim.explanation.splitlines(), "bills": claim.breakdown.get("bills", []),
+                   "masked_id": display_id(request.user, claim.person.id_number), "printed_at": timezone.now(),
+                   "ledger": PersonYearLedger.objects.filter(person_id=claim.person_id, year=claim.year).first()}
+        return TemplateResponse(request, "claims/slip.html", context)
+
+    # ── 基金运行报表 ──────────────────────────────────────────────────────────────────────
+    def fund_report_view(self, request):
+        if not self._role_ok(request, STAFF_ROLES):
+            raise PermissionDenied
+        try:
+            year = int(request.GET.get("year") or timezone.localdate().year)
+        except ValueError:
+            year = timezone.localdate().year
+        year = min(max(year, 1990), 2100)
+        region = None
+        if request.user.region_id and not request.user.is_superuser:
+            region = request.user.region
+        code = request.GET.get("region")
+        if code:
+            region = scope_queryset(Region.objects.filter(code=code), request.user).first() or region
+        report = selectors.fund_report(year=year, region=region)
+        context = {**self.admin_site.each_context(request), "title": _("基金运行报表"), "report": report,
+                   "year": year, "region": region, "opts": self.model._meta}
+        return TemplateResponse(request, "claims/fund_report.html", context)
+
+
+class ManualClaimForm(forms.Form):
+    person = forms.CharField(label=_("公民身份号码"), max_length=18)
+    visit_type = forms.ChoiceField(label=_("就诊类型"), choices=VisitType.choices)
+    hospital_level = forms.TypedChoiceField(label=_("医院级别"), coerce=int,
+                                            choices=[(1, _("一级")), (2, _("二级")), (3, _("三级"))])
+    service_date = forms.DateField(label=_("就诊(出院)日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    admission_date = forms.DateField(label=_("入院日期"), required=False,
+                                     widget=forms.DateInput(attrs={"type": "date"}))
+    in_province = forms.BooleanField(label=_("省内就医"), required=False, initial=True)
+    referred = forms.BooleanField(label=_("规范转诊"), required=False)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_person(self):
+        idn = normalise_id_number(self.cleaned_data["person"])
+        person = scope_queryset(Person.objects.filter(id_number=idn), self.user).first()
+        if person is None:
+            raise forms.ValidationError(_("参保人不存在或不在您的辖区。"))
+        return person
+
+    def settlement_kwargs(self, lines) -> dict:
+        total = sum((b["total_cost"] for b in lines), Decimal("0.00"))
+        scope = sum((b["policy_scope_cost"] for b in lines), Decimal("0.00"))
+        d = self.cleaned_data
+        return {"person": d["person"], "visit_type": d["visit_type"], "hospital_level": d["hospital_level"],
+                "service_date": d["service_date"], "admission_date": d.get("admission_date"),
+                "in_province": d["in_province"], "referred": d["referred"], "total_cost": total,
+                "policy_scope_cost": scope,
+                "bills": [{"number": b.get("number", ""), "total_cost": f"{b['total_cost']:.2f}",
+                           "policy_scope_cost": f"{b['policy_scope_cost']:.2f}"} for b in lines]}
+
+
+class BillForm(forms.Form):
+    number = forms.CharField(label=_("票据号"), max_length=40, required=False)
+    total_cost = forms.DecimalField(label=_("医疗总费用"), max_digits=14, decimal_places=2, min_value=0, required=False)
+    policy_scope_cost = forms.DecimalField(label=_("政策范围内费用"), max_digits=14, decimal_places=2, min_value=0,
+                                           required=False)
+
+    def clean(self):
+        data = super().clean()
+        total, scope = data.get("total_cost"), data.get("policy_scope_cost")
+        if (total is None) != (scope is None):
+            raise forms.ValidationError(_("请同时填写总费用和政策范围内费用。"))
+        if total is not None and scope is not None and scope > total:
+            raise forms.ValidationError(_("政策范围内费用不能超过医疗总费用。"))
+        return data
+
+
+BillFormSet = formset_factory(BillForm, extra=3, max_num=30, validate_max=True)
+
+
+@admin.register(PersonYearLedger)
+class PersonYearLedgerAdmin(MaskedIdAdminMixin, ScopedAdmin):
+    list_display = ["masked_id", "person_name", "year", "claims_count", "total_cost", "basic_total", "critical_paid",
+                    "assistance_paid", "second_round_paid", "out_of_pocket"]
+    list_filter = ["year", township_filter("person__township")]
+    search_fields = ["=person__id_number", "^person__name"]
+    list_select_related = ["person"]
+    ordering = ["-year", "person_id"]
+
+    def get_fields(self, request, obj=None):
+        return ["person", "year", "claims_count", *[f.name for f in self.model._meta.fields
+                                                    if f.name not in ("id", "person", "year", "claims_count")]]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description=_("姓名"))
+    def person_name(self, obj):
+        return obj.person.name
+
+    @admin.display(description=_("基本医保支付累计"))
+    def basic_total(self, obj):
+        return obj.basic_paid
+
+
+class FundEntryForm(forms.ModelForm):
+    class Meta:
+        model = FundEntry
+        fields = ["fund", "region", "month", "kind", "amount", "note"]
+
+
+@admin.register(FundEntry)
+class FundEntryAdmin(ScopedAdmin):
+    form = FundEntryForm
+    list_display = ["month", "fund", "region", "kind", "amount", "note", "created_by"]
+    list_filter = ["fund", "kind"]
+    date_hierarchy = "month"
+    add_roles = FINANCE_ROLES
+    view_roles = STAFF_ROLES
+    autocomplete_fields = ["region"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["fund", "region", "month", "kind", "amount", "note", "created_by", "created_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        saved = services.fund_entry_record(fund=obj.fund, region=obj.region, month=obj.month, kind=obj.kind,
+                                           amount=obj.amount, note=obj.note, actor=request.user)
+        obj.pk = saved.pk
+
+
+@admin.register(LedgerCheck)
+class LedgerCheckAdmin(ScopedAdmin):
+    list_display = ["checked_on", "year", "ledgers", "mismatches", "updated_at"]
+    list_filter = ["year"]
+    view_roles = frozenset({Role.SUPERVISOR, Role.FINANCE})
+    readonly_fields = ["year", "checked_on", "ledgers", "mismatches", "details", "updated_at"]
+    fields = readonly_fields

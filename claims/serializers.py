@@ -1,0 +1,93 @@
+"""DRF serializers of the ``claims/`` resource (API.md) and the fund report."""
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from members.models import Person
+from members.serializers import MaskedIdMixin, ScopedPersonField
+from yibao_site.api_base import MoneyField
+from yibao_site.models import Region
+
+from .models import Claim, Fund, FundEntry, FundEntryKind, VisitType
+
+
+class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
+    """A claim: the input fields of API.md plus every tier's amount (read-only)."""
+
+    id_fields = ("person",)
+
+    person = ScopedPersonField(queryset=Person.objects.all())
+    visit_type = serializers.ChoiceField(choices=VisitType.choices)
+    hospital_level = serializers.ChoiceField(choices=[(1, "1"), (2, "2"), (3, "3")])
+    total_cost = MoneyField(min_value=0)
+    policy_scope_cost = MoneyField(min_value=0)
+    in_province = serializers.BooleanField(required=False, default=True)
+    referred = serializers.BooleanField(required=False, default=False)
+    admission_date = serializers.DateField(required=False, allow_null=True)
+    basic_paid = MoneyField(min_value=0, required=False, allow_null=True,
+                            help_text=_("医院平台已结算的基本医保支付;不填则由经办系统计算"))
+    critical_paid = MoneyField(min_value=0, required=False, allow_null=True,
+                               help_text=_("医院平台已结算的大病保险支付;不填则由经办系统计算"))
+    external_ref = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    assistance_paid = MoneyField(read_only=True)
+    second_round_paid = MoneyField(read_only=True)
+    out_of_pocket = MoneyField(read_only=True)
+    reversal_of = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Claim
+        fields = ["id", "person", "visit_type", "hospital_level", "service_date", "admission_date", "total_cost",
+                  "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
+                  "second_round_paid", "out_of_pocket", "policy_version", "year", "scheme", "status", "source",
+                  "external_ref", "platform_settled", "assistance_category", "explanation", "breakdown",
+                  "reversal_of", "settled_at"]
+        read_only_fields = ["id", "policy_version", "year", "scheme", "status", "source", "platform_settled",
+                            "assistance_category", "explanation", "breakdown", "reversal_of", "settled_at"]
+
+    def validate_service_date(self, value):
+        if value > timezone.localdate():
+            raise serializers.ValidationError(_("就诊日期不能晚于今天。"))
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("policy_scope_cost") is not None and attrs.get("total_cost") is not None \
+                and attrs["policy_scope_cost"] > attrs["total_cost"]:
+            raise serializers.ValidationError({"policy_scope_cost": [_("政策范围内费用不能超过医疗总费用。")]})
+        return attrs
+
+
+class ClaimListSerializer(ClaimSerializer):
+    """Lists leave out the long breakdown (open one claim for it)."""
+
+    class Meta(ClaimSerializer.Meta):
+        fields = [f for f in ClaimSerializer.Meta.fields if f != "breakdown"]
+
+
+class ReverseSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+
+
+class FundEntrySerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    fund = serializers.ChoiceField(choices=Fund.choices)
+    kind = serializers.ChoiceField(choices=FundEntryKind.choices)
+    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM")
+    amount = MoneyField(min_value=0)
+
+    class Meta:
+        model = FundEntry
+        fields = ["id", "fund", "region", "month", "kind", "amount", "note", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["month"] = instance.month.strftime("%Y-%m")
+        return data
+
+
+class FundReportQuery(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1990, max_value=2100)
+    region = serializers.CharField(required=False, allow_blank=True)
+

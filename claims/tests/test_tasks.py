@@ -1,0 +1,64 @@
+"""The nightly ledger check and the background import."""
+import time
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+
+from claims import selectors, services, tasks
+from claims.models import Claim, LedgerCheck, PersonYearLedger
+
+from . import factories as f
+
+
+def test_ledgers_agree_with_claims_after_settling_and_reversing(shiyan):
+    p = f.insured(shiyan)
+    f.identity(p, "subsistence")
+    f.settle(p, total="12000", on=date(2024, 2, 1))
+    claim = f.settle(p, level=3, total="60000", on=date(2024, 4, 1))
+    f.settle(p, visit_type="outpatient", level=1, total="150", on=date(2024, 4, 9))
+    services.claim_reverse(claim=claim)
+    assert selectors.ledger_mismatches(year=2024) == []
+    result = tasks.check_ledgers(2024, "2024-12-31")
+    assert result == {"year": 2024, "checked_on": "2024-12-31", "ledgers": 1, "mismatches": 0}
+    assert tasks.check_ledgers(2024, "2024-12-31") == result and LedgerCheck.objects.count() == 1
+
+
+def test_a_tampered_ledger_is_reported(shiyan):
+    p = f.insured(shiyan)
+    f.settle(p, total="12000", on=date(2024, 2, 1))
+    PersonYearLedger.objects.filter(person=p).update(oop_m02=D("1.00"), critical_paid=D("5.00"))
+    found = {(r["field"], r["ledger"], r["claims"]) for r in selectors.ledger_mismatches(year=2024)}
+    assert found == {("oop_m02", D("1.00"), D("3375.00")), ("critical_paid", D("5.00"), D("0.00"))}
+    assert tasks.check_ledgers(2024)["mismatches"] == 2
+    assert LedgerCheck.objects.get().details[0]["person_id"] == p.pk
+
+
+def test_import_file_task_imports_and_is_idempotent(shiyan, tmp_path):
+    p = f.insured(shiyan)
+    path = tmp_path / "c.csv"
+    path.write_text("person,visit_type,hospital_level,service_date,total_cost,policy_scope_cost,external_ref\n"
+                    f"{p.id_number},chronic,1,2024-06-01,1000,1000,T-1\n", encoding="utf-8")
+    first = tasks.import_file(str(path))
+    second = tasks.import_file(str(path))
+    assert first["ok"] and first["created"] == 1 and second["unchanged"] == 1
+    assert Claim.objects.get().basic_paid == D("650.00")  # 1 000 × 65 %
+
+
+def test_the_nightly_schedule_exists(db):
+    from django_celery_beat.models import PeriodicTask
+
+    assert PeriodicTask.objects.get(name="claims.nightly_ledger_check").task == "claims.check_ledgers"
+
+
+@pytest.mark.celery_worker
+@pytest.mark.postgres
+def test_ledger_check_runs_on_a_real_worker(real_worker, shiyan):
+    p = f.insured(shiyan)
+    f.settle(p, total="12000", on=date(2024, 2, 1))
+    tasks.check_ledgers.delay(2024, "2024-12-31")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not LedgerCheck.objects.exists():
+        time.sleep(0.3)
+    check = LedgerCheck.objects.get()
+    assert (check.year, check.ledgers, check.mismatches) == (2024, 1, 0)
