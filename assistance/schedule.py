@@ -2,6 +2,8 @@
 data migration ``0002_overdue_schedule``; a supervisor may change the time in the admin."""
 from __future__ import annotations
 
+from yibao_site.schedule import ensure_periodic_task
+
 OVERDUE_TASK = "assistance.flag_overdue"
 OVERDUE_SCHEDULE_NAME = "assistance.daily_overdue_flag"
 # 00:30 Beijing time: the new business day's overdue cases are listed before the office opens.
@@ -11,9 +13,6 @@ OVERDUE_CRONTAB = {"minute": "30", "hour": "0", "day_of_week": "*", "day_of_mont
 
 def ensure_overdue_schedule(crontab_model, task_model) -> tuple[object, bool]:
     """Create the PeriodicTask if missing (never duplicates, never overrides an edited time)."""
-    schedule, _ = crontab_model.objects.get_or_create(**OVERDUE_CRONTAB)
-    return task_model.objects.get_or_create(
-        name=OVERDUE_SCHEDULE_NAME,
-        defaults={"task": OVERDUE_TASK, "crontab": schedule, "enabled": True,
-                  "description": "每日标记超过办结时限的救助申请(限时办结)"},
-    )
+    return ensure_periodic_task(
+        crontab_model, task_model, name=OVERDUE_SCHEDULE_NAME, task=OVERDUE_TASK, crontab=OVERDUE_CRONTAB,
+        description="每日标记超过办结时限的救助申请(限时办结)")

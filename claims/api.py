@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -90,7 +91,7 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
         person cannot change)."""
         claim = self.get_object()
         if not hasattr(request.data, "copy"):
-            return Response({"detail": ["请求体应为对象。"]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": [_("请求体应为对象。")]}, status=status.HTTP_400_BAD_REQUEST)
         data = request.data.copy()
         data["person"] = claim.person.id_number
         serializer = ClaimSerializer(data=data, context=self.get_serializer_context())
@@ -145,7 +146,7 @@ class FundReportView(APIView):
         if code:
             region = scope_queryset(Region.objects.filter(code=code), request.user).first()
             if region is None:
-                return Response({"region": ["区划不存在。"]}, status=status.HTTP_400_BAD_REQUEST)
+                return Response({"region": [_("区划不存在。")]}, status=status.HTTP_400_BAD_REQUEST)
         elif request.user.region_id and not request.user.is_superuser:
             region = request.user.region
         report = selectors.fund_report(year=query.validated_data["year"], region=region)

@@ -11,8 +11,7 @@ same file twice changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -21,6 +20,8 @@ from django.utils.translation import gettext as _
 from members.models import Person
 from members.validators import normalise_id_number
 from yibao_site.imports import BulkImporter, RowError, register
+from yibao_site.imports import cell_date as _date
+from yibao_site.imports import cell_text as _text
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
@@ -31,27 +32,8 @@ FALSE = {"0", "false", "f", "no", "n", "否", "省外", "未转诊", ""}
 _COMPARED = ("person_id", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost")
 
 
-def _text(row: dict[str, Any], key: str) -> str:
-    value = row.get(key)
-    return "" if value is None else str(value).strip()
 
 
-def _date(row, key, errors, *, required=True) -> date | None:
-    value = row.get(key)
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(row, key)
-    if not text:
-        if required:
-            errors.setdefault(key, []).append(_("必填。"))
-        return None
-    try:
-        return date.fromisoformat(text.replace("/", "-")[:10])
-    except ValueError:
-        errors.setdefault(key, []).append(_("日期格式应为 YYYY-MM-DD。"))
-        return None
 
 
 def _bool(row, key, errors, default: bool) -> bool:

@@ -41,7 +41,7 @@ from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 
 @lru_cache(maxsize=1024)
@@ -232,7 +232,7 @@ def _dec(policy, key: str) -> Decimal | None:
 
 
 # ── tier 1: basic insurance ───────────────────────────────────────────────────────────────
-VISIT_LABEL = {INPATIENT: "住院", OUTPATIENT: "普通门诊", CHRONIC: "门诊慢特病"}
+VISIT_LABEL = {INPATIENT: gettext_noop("住院"), OUTPATIENT: gettext_noop("普通门诊"), CHRONIC: gettext_noop("门诊慢特病")}
 
 
 def basic_rate_key(scheme: str, visit_type: str, level: int, employee_status: str) -> str:
@@ -430,7 +430,8 @@ def second_round_scheme(policy, facts: ClaimFacts) -> tuple[str, str] | None:
     return None
 
 
-SECOND_ROUND_LABEL = {"transitional": "过渡期倾斜救助", "tilt": "倾斜救助", "auto": "再救助"}
+SECOND_ROUND_LABEL = {"transitional": gettext_noop("过渡期倾斜救助"), "tilt": gettext_noop("倾斜救助"),
+                      "auto": gettext_noop("再救助")}
 
 
 def second_round_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal], left: Decimal

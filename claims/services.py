@@ -10,7 +10,6 @@ and can never pass an annual cap together.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -302,56 +301,9 @@ def _mark_fund_payments(ledgers: list[PersonYearLedger], coverage: dict[tuple[in
         Enrollment.objects.filter(pk__in=unpaid, had_fund_payment=True).update(had_fund_payment=False)
 
 
-COPY_THRESHOLD = 200
-
-
 def _insert_claims(claims: list[Claim], *, actor, reason: str) -> list[Claim]:
-    """Write new claims and their history rows.
-
-    On PostgreSQL a large batch goes through ``COPY`` (ids drawn from the table's sequence
-    first, history rows written exactly as ``bulk_create_with_history`` would: type "+",
-    the actor, the reason, the same time); elsewhere, and for small batches, through
-    ``bulk_create_audited``.
-    """
-    from django.db import connection
-
-    if connection.vendor != "postgresql" or len(claims) < COPY_THRESHOLD:
-        return bulk_create_audited(claims, Claim, actor=actor, reason=reason, batch_size=1000)
-    table = Claim._meta.db_table
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                       [table, len(claims)])
-        for claim, (pk,) in zip(claims, cursor.fetchall()):
-            claim.pk = pk
-        fields = Claim._meta.concrete_fields
-        raw = cursor.cursor
-        rows = [[_copy_value(f, getattr(claim, f.attname)) for f in fields] for claim in claims]
-        with raw.copy(f"COPY {qn(table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        history = Claim.history.model
-        tracked = [f for f in history._meta.concrete_fields if f.attname != "history_id"]
-        extra = {"history_date": timezone.now(), "history_change_reason": reason[:100] or None,
-                 "history_type": "+",
-                 "history_user_id": actor.pk if getattr(actor, "is_authenticated", False) else None}
-        position = {f.attname: i for i, f in enumerate(fields)}
-        picks = [(extra[f.attname], None) if f.attname in extra else (None, position[f.attname]) for f in tracked]
-        with raw.copy(f"COPY {qn(history._meta.db_table)} ({', '.join(qn(f.column) for f in tracked)}) "
-                      "FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([value if i is None else row[i] for value, i in picks])
-    for claim in claims:
-        claim._state.adding = False
-        claim._state.db = connection.alias
-    return claims
-
-
-def _copy_value(field, value):
-    """A claim field's value as COPY takes it (JSON as text; money, dates, text as they are)."""
-    if value is not None and isinstance(field, models.JSONField):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+    """Write new claims and their history rows (``COPY`` for large batches on PostgreSQL)."""
+    return bulk_create_audited(claims, Claim, actor=actor, reason=reason, batch_size=1000)
 
 
 LEDGER_WRITE_FIELDS = (*rules.LEDGER_FIELDS, "claims_count", "updated_at")

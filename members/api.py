@@ -5,6 +5,7 @@ from datetime import date
 
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -83,7 +84,7 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
         person = self.get_object()
         if request.method == "POST":
             if not request.user.has_role(Role.WINDOW_CLERK):
-                return Response({"detail": "您的角色无权执行此操作。"}, status=status.HTTP_403_FORBIDDEN)
+                return Response({"detail": _("您的角色无权执行此操作。")}, status=status.HTTP_403_FORBIDDEN)
             ser = RelativeSerializer(data=request.data, context=self.get_serializer_context())
             ser.is_valid(raise_exception=True)
             link = services.relative_add(person=person, relative=ser.validated_data["relative"],
@@ -99,7 +100,7 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
         person = self.get_object()
         account = getattr(person, "personal_account", None)
         if account is None:
-            return Response({"detail": "该人员没有个人账户。"}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("该人员没有个人账户。")}, status=status.HTTP_404_NOT_FOUND)
         entries = account.entries.order_by("-id")[:100]
         return Response({
             "balance": f"{account.balance:.2f}", "opened_on": account.opened_on,
@@ -233,7 +234,7 @@ class SubsidyBatchViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets
         ser.is_valid(raise_exception=True)
         region = ser.validated_data["region"]
         if scope_queryset(type(region).objects.filter(pk=region.pk), request.user).first() is None:
-            return Response({"region": ["区划不存在。"]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"region": [_("区划不存在。")]}, status=status.HTTP_400_BAD_REQUEST)
         batch = services.subsidy_batch_build(region=region, year=ser.validated_data["year"], actor=request.user)
         return Response(SubsidyBatchDetailSerializer(batch, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)

@@ -9,7 +9,7 @@ finds every row unchanged.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 
 from yibao_site.audit import bulk_create_audited, bulk_update_audited
 from yibao_site.imports import BulkImporter, RowError, register
+from yibao_site.imports import cell_date as _date
+from yibao_site.imports import cell_text as _text
 from yibao_site.models import Region
 from yibao_site.policy import PolicyCache
 
@@ -30,27 +32,8 @@ from .validators import normalise_id_number
 # ── cell parsing ──────────────────────────────────────────────────────────────────────────
 
 
-def _text(row: dict[str, Any], key: str) -> str:
-    value = row.get(key)
-    return "" if value is None else str(value).strip()
 
 
-def _date(row: dict[str, Any], key: str, errors: dict, *, required: bool = True) -> date | None:
-    value = row.get(key)
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = "" if value is None else str(value).strip()
-    if not text:
-        if required:
-            errors.setdefault(key, []).append(_("必填。"))
-        return None
-    try:
-        return date.fromisoformat(text.replace("/", "-")[:10])
-    except ValueError:
-        errors.setdefault(key, []).append(_("日期格式应为 YYYY-MM-DD。"))
-        return None
 
 
 def _decimal(row: dict[str, Any], key: str, errors: dict) -> Decimal | None:

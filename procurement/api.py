@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -67,7 +68,7 @@ class _CodeUpsertViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.Up
         if self.get_queryset().model.objects.filter(code=serializer.validated_data["code"]).exists():
             from rest_framework.exceptions import ValidationError
 
-            raise ValidationError({"code": ["编码已存在;请用 PUT/PATCH 修改。"]})
+            raise ValidationError({"code": [_("编码已存在;请用 PUT/PATCH 修改。")]})
         serializer.instance = self.service(**self._values(serializer), actor=self.request.user)
 
     def perform_update(self, serializer):

@@ -11,7 +11,6 @@ finds every row unchanged.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +20,8 @@ from django.utils.translation import gettext as _
 
 from yibao_site.audit import bulk_create_audited, bulk_update_audited
 from yibao_site.imports import BulkImporter, RowError, register
+from yibao_site.imports import cell_date as _date
+from yibao_site.imports import cell_text as _text
 from yibao_site.policy import PolicyCache
 from yibao_site.scoping import scope_queryset
 
@@ -33,27 +34,8 @@ _ACCEPT_FIELDS = ("status", "accepted_on", "accepted_quantity", "accepted_amount
 _UPDATE_FIELDS = [*_FIELDS, "unit_price", *_ACCEPT_FIELDS]
 
 
-def _text(row: dict[str, Any], key: str) -> str:
-    value = row.get(key)
-    return "" if value is None else str(value).strip()
 
 
-def _date(row: dict[str, Any], key: str, errors: dict, *, required: bool = True) -> date | None:
-    value = row.get(key)
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(row, key)
-    if not text:
-        if required:
-            errors.setdefault(key, []).append(_("必填。"))
-        return None
-    try:
-        return date.fromisoformat(text.replace("/", "-")[:10])
-    except ValueError:
-        errors.setdefault(key, []).append(_("日期格式应为 YYYY-MM-DD。"))
-        return None
 
 
 def _int(row: dict[str, Any], key: str, errors: dict, *, required: bool = True, minimum: int = 1) -> int | None:

@@ -2,6 +2,8 @@
 by the data migration ``0002_payment_run_schedule`` and by ``setup_procurement_schedule``."""
 from __future__ import annotations
 
+from yibao_site.schedule import ensure_periodic_task
+
 PAYMENT_RUN_TASK = "procurement.payment_run"
 PAYMENT_RUN_SCHEDULE_NAME = "procurement.daily_payment_run"
 # 02:00 Beijing time: after the hospitals' acceptances of the previous day are in.
@@ -11,10 +13,6 @@ PAYMENT_RUN_CRONTAB = {"minute": "0", "hour": "2", "day_of_week": "*", "day_of_m
 
 def ensure_payment_run_schedule(crontab_model, task_model) -> tuple[object, bool]:
     """Create the PeriodicTask if missing (never duplicates, never overrides an edited time)."""
-    schedule, _ = crontab_model.objects.get_or_create(**PAYMENT_RUN_CRONTAB)
-    task, created = task_model.objects.get_or_create(
-        name=PAYMENT_RUN_SCHEDULE_NAME,
-        defaults={"task": PAYMENT_RUN_TASK, "crontab": schedule, "enabled": True,
-                  "description": "每日供应商直接结算:支付已验收对账的配送,标记临期与逾期"},
-    )
-    return task, created
+    return ensure_periodic_task(
+        crontab_model, task_model, name=PAYMENT_RUN_SCHEDULE_NAME, task=PAYMENT_RUN_TASK, crontab=PAYMENT_RUN_CRONTAB,
+        description="每日供应商直接结算:支付已验收对账的配送,标记临期与逾期")

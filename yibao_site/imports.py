@@ -23,6 +23,7 @@ import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -88,6 +89,32 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value)
     return value
+
+
+def cell_text(row: dict[str, Any], key: str) -> str:
+    """The cell ``key`` of ``row`` as stripped text ("" when empty)."""
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def cell_date(row: dict[str, Any], key: str, errors: dict, *, required: bool = True) -> date | None:
+    """The cell ``key`` as a date (YYYY-MM-DD, YYYY/MM/DD or a spreadsheet date); problems are
+    added to ``errors`` under ``key``."""
+    value = row.get(key)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = cell_text(row, key)
+    if not text:
+        if required:
+            errors.setdefault(key, []).append(_("必填。"))
+        return None
+    try:
+        return date.fromisoformat(text.replace("/", "-")[:10])
+    except ValueError:
+        errors.setdefault(key, []).append(_("日期格式应为 YYYY-MM-DD。"))
+        return None
 
 
 def read_table(source: str | Path | bytes | io.IOBase, filename: str | None = None) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ not act on it is refused only after the object has been found in their scope
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from .models import Role
@@ -28,7 +29,7 @@ def _allowed_roles(request, view):
 
 
 class RolePermission(BasePermission):
-    message = "您的角色无权执行此操作。"
+    message = gettext_lazy("您的角色无权执行此操作。")
 
     def has_permission(self, request, view) -> bool:
         user = request.user

@@ -5,6 +5,7 @@ from decimal import Decimal as D
 import pytest
 
 from claims import selectors, services
+from yibao_site.audit import COPY_THRESHOLD
 from claims.models import Claim, PersonYearLedger
 
 from . import factories as f
@@ -18,7 +19,7 @@ def test_a_copy_batch_writes_claims_history_and_ledgers_like_the_small_path(shiy
     inputs = [services.ClaimInput(person_id=people[i % 6].pk, visit_type=("inpatient", "chronic", "outpatient")[i % 3],
                                   hospital_level=1 + i % 3, service_date=date(2024, 1, 1) + timedelta(days=i),
                                   total_cost=D(1000 + 37 * i), policy_scope_cost=D(900 + 30 * i))
-              for i in range(services.COPY_THRESHOLD + 50)]
+              for i in range(COPY_THRESHOLD + 50)]
     saved = services.claims_settle_batch(inputs=inputs, actor=staff["clerk"], reason="批量")
     assert len(saved) == len(inputs) and all(c.pk for c in saved)
     assert Claim.objects.count() == len(inputs)
