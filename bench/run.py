@@ -76,7 +76,13 @@ def main() -> int:
         module = importlib.import_module(f"bench.jobs.{name}")
         started = time.perf_counter()
         print(f"→ {name} …", flush=True)
-        rows.extend(module.run(ctx))
+        try:
+            rows.extend(module.run(ctx))
+        except Exception as exc:  # one failing job must not hide the others' results
+            import traceback
+
+            traceback.print_exc()
+            rows.append({"job": name, "reference": f"FAILED: {exc!r}"[:120]})
         print(f"  {name} done in {time.perf_counter() - started:.1f}s", flush=True)
 
     header = ["job", "scale", "database", "seconds", "rows_per_s", "reference"]
@@ -85,7 +91,7 @@ def main() -> int:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for r in rows:
         print("  ".join(str(r.get(h, "")).ljust(w) for h, w in zip(header, widths)))
-    return 0
+    return 1 if any(str(r.get("reference", "")).startswith("FAILED") for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def run(ctx) -> list[dict]:
     n = ctx.scale or DEFAULT_SCALE
     j = ctx.jurisdiction
     villages = [v for t in j.townships for v in j.villages[t.code]]
-    people = _ids(j.county.code, n, 20_000_000)
+    people = _ids(j.county.code, n, 5_000_000)
     report = importer_for("persons")().run(read_table(_csv(
         ["id_number", "name", "village"], [[idn, f"测{i}", villages[i % len(villages)].code] for i, (idn, _b, _s) in enumerate(people)]),
         filename="p.csv"))

@@ -18,7 +18,9 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Yb-test-pass-2026"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+# Staff browsers send zh-CN; the pages then speak Chinese (English is the translation).
+DESK = {"locale": "zh-CN"}
+PHONE = {**DESK, "viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -109,7 +111,7 @@ def test_agent_files_reviewer_returns_agent_resubmits_colleague_verifies_reviewe
     assert agent.inner_text("[data-testid=status]") == "已受理"
 
     # 2. a reviewer returns it in the admin, listing the missing material once
-    reviewer = browser.new_context().new_page()
+    reviewer = browser.new_context(**DESK).new_page()
     login(reviewer, base, "reviewer", "/admin/")
     reviewer.goto(f"{base}/admin/assistance/application/?queue=to_review")
     assert "刘大山" in reviewer.content()
@@ -153,7 +155,7 @@ def test_agent_files_reviewer_returns_agent_resubmits_colleague_verifies_reviewe
     assert colleague.inner_text("[data-testid=status]") == "乡镇已核实"
 
     # 5. another reviewer approves
-    second = browser.new_context().new_page()
+    second = browser.new_context(**DESK).new_page()
     login(second, base, "reviewer2", "/admin/")
     second.goto(f"{base}/admin/assistance/application/{app.pk}/change/")
     second.click("a[data-action=approve]")
