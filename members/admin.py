@@ -6,7 +6,6 @@ from datetime import date
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -14,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from yibao_site.admin_base import ServiceFormMixin as BaseServiceFormMixin
 from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin
 from yibao_site.imports import read_table
 from yibao_site.models import Region, RegionLevel, Role
@@ -91,10 +91,8 @@ class MaskedIdAdminMixin:
         return super().changelist_view(request, extra_context)
 
 
-class ServiceFormMixin:
-    """Add and change forms run the service in a rolled-back savepoint while cleaning, so a
-    rule the service enforces shows on the form instead of failing in ``save_model``;
-    ``save_model`` then runs it for real."""
+class ServiceFormMixin(BaseServiceFormMixin):
+    """Members' admins say how to create and how to change through the services."""
 
     def create_via_service(self, request, data):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -102,37 +100,10 @@ class ServiceFormMixin:
     def change_via_service(self, request, obj, data):
         return None
 
-    def get_form(self, request, obj=None, **kwargs):
-        base = super().get_form(request, obj, **kwargs)
-        admin_self = self
-
-        class ServiceCheckedForm(base):
-            def clean(form):
-                data = super().clean()
-                if form.errors:
-                    return data
-                try:
-                    with transaction.atomic():
-                        if obj is None:
-                            admin_self.create_via_service(request, data)
-                        else:
-                            admin_self.change_via_service(request, obj, data)
-                        transaction.set_rollback(True)
-                except ValidationError as exc:
-                    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-                    for field_name, msgs in items:
-                        target = field_name if field_name in form.fields else None
-                        for msg in msgs:
-                            form.add_error(target, msg)
-                return data
-
-        return ServiceCheckedForm
-
-    def save_model(self, request, obj, form, change):
-        saved = (self.change_via_service(request, obj, form.cleaned_data) if change
-                 else self.create_via_service(request, form.cleaned_data))
-        if saved is not None:
-            obj.pk = saved.pk
+    def save_via_service(self, request, obj, data):
+        if obj is None:
+            return self.create_via_service(request, data)
+        return self.change_via_service(request, obj, data)
 
     def save_related(self, request, form, formsets, change):
         return None  # inlines are read-only; state changes go through services

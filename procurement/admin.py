@@ -7,7 +7,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from unfold.admin import TabularInline
 
+from yibao_site.admin_base import ServiceFormMixin as BaseServiceFormMixin
 from yibao_site.admin_base import ScopedAdmin, ScopedImportExportAdmin
 from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.scoping import scope_queryset
@@ -48,38 +48,8 @@ def township_filter(field_path: str):
     return TownshipFilter
 
 
-class ServiceFormMixin:
-    """Add/change forms run the service in a rolled-back savepoint while cleaning, so a rule
-    the service enforces shows on the form; ``save_model`` then runs it for real."""
-
-    def save_via_service(self, request, obj, data):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def get_form(self, request, obj=None, **kwargs):
-        base = super().get_form(request, obj, **kwargs)
-        admin_self = self
-
-        class ServiceCheckedForm(base):
-            def clean(form):
-                data = super().clean()
-                if form.errors:
-                    return data
-                try:
-                    with transaction.atomic():
-                        admin_self.save_via_service(request, obj, data)
-                        transaction.set_rollback(True)
-                except ValidationError as exc:
-                    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-                    for name, msgs in items:
-                        for msg in msgs:
-                            form.add_error(name if name in form.fields else None, msg)
-                return data
-
-        return ServiceCheckedForm
-
-    def save_model(self, request, obj, form, change):
-        saved = self.save_via_service(request, obj if change else None, form.cleaned_data)
-        obj.pk = saved.pk
+class ServiceFormMixin(BaseServiceFormMixin):
+    """The service saves the object itself; there is nothing related left to save."""
 
     def save_related(self, request, form, formsets, change):
         return None

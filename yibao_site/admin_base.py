@@ -2,6 +2,8 @@
 role checks and no full-table COUNT(*) on change lists."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from import_export.admin import ExportMixin, ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
@@ -83,3 +85,40 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
 
     def has_export_permission(self, request):
         return self.has_view_permission(request)
+
+
+class ServiceFormMixin:
+    """Add and change forms run the service in a rolled-back savepoint while cleaning, so a
+    rule the service enforces shows on the form instead of failing in ``save_model``;
+    ``save_model`` then runs it for real.  Subclasses implement
+    ``save_via_service(request, obj_or_None, cleaned_data)`` returning the saved object."""
+
+    def save_via_service(self, request, obj, data):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, **kwargs):
+        base = super().get_form(request, obj, **kwargs)
+        admin_self = self
+
+        class ServiceCheckedForm(base):
+            def clean(form):
+                data = super().clean()
+                if form.errors:
+                    return data
+                try:
+                    with transaction.atomic():
+                        admin_self.save_via_service(request, obj, data)
+                        transaction.set_rollback(True)
+                except ValidationError as exc:
+                    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+                    for name, msgs in items:
+                        for msg in msgs:
+                            form.add_error(name if name in form.fields else None, msg)
+                return data
+
+        return ServiceCheckedForm
+
+    def save_model(self, request, obj, form, change):
+        saved = self.save_via_service(request, obj if change else None, form.cleaned_data)
+        if saved is not None:
+            obj.pk = saved.pk
