@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from yibao_site.api_base import MoneyField
@@ -33,6 +35,7 @@ class MaskedIdMixin:
         return data
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ScopedPersonField(serializers.SlugRelatedField):
     """A person by ``id_number``, among those the caller may see (others: "does not exist")."""
 
@@ -170,6 +173,7 @@ class SubsidyBatchDetailSerializer(SubsidyBatchSerializer):
     class Meta(SubsidyBatchSerializer.Meta):
         fields = SubsidyBatchSerializer.Meta.fields + ["lines", "totals"]
 
+    @extend_schema_field(SubsidyLineSerializer(many=True))
     def get_lines(self, batch):
         lines = batch.lines.select_related("person", "township").order_by("township__code", "person__id_number")
         data = SubsidyLineSerializer(lines, many=True).data
@@ -179,6 +183,7 @@ class SubsidyBatchDetailSerializer(SubsidyBatchSerializer):
                 row["person"] = display_id(request.user, row["person"])
         return data
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_totals(self, batch):
         from .selectors import subsidy_batch_totals
 

@@ -210,6 +210,30 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set (several models have a "status", "kind" or "source").
+    "ENUM_NAME_OVERRIDES": {
+        "ClaimStatusEnum": "claims.models.ClaimStatus",
+        "ClaimSourceEnum": "claims.models.ClaimSource",
+        "VisitTypeEnum": "claims.models.VisitType",
+        "FundEntryKindEnum": "claims.models.FundEntryKind",
+        "DeliveryStatusEnum": "procurement.models.DeliveryStatus",
+        "PaymentRunStatusEnum": "procurement.models.RunStatus",
+        "ProductKindEnum": "procurement.models.ProductKind",
+        "DepartmentEnum": "assistance.early_warning.models.Department",
+        "WarningKindEnum": "assistance.early_warning.models.WarningKind",
+        "WarningStatusEnum": "assistance.early_warning.models.WarningStatus",
+        "PushDeliveryStatusEnum": "assistance.early_warning.models.DeliveryStatus",
+        "ApplicationKindEnum": "assistance.models.ApplicationKind",
+        "ApplicationStatusEnum": "assistance.models.ApplicationStatus",
+        "MaterialTypeEnum": "assistance.models.MaterialType",
+        "EmployeeStatusEnum": "members.models.EmployeeStatus",
+        "IdentityKindEnum": "members.models.IdentityKind",
+        "IdentitySourceEnum": "members.models.IdentitySource",
+        "EntitlementKindEnum": "members.models.EntitlementKind",
+        "AccountEntryKindEnum": "members.models.EntryKind",
+        "OffsiteKindEnum": "members.models.OffsiteKind",
+        "SubsidyBatchStatusEnum": "members.models.BatchStatus",
+    },
 }
 
 # Celery: embedded file-system broker by default; Redis or RabbitMQ via CELERY_BROKER_URL.
