@@ -203,51 +203,6 @@ def out_of_pocket(person: Person, start: date, end: date) -> Decimal:
     return total["s"]
 
 
-def retroactive_costs(person: Person, start: date, end: date, *, require_referral: bool
-                      ) -> tuple[list[rules.PastCost], dict[int, Decimal]]:
-    """The eligible inpatient and chronic claims in [start, end], oldest first, and per year
-    what settlement already paid from the shared assistance pool.
-
-    Each claim's base is the policy-scope self-pay left after tiers 1–3 (policy-scope cost −
-    basic − critical − assistance already paid); out-of-province care without a referral is
-    excluded when the pack says so.
-    """
-    from django.db.models import F
-
-    from claims.models import VisitType
-
-    money = DecimalField(max_digits=14, decimal_places=2)
-    qs = eligible_claims(person, start, end).filter(visit_type__in=[VisitType.INPATIENT, VisitType.CHRONIC])
-    if require_referral:
-        qs = qs.exclude(in_province=False, referred=False)
-    rows = (qs.annotate(base=F("policy_scope_cost") - F("basic_paid") - F("critical_paid") - F("assistance_paid"))
-            .order_by("service_date", "id").values_list("year", "visit_type", "base"))
-    costs = [rules.PastCost(year, visit, Decimal(base)) for year, visit, base in rows if Decimal(base) > 0]
-    years = sorted({c.year for c in costs})
-    paid = {}
-    if years:
-        paid = dict(eligible_claims(person, date(years[0], 1, 1), date(years[-1], 12, 31))
-                    .values("year").annotate(s=Coalesce(Sum("assistance_paid"), Value(ZERO), output_field=money))
-                    .values_list("year", "s"))
-    return costs, paid
-
-
-def tilt_self_pay(person: Person, year: int, up_to: date, *, require_referral: bool) -> tuple[Decimal, Decimal]:
-    """Return (policy-scope self-pay after tiers 1–3, second-round already paid) for the year so far."""
-    from django.db.models import F
-
-    money = DecimalField(max_digits=14, decimal_places=2)
-    qs = eligible_claims(person, date(year, 1, 1), up_to)
-    if require_referral:
-        qs = qs.filter(in_province=True, referred=True)
-    base = F("policy_scope_cost") - F("basic_paid") - F("critical_paid") - F("assistance_paid")
-    totals = qs.aggregate(
-        base=Coalesce(Sum(base, output_field=money), Value(ZERO), output_field=money),
-        paid=Coalesce(Sum("second_round_paid"), Value(ZERO), output_field=money),
-    )
-    return max(ZERO, totals["base"]), totals["paid"]
-
-
 # ── applications and queues ──────────────────────────────────────────────────────────────
 
 def applications_for(user) -> QuerySet:

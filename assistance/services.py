@@ -21,10 +21,11 @@ transaction.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from members.models import EntitlementKind, Identity, Person
@@ -34,6 +35,8 @@ from yibao_site.policy import PolicySnapshot, policy_snapshot
 from yibao_site.scoping import can_see_township
 
 from . import rules, selectors
+
+ZERO = Decimal("0.00")
 from .materials import inspect_upload
 from .models import (
     AWAITING_VERIFICATION, OPEN_STATUSES, Application, ApplicationEvent, ApplicationKind, ApplicationStatus,
@@ -480,29 +483,50 @@ def _approve_determination(app: Application, actor, on: date, snap: PolicySnapsh
     return fields + ["category", "valid_from", "valid_to"], {"category": category, "valid_to": valid_to.isoformat()}
 
 
+def _one_time_payment(app: Application, actor, keys: set[tuple[int, int]], reason: str) -> tuple:
+    """Re-settle the person-years an approval changes, with its entitlement now in force, and
+    write the differences onto the claims ledger as this application's one-time payment
+    (``payout`` entries, DOMAIN.md §5-§6): the thresholds and caps of every later claim see it."""
+    from claims.models import EntryKind
+    from claims.services import person_years_resettle
+
+    result = person_years_resettle(keys=keys, actor=actor, reason=reason, kind=EntryKind.PAYOUT,
+                                   application_id=app.pk)
+    amount = sum((e.total for e in result.entries), ZERO)
+    lines = [{"year": e.year, "claim": e.claim_id, "paid": str(e.total), "assistance": str(e.assistance),
+              "second_round": str(e.second_round), "text": e.reason}
+             for e in sorted(result.entries, key=lambda e: (e.year, e.claim_id or 0))]
+    return amount, lines
+
+
 def _approve_tilt(app: Application, actor, on: date, snap: PolicySnapshot) -> tuple[list[str], dict]:
+    """倾斜救助: the entitlement runs on the calendar year's cumulative self-pay (valid for the
+    year of approval); the year's claims so far are settled again with it, and the catch-up is
+    what that adds."""
     from members.services import entitlement_grant
 
     category = _object_category(app.person, on, snap)
-    threshold = snap.decimal("second_round.tilt.threshold")
-    rate = snap.decimal("second_round.tilt.rate")
-    cap = snap.decimal("second_round.tilt.cap", None)
-    needs_referral = bool(snap.value("second_round.tilt.requires_in_province_referral", False))
-    self_pay, paid = selectors.tilt_self_pay(app.person, on.year, on, require_referral=needs_referral)
-    amount = rules.tilt_catch_up(self_pay, paid, threshold=threshold, rate=rate, cap=cap)
-    # The tilt runs on the calendar year's cumulative self-pay: valid for the year of approval.
     app.category, app.valid_from, app.valid_to = category, date(on.year, 1, 1), date(on.year, 12, 31)
-    app.amount = amount
-    app.calculation = {**app.calculation, "tilt": {
-        "year": on.year, "up_to": on.isoformat(), "self_pay": str(self_pay), "second_round_paid": str(paid),
-        "threshold": str(threshold), "rate": str(rate), "cap": None if cap is None else str(cap),
-        "amount": str(amount), "policy": snap.used_record()}}
     entitlement_grant(person=app.person, kind=EntitlementKind.TILT, category=category, valid_from=app.valid_from,
                       valid_to=app.valid_to, application_id=app.pk, actor=actor)
+    with translation.override("zh-hans"):
+        reason = _("倾斜救助申请 #%(id)s 批准,%(year)s年已结算的费用追补倾斜救助") % {"id": app.pk, "year": on.year}
+    amount, lines = _one_time_payment(app, actor, {(app.person_id, on.year)}, reason)
+    app.amount = amount
+    app.calculation = {**app.calculation, "tilt": {
+        "year": on.year, "up_to": on.isoformat(), "amount": str(amount), "lines": lines,
+        "threshold": str(snap.decimal("second_round.tilt.threshold")), "rate": str(snap.decimal("second_round.tilt.rate")),
+        "cap": None if snap.decimal("second_round.tilt.cap", None) is None else str(snap.decimal("second_round.tilt.cap")),
+        "policy": snap.used_record()}}
     return ["category", "valid_from", "valid_to", "amount", "calculation"], {"amount": str(amount)}
 
 
 def _approve_retroactive(app: Application, actor, on: date, snap: PolicySnapshot) -> tuple[list[str], dict]:
+    """一次性追溯救助: the determination's category applies to the eligible care of the look-back
+    window before it (an entitlement settlement reads); the window's person-years are settled
+    again with it, and the one-time assistance is what that adds."""
+    from members.services import entitlement_grant
+
     if app.basis_application_id:
         basis = app.basis_application
         if basis.status != S.APPROVED or basis.valid_to is None or basis.valid_to < on:
@@ -511,15 +535,17 @@ def _approve_retroactive(app: Application, actor, on: date, snap: PolicySnapshot
         raise ValidationError({"detail": [_("该人员已不是有效期内的救助对象,不能批准一次性追溯救助。")]})
     months = snap.integer("assistance.retroactive.lookback_months")
     start, end = rules.lookback_window(app.determined_on, months)
-    needs_referral = bool(snap.value("assistance.out_of_province_requires_referral", False))
-    costs, paid_before = selectors.retroactive_costs(app.person, start, end, require_referral=needs_referral)
-    rule_snap = _snapshot(app.person, app.determined_on)
-    amount, lines = rules.retroactive_amount(rule_snap, category=app.category, costs=costs, paid_before=paid_before)
+    entitlement_grant(person=app.person, kind=EntitlementKind.RETROACTIVE, category=app.category, valid_from=start,
+                      valid_to=end, application_id=app.pk, actor=actor)
+    with translation.override("zh-hans"):
+        reason = _("一次性追溯救助申请 #%(id)s 批准(%(start)s 至 %(end)s 按%(cat)s类救助对象追溯)") % {
+            "id": app.pk, "start": start.isoformat(), "end": end.isoformat(), "cat": app.category}
+    amount, lines = _one_time_payment(app, actor, {(app.person_id, y) for y in range(start.year, end.year + 1)},
+                                      reason)
     app.amount = amount
     app.calculation = {**app.calculation, "retroactive": {
-        "window": [start.isoformat(), end.isoformat()], "category": app.category, "claims": len(costs),
-        "paid_before": {str(y): str(v) for y, v in paid_before.items()}, "lines": lines, "amount": str(amount),
-        "policy": {**snap.used_record(), **rule_snap.used_record()}}}
+        "window": [start.isoformat(), end.isoformat()], "category": app.category, "claims": len(lines),
+        "lines": lines, "amount": str(amount), "policy": snap.used_record()}}
     return ["amount", "calculation"], {"amount": str(amount)}
 
 
@@ -586,6 +612,10 @@ def payout_create(*, actor, application: Application, reference: str = "") -> Pa
             audited_save(payout, actor=actor, reason=_("支付救助金"))
     except IntegrityError:
         raise ValidationError({"application": [_("该申请已支付,不能重复支付。")]}) from None
+    from claims.services import ledger_entries_settle_cash
+
+    ledger_entries_settle_cash(application_id=app.pk, reference=payout.reference or f"PAYOUT-{payout.pk}",
+                               actor=actor)
     _event(app, action=Action.PAYOUT, actor=actor, from_status=app.status,
            data={"amount": str(payout.amount), "reference": payout.reference})
     return payout

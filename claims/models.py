@@ -80,6 +80,12 @@ class Claim(models.Model):
     out_of_pocket = money(_("个人自负"))
     assistance_category = models.PositiveSmallIntegerField(_("救助类别"), null=True, blank=True, editable=False)
     platform_settled = models.BooleanField(_("医院平台已结算基本和大病"), default=False)
+    # What the hospital platform gave (a fact of the claim, kept apart from the amounts so that a
+    # re-settlement from scratch takes the same basic/critical amounts as given); null: computed.
+    basic_given = models.DecimalField(_("平台结算基本医保"), max_digits=14, decimal_places=2, null=True, blank=True,
+                                      editable=False)
+    critical_given = models.DecimalField(_("平台结算大病保险"), max_digits=14, decimal_places=2, null=True,
+                                         blank=True, editable=False)
     status = models.CharField(_("状态"), max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.SETTLED)
     source = models.CharField(_("来源"), max_length=10, choices=ClaimSource.choices, default=ClaimSource.API)
     external_ref = models.CharField(_("平台结算流水号"), max_length=64, null=True, blank=True, unique=True)
@@ -178,6 +184,75 @@ class PersonYearLedger(models.Model):
     @property
     def basic_paid(self):
         return self.basic_inpatient_paid + self.basic_outpatient_paid + self.basic_chronic_paid
+
+
+class EntryKind(models.TextChoices):
+    PAYOUT = "payout", _("一次性救助")
+    ADJUSTMENT = "adjustment", _("调整")
+
+
+class CashStatus(models.TextChoices):
+    """What the entry means for money actually moving (财务处理)."""
+
+    TO_PAY = "to_pay", _("应补付")
+    PAID = "paid", _("已补付")
+    TO_RECOVER = "to_recover", _("应追回")
+    RECOVERED = "recovered", _("已追回")
+    NONE = "none", _("无资金往来")
+
+
+class LedgerEntry(models.Model):
+    """A payment of a person-year that is not a claim's own settlement (台账分录).
+
+    A claim's settlement (and its reversal entry) is the ``Claim`` row itself; everything else
+    that moves a person-year's amounts is an entry here: the one-time payments of DOMAIN.md §6
+    (``payout``: a retroactive assistance or a tilt approval's catch-up, written when the
+    reviewer approves) and the differences a re-settlement finds (``adjustment``: 补付 when more
+    is due, 追回 when less).  Each entry belongs to the claim whose amounts it changes, carries
+    the full ledger delta (thresholds' bases included) and a readable reason; it is never edited
+    except for its cash status.  The year ledger equals the sum of its claims and entries.
+    """
+
+    person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="ledger_entries")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    kind = models.CharField(_("类型"), max_length=12, choices=EntryKind.choices)
+    claim = models.ForeignKey(Claim, verbose_name=_("结算单"), null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="entries")
+    application_id = models.BigIntegerField(_("救助申请编号"), null=True, blank=True,
+                                            help_text=_("一次性救助所依据的申请(不设外键:救助应用在结算之上)。"))
+    batch = models.CharField(_("重算批次"), max_length=32, db_index=True)
+    basic = money(_("基本医保"))
+    critical = money(_("大病保险"))
+    assistance = money(_("医疗救助"))
+    second_round = money(_("再救助/倾斜救助"))
+    out_of_pocket = money(_("个人自负"))
+    delta = models.JSONField(_("台账变动"), default=dict, blank=True)
+    reason = models.TextField(_("原因"))
+    policy_version = models.CharField(_("政策版本"), max_length=80, blank=True)
+    cash_status = models.CharField(_("资金处理"), max_length=12, choices=CashStatus.choices, default=CashStatus.NONE)
+    cash_reference = models.CharField(_("支付/追回凭证"), max_length=60, blank=True)
+    cash_at = models.DateTimeField(_("资金处理时间"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("经办人"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(_("记账时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "person__township"
+
+    class Meta:
+        verbose_name = _("台账分录")
+        verbose_name_plural = _("台账分录(补付/追回)")
+        ordering = ["person_id", "year", "id"]
+        indexes = [models.Index(fields=["person", "year"]), models.Index(fields=["cash_status", "at"]),
+                   models.Index(fields=["application_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.person_id} {self.year} #{self.pk}"
+
+    @property
+    def total(self):
+        return self.basic + self.critical + self.assistance + self.second_round
 
 
 class Fund(models.TextChoices):

@@ -138,7 +138,7 @@ def assistance_facts(person_ids: Iterable[int], start: date, end: date) -> dict[
                     .filter(Q(revoked_on__isnull=True) | Q(revoked_on__gt=start))
                     .values_list("person_id", "kind", "category", "valid_from", "valid_to", "revoked_on"))
     for pid, kind, category, vf, vt, revoked in entitlements:
-        if kind == EntitlementKind.DETERMINATION and category:
+        if kind in (EntitlementKind.DETERMINATION, EntitlementKind.RETROACTIVE) and category:
             facts[pid].determinations.append((category, vf, vt, revoked))
         elif kind == EntitlementKind.TILT:
             facts[pid].tilts.append((vf, vt, revoked))

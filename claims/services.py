@@ -21,13 +21,13 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from members.models import Enrollment, Person, Scheme
+from members.models import Person, Scheme
 from yibao_site.audit import audited_save, bulk_create_audited
 from yibao_site.models import Region
 from yibao_site.policy import PolicyCache
 
 from . import rules, selectors
-from .models import Claim, ClaimSource, ClaimStatus, FundEntry, PersonYearLedger, VisitType
+from .models import Claim, ClaimSource, ClaimStatus, EntryKind, FundEntry, LedgerEntry, PersonYearLedger, VisitType
 
 ZERO = Decimal("0.00")
 LEVELS = (1, 2, 3)
@@ -260,7 +260,7 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
         assistance_paid=result.assistance.paid, second_round_paid=result.second_round.paid,
         out_of_pocket=result.out_of_pocket, assistance_category=status.category if result.assistance.paid else None,
         platform_settled=inp.basic_paid is not None or inp.critical_paid is not None,
-        status=ClaimStatus.SETTLED, source=inp.source, external_ref=inp.external_ref or None,
+        basic_given=inp.basic_paid, critical_given=inp.critical_paid, status=ClaimStatus.SETTLED, source=inp.source, external_ref=inp.external_ref or None,
         policy_version=version, breakdown=breakdown, explanation=explanation,
     )
     return claim, result.delta
@@ -287,18 +287,33 @@ def _check_batch(inputs: list[ClaimInput]) -> dict[Any, ValidationError]:
     return errors
 
 
-def _mark_fund_payments(ledgers: list[PersonYearLedger], coverage: dict[tuple[int, int], selectors.Coverage]) -> None:
-    """Keep ``Enrollment.had_fund_payment`` (零报销激励: a year with no fund reimbursement) in
-    step with the ledgers: two UPDATEs for a whole batch."""
-    paid, unpaid = [], []
-    for row in ledgers:
-        cov = coverage.get((row.person_id, row.year))
-        if cov is not None:
-            (paid if (row.basic_paid + row.critical_paid) > 0 else unpaid).append(cov.enrollment_id)
-    if paid:
-        Enrollment.objects.filter(pk__in=paid, had_fund_payment=False).update(had_fund_payment=True)
-    if unpaid:
-        Enrollment.objects.filter(pk__in=unpaid, had_fund_payment=True).update(had_fund_payment=False)
+def _follow_fund_payments(rows: list[PersonYearLedger], *, actor=None, depth: int = 0) -> None:
+    """Keep what the year ledgers imply for members in step (DOMAIN.md §3, 零报销激励):
+    ``Enrollment.had_fund_payment`` of each year through members' service, then the next
+    year's critical-illness cap; a person-year whose cap changed and that already has claims is
+    re-settled (its claims may have been capped by the old value).  Set-based: a few
+    statements per year in the batch."""
+    from members.services import enrollment_caps_refresh_persons, enrollment_record_fund_payments
+
+    by_year: dict[tuple[int, bool], list[int]] = defaultdict(list)
+    for row in rows:
+        by_year[(row.year, (row.basic_paid + row.critical_paid) > 0)].append(row.person_id)
+    changed_next: dict[int, set[int]] = defaultdict(set)
+    for (year, paid), person_ids in sorted(by_year.items()):
+        if enrollment_record_fund_payments(person_ids=person_ids, year=year, paid=paid, actor=actor):
+            for pid in enrollment_caps_refresh_persons(year=year + 1, person_ids=person_ids, actor=actor):
+                changed_next[year + 1].add(pid)
+    if not changed_next or depth > 3:
+        return
+    keys = {(pid, year) for year, pids in changed_next.items() for pid in pids}
+    with_claims = set(Claim.objects.filter(status=ClaimStatus.SETTLED, year__in=set(changed_next),
+                                           person_id__in={p for p, _y in keys})
+                      .values_list("person_id", "year").distinct())
+    keys &= with_claims
+    if keys:
+        with translation.override("zh-hans"):
+            reason = _("上一年度基金报销情况变化,大病保险年度封顶线重算")
+        person_years_resettle(keys=keys, actor=actor, reason=reason, _depth=depth + 1)
 
 
 def _insert_claims(claims: list[Claim], *, actor, reason: str) -> list[Claim]:
@@ -348,10 +363,80 @@ def _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, 
         claims[k] = claim
 
 
+def _live_claims(keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[Claim]]:
+    """The claims in force (settled, not reversed) of each person-year, in settlement order
+    (service date, then the order they were settled in)."""
+    out: dict[tuple[int, int], list[Claim]] = defaultdict(list)
+    if not keys:
+        return out
+    rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
+                                 status=ClaimStatus.SETTLED)
+            .select_related("person__township").order_by("person_id", "year", "service_date", "id"))
+    for claim in rows:
+        if (claim.person_id, claim.year) in keys:
+            out[(claim.person_id, claim.year)].append(claim)
+    return out
+
+
+def _latest_live_dates(keys: set[tuple[int, int]]) -> dict[tuple[int, int], date]:
+    from django.db.models import Max
+
+    rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
+                                 status=ClaimStatus.SETTLED)
+            .values("person_id", "year").annotate(latest=Max("service_date")).order_by())
+    return {(r["person_id"], r["year"]): r["latest"] for r in rows if (r["person_id"], r["year"]) in keys}
+
+
+def claim_input_of(claim: Claim) -> ClaimInput:
+    """The facts of a settled claim as an input, for settling it again from scratch: what the
+    hospital platform gave stays given, everything else is computed again."""
+    return ClaimInput(person_id=claim.person_id, visit_type=claim.visit_type, hospital_level=claim.hospital_level,
+                      service_date=claim.service_date, total_cost=claim.total_cost,
+                      policy_scope_cost=claim.policy_scope_cost, in_province=claim.in_province,
+                      referred=claim.referred, basic_paid=claim.basic_given, critical_paid=claim.critical_given,
+                      admission_date=claim.admission_date, source=claim.source,
+                      bills=(claim.breakdown or {}).get("bills"), ref=f"#{claim.pk}")
+
+
+def _fold(ctx: _Context, existing: list[Claim], new: list[tuple[int, ClaimInput]]
+          ) -> tuple[dict[str, Decimal], dict[int, tuple[Claim, dict[str, Decimal]]],
+                     dict[int, tuple[Claim, dict[str, Decimal]]]]:
+    """Settle a person-year from scratch (DOMAIN.md §5, 一个台账): its claims in force and the
+    ``new`` inputs together, in service-date order (claims already settled first on a day, then
+    the new ones in input order), each against the cumulative ledger of those before it.
+
+    Returns the final ledger state, the settlement of each existing claim (by id) and of each
+    new input (by index).  This is :func:`claims.rules.settle_year` fed from the database.
+    """
+    steps = [((c.service_date, 0, c.pk), ("old", c.pk), claim_input_of(c)) for c in existing]
+    steps += [((inp.service_date, 1, k), ("new", k), inp) for k, inp in new]
+    steps.sort(key=lambda step: step[0])
+    state = rules.empty_ledger()
+    old: dict[int, tuple[Claim, dict[str, Decimal]]] = {}
+    fresh: dict[int, tuple[Claim, dict[str, Decimal]]] = {}
+    for _order, (which, ident), inp in steps:
+        try:
+            claim, delta = settle_one(ctx, inp, state)
+        except ValidationError as exc:
+            if which == "new":
+                raise
+            messages = [m for _f, msgs in error_items(exc) for m in msgs]
+            raise ValidationError({"detail": [_("结算单 #%(id)s 不能按现有事实重新结算:%(why)s")
+                                              % {"id": ident, "why": ";".join(messages)}]}) from None
+        rules.apply_delta(state, delta)
+        (old if which == "old" else fresh)[ident] = (claim, delta)
+    return state, old, fresh
+
+
 @transaction.atomic
 def claims_settle_batch(*, inputs: list[ClaimInput], actor=None, cache: PolicyCache | None = None,
                         reason: str = "") -> list[Claim]:
     """Settle a batch of claims (一站式结算) atomically, in service-date order per person.
+
+    A person-year whose new claims all date on or after its claims in force is settled
+    incrementally on its ledger.  One where a new claim dates before a claim already settled
+    (a late claim, 补录) is settled from scratch: the new claim gets the amounts of its place in
+    the year, and the later claims' differences are written as adjustment entries (补付/追回).
 
     Returns the saved claims in the order of ``inputs``.  Raises :class:`BatchError` (nothing
     written) if any input is bad.
@@ -361,21 +446,48 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor=None, cache: PolicyCa
     errors = _check_batch(inputs)
     if errors:
         raise BatchError(errors)
-    ctx = _load_context(inputs, cache)
+    keys = {(i.person_id, i.service_date.year) for i in inputs}
+    rows = _lock_ledgers(keys)
+    latest = _latest_live_dates(keys)
+    late = {(i.person_id, i.service_date.year) for i in inputs
+            if (i.person_id, i.service_date.year) in latest and i.service_date < latest[(i.person_id, i.service_date.year)]}
+    existing = _live_claims(late)
+    ctx = _load_context([*inputs, *(claim_input_of(c) for cs in existing.values() for c in cs)], cache)
     for index, inp in enumerate(inputs):
         if inp.person_id not in ctx.persons:
             errors.setdefault(inp.ref if inp.ref is not None else index,
                               ValidationError({"person": [_("参保人不存在。")]}))
     if errors:
         raise BatchError(errors)
-    rows = _lock_ledgers({(i.person_id, i.service_date.year) for i in inputs})
     states = {key: _ledger_state(row) for key, row in rows.items()}
     counts: dict[tuple[int, int], int] = defaultdict(int)
-    order = sorted(range(len(inputs)), key=lambda k: (inputs[k].service_date, k))
+    order = sorted((k for k in range(len(inputs)) if (inputs[k].person_id, inputs[k].service_date.year) not in late),
+                   key=lambda k: (inputs[k].service_date, k))
     claims: list[Claim | None] = [None] * len(inputs)
     language = translation.get_language()
+    expected: dict[int, tuple[dict[str, Decimal], str]] = {}
+    fresh_deltas: dict[int, dict[str, Decimal]] = {}
     with translation.override("zh-hans"):
         _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, language)
+        creator = actor if getattr(actor, "is_authenticated", False) else None
+        for key in sorted(late):
+            new = [(k, inp) for k, inp in enumerate(inputs) if (inp.person_id, inp.service_date.year) == key]
+            try:
+                states[key], old, fresh = _fold(ctx, existing.get(key, []), new)
+            except ValidationError as exc:
+                with translation.override(language):
+                    try:
+                        _fold(ctx, existing.get(key, []), new)
+                    except ValidationError as localized:
+                        exc = localized
+                ref = next((inp.ref for _k, inp in new if inp.ref is not None), new[0][0])
+                errors[ref] = exc
+                continue
+            for k, (claim, delta) in fresh.items():
+                claim.created_by = creator
+                claims[k] = claim
+                fresh_deltas[k] = delta
+            expected.update({cid: (delta, c.policy_version) for cid, (c, delta) in old.items()})
     if errors:
         raise BatchError(errors)
     now = timezone.now()
@@ -386,12 +498,193 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor=None, cache: PolicyCa
     for key, row in rows.items():
         for name, value in states[key].items():
             setattr(row, name, value)
-        row.claims_count += counts[key]
+        if key in late:
+            row.claims_count = len(existing.get(key, [])) + sum(
+                1 for i in inputs if (i.person_id, i.service_date.year) == key)
+        else:
+            row.claims_count += counts[key]
         row.updated_at = now
         changed.append(row)
     _write_ledgers(changed)
-    _mark_fund_payments(changed, ctx.coverage)
+    if late:
+        for k, delta in fresh_deltas.items():
+            expected[saved[k].pk] = (delta, saved[k].policy_version)
+        new_ids = {key: [c.pk for c in saved if (c.person_id, c.year) == key] for key in late}
+        with translation.override("zh-hans"):
+            why = {key: _("补录 %(ids)s(就诊日期早于已结算的结算单),其后的结算单按就诊日期顺序重新结算")
+                   % {"ids": "、".join(f"#{i}" for i in new_ids[key])} for key in late}
+        _write_adjustments(existing, expected, why=why, actor=actor, kind=EntryKind.ADJUSTMENT)
+    _follow_fund_payments(changed, actor=actor)
     return saved
+
+
+# ── re-settlement (重新结算) and adjustment entries ──────────────────────────────────────────
+TIER_FIELDS = {
+    "basic": ("basic_inpatient_paid", "basic_outpatient_paid", "basic_chronic_paid"),
+    "critical": ("critical_paid",), "assistance": ("assistance_paid",), "second_round": ("second_round_paid",),
+}
+TIER_LABELS = {"basic": "基本医保", "critical": "大病保险", "assistance": "医疗救助", "second_round": "再救助/倾斜救助"}
+
+
+def _as_delta(raw: dict | None) -> dict[str, Decimal]:
+    return {k: Decimal(str(v)) for k, v in (raw or {}).items() if k in rules.LEDGER_FIELDS}
+
+
+def _recorded_deltas(keys: set[tuple[int, int]]) -> dict[int, dict[str, Decimal]]:
+    """What the ledger holds today for each claim of ``keys``: its own settlement, its reversal
+    entry and every payout and adjustment entry written for it."""
+    out: dict[int, dict[str, Decimal]] = defaultdict(rules.empty_ledger)
+    pids, years = {p for p, _y in keys}, {y for _p, y in keys}
+    rows = (Claim.objects.filter(person_id__in=pids, year__in=years)
+            .values_list("id", "person_id", "year", "status", "reversal_of_id", "breakdown"))
+    for cid, pid, year, status, reversal_of, breakdown in rows:
+        if (pid, year) in keys:
+            target = reversal_of if status == ClaimStatus.REVERSAL else cid
+            rules.apply_delta(out[target], _as_delta((breakdown or {}).get("ledger_delta")))
+    for cid, pid, year, delta in (LedgerEntry.objects.filter(person_id__in=pids, year__in=years)
+                                  .exclude(claim_id=None).values_list("claim_id", "person_id", "year", "delta")):
+        if (pid, year) in keys:
+            rules.apply_delta(out[cid], _as_delta(delta))
+    return out
+
+
+def _tier_amounts(delta: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {tier: sum((delta.get(f, ZERO) for f in fields), ZERO) for tier, fields in TIER_FIELDS.items()}
+
+
+def _entries_for(keys: set[tuple[int, int]], expected: dict[int, tuple[dict[str, Decimal], str]],
+                 recorded: dict[int, dict[str, Decimal]], claims_by_id: dict[int, Claim], *,
+                 why: dict[tuple[int, int], str], kind: str, application_id: int | None, actor) -> list:
+    """The entries that bring each claim's recorded amounts to what settling from scratch gives
+    (``expected``: claim id → (ledger delta, policy version); a claim not in it — reversed —
+    is expected to hold nothing)."""
+    from .models import CashStatus
+
+    creator = actor if getattr(actor, "is_authenticated", False) else None
+    entries = []
+    batch = timezone.now().strftime("R%Y%m%d%H%M%S%f")
+    for cid in sorted(set(expected) | set(recorded)):
+        claim = claims_by_id.get(cid)
+        if claim is None or claim.status == ClaimStatus.REVERSAL or (claim.person_id, claim.year) not in keys:
+            continue
+        want, version = expected.get(cid, ({}, ""))
+        have = recorded.get(cid) or rules.empty_ledger()
+        diff = {f: want.get(f, ZERO) - have.get(f, ZERO) for f in rules.LEDGER_FIELDS}
+        diff = {f: v for f, v in diff.items() if v}
+        if not diff:
+            continue
+        tiers = _tier_amounts(diff)
+        fund_change = sum(tiers.values(), ZERO)
+        changes = []
+        for tier, amount in tiers.items():
+            if amount:
+                before = sum((have.get(f, ZERO) for f in TIER_FIELDS[tier]), ZERO)
+                changes.append(_("%(tier)s由%(before)s元调整为%(after)s元") % {
+                    "tier": _(TIER_LABELS[tier]), "before": rules.yuan(before), "after": rules.yuan(before + amount)})
+        if fund_change > 0:
+            direction, cash = _("补付%(a)s元") % {"a": rules.yuan(fund_change)}, CashStatus.TO_PAY
+        elif fund_change < 0:
+            direction, cash = _("追回%(a)s元") % {"a": rules.yuan(-fund_change)}, CashStatus.TO_RECOVER
+        else:
+            direction, cash = _("基金支付总额不变"), CashStatus.NONE
+        key = (claim.person_id, claim.year)
+        text = _("%(why)s:%(date)s 结算单 #%(id)s %(changes)s,%(direction)s。") % {
+            "why": why[key], "date": claim.service_date.isoformat(), "id": cid,
+            "changes": ";".join(changes) or _("起付线与限额的累计基数调整"), "direction": direction}
+        entries.append(LedgerEntry(
+            person_id=key[0], year=key[1], kind=kind, claim_id=cid, application_id=application_id, batch=batch,
+            basic=tiers["basic"], critical=tiers["critical"], assistance=tiers["assistance"],
+            second_round=tiers["second_round"], out_of_pocket=diff.get("out_of_pocket", ZERO),
+            delta={f: str(v) for f, v in diff.items()}, reason=text, policy_version=version or claim.policy_version,
+            cash_status=cash, created_by=creator))
+    return entries
+
+
+def _claims_of(keys: set[tuple[int, int]]) -> dict[int, Claim]:
+    rows = Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys}).only(
+        "id", "person_id", "year", "status", "service_date", "policy_version")
+    return {c.pk: c for c in rows if (c.person_id, c.year) in keys}
+
+
+def _write_adjustments(existing, expected, *, why, actor, kind, application_id=None) -> list:
+    keys = set(existing)
+    entries = _entries_for(keys, expected, _recorded_deltas(keys), _claims_of(keys), why=why, kind=kind,
+                           application_id=application_id, actor=actor)
+    if entries:
+        entries = bulk_create_audited(entries, LedgerEntry, actor=actor, reason=_("重新结算"), batch_size=1000)
+    return entries
+
+
+@dataclass
+class Resettlement:
+    """What re-settling some person-years found (and wrote, when confirmed)."""
+
+    entries: list
+    states: dict[tuple[int, int], dict[str, Decimal]]
+    confirmed: bool
+
+    @property
+    def total(self) -> dict[str, Decimal]:
+        out = {t: ZERO for t in TIER_FIELDS}
+        for e in self.entries:
+            for t in TIER_FIELDS:
+                out[t] += getattr(e, t)
+        return out
+
+
+@transaction.atomic
+def person_years_resettle(*, keys: set[tuple[int, int]], actor=None, reason: str, confirm: bool = True,
+                          kind: str = EntryKind.ADJUSTMENT, application_id: int | None = None,
+                          cache: PolicyCache | None = None, _follow: bool = True, _depth: int = 0) -> Resettlement:
+    """Settle person-years again from scratch with the facts known now (重新结算) and write the
+    differences as entries (``adjustment``: 补付/追回; ``payout`` for an approval's one-time
+    payment), each with a readable reason; the claims themselves are never edited.
+
+    ``confirm=False`` computes the same entries without writing anything (预览).  Running it
+    again once confirmed finds nothing more to change.  Set-based: the claims, entries and
+    facts of all ``keys`` are loaded in a few queries.
+    """
+    keys = set(keys)
+    if not keys:
+        return Resettlement([], {}, confirm)
+    if confirm:
+        rows = _lock_ledgers(keys)
+    else:
+        rows = {(r.person_id, r.year): r for r in PersonYearLedger.objects.filter(
+            person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys}) if (r.person_id, r.year) in keys}
+    existing = _live_claims(keys)
+    ctx = _load_context([claim_input_of(c) for cs in existing.values() for c in cs] or [], cache) \
+        if existing else None
+    states: dict[tuple[int, int], dict[str, Decimal]] = {}
+    expected: dict[int, tuple[dict[str, Decimal], str]] = {}
+    with translation.override("zh-hans"):
+        for key in sorted(keys):
+            if key in existing:
+                states[key], old, _fresh = _fold(ctx, existing[key], [])
+                expected.update({cid: (delta, claim.policy_version) for cid, (claim, delta) in old.items()})
+            else:
+                states[key] = rules.empty_ledger()
+        why = {key: reason for key in keys}
+        entries = _entries_for(keys, expected, _recorded_deltas(keys), _claims_of(keys), why=why, kind=kind,
+                               application_id=application_id, actor=actor)
+    if not confirm:
+        return Resettlement(entries, states, False)
+    if entries:
+        entries = bulk_create_audited(entries, LedgerEntry, actor=actor, reason=reason, batch_size=1000)
+    now = timezone.now()
+    changed = []
+    for key, row in rows.items():
+        state = states[key]
+        count = len(existing.get(key, []))
+        if any(getattr(row, f) != state[f] for f in rules.LEDGER_FIELDS) or row.claims_count != count:
+            for name, value in state.items():
+                setattr(row, name, value)
+            row.claims_count, row.updated_at = count, now
+            changed.append(row)
+    _write_ledgers(changed)
+    if _follow:
+        _follow_fund_payments(list(rows.values()), actor=actor, depth=_depth)
+    return Resettlement(entries, states, True)
 
 
 def claim_settle(*, person: Person, visit_type: str, hospital_level: int, service_date: date,
@@ -433,27 +726,23 @@ def claim_preview(*, person: Person, visit_type: str, hospital_level: int, servi
 # ── reversal and correction ───────────────────────────────────────────────────────────────
 @transaction.atomic
 def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
-    """Reverse a settled claim (冲销): subtract exactly its ledger delta, mark it reversed and
-    write the negative entry.  Returns the reversal entry."""
-    ledger = (PersonYearLedger.objects.select_for_update()
-              .filter(person_id=claim.person_id, year=claim.year).first())
+    """Reverse a settled claim (冲销): mark it reversed, write the negative entry of its own
+    amounts, and settle the rest of its year again from scratch — the later claims' differences
+    (a cap or threshold the reversed claim had used) and any entry written for the reversed
+    claim are recorded as adjustments.  Returns the reversal entry."""
+    key = (claim.person_id, claim.year)
+    _lock_ledgers({key})
     original = Claim.objects.select_for_update().get(pk=claim.pk)
     if original.status != ClaimStatus.SETTLED:
         raise ValidationError({"detail": [_("只有已结算的结算单可以冲销(该单状态:%(status)s)。")
                                           % {"status": original.get_status_display()}]})
     delta = original.breakdown.get("ledger_delta", {})
-    if ledger is None:
-        raise ValidationError({"detail": [_("找不到该结算单的年度台账,不能冲销。")]})
-    state = _ledger_state(ledger)
-    rules.apply_delta(state, delta, sign=-1)
-    for name, value in state.items():
-        setattr(ledger, name, value)
-    ledger.claims_count = max(ledger.claims_count - 1, 0)
-    ledger.save(update_fields=[*rules.LEDGER_FIELDS, "claims_count", "updated_at"])
     reason = reason or _("冲销")
     with translation.override("zh-hans"):
         text = _("冲销 %(date)s 结算单 #%(id)s:%(reason)s") % {"date": original.service_date.isoformat(),
                                                              "id": original.pk, "reason": reason}
+        why = _("冲销 %(date)s 结算单 #%(id)s 后按就诊日期顺序重新结算") % {
+            "date": original.service_date.isoformat(), "id": original.pk}
     reversal = Claim(
         person_id=original.person_id, year=original.year, scheme=original.scheme, visit_type=original.visit_type,
         hospital_level=original.hospital_level, in_province=original.in_province, referred=original.referred,
@@ -470,7 +759,7 @@ def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
     audited_save(reversal, actor=actor, reason=reason)
     original.status = ClaimStatus.REVERSED
     audited_save(original, actor=actor, reason=reason, update_fields=["status"])
-    _mark_fund_payments([ledger], selectors.coverage_facts([ledger.person_id], [ledger.year]))
+    person_years_resettle(keys={key}, actor=actor, reason=why)
     return reversal
 
 
@@ -489,6 +778,51 @@ def claim_correct(*, claim: Claim, actor=None, reason: str = "", **changes) -> C
     data.update(changes)
     return claim_settle(person=claim.person, source=claim.source, actor=actor, reason=reason or _("更正后重新结算"),
                         **data)
+
+
+@transaction.atomic
+def ledger_entries_settle_cash(*, application_id: int, reference: str, actor=None) -> int:
+    """Mark the one-time payment entries of an assistance application paid (财务已支付):
+    the assistance app calls this when finance pays the approved amount."""
+    from .models import CashStatus
+
+    entries = list(LedgerEntry.objects.select_for_update().filter(
+        application_id=application_id, kind=EntryKind.PAYOUT, cash_status=CashStatus.TO_PAY).order_by("pk"))
+    return _settle_cash(entries, reference=reference, actor=actor)
+
+
+def _settle_cash(entries: list, *, reference: str, actor) -> int:
+    from yibao_site.audit import bulk_update_audited
+
+    from .models import CashStatus
+
+    now = timezone.now()
+    done = {CashStatus.TO_PAY: CashStatus.PAID, CashStatus.TO_RECOVER: CashStatus.RECOVERED}
+    changed = []
+    for entry in entries:
+        if entry.cash_status in done:
+            entry.cash_status, entry.cash_reference, entry.cash_at = done[entry.cash_status], reference[:60], now
+            changed.append(entry)
+    bulk_update_audited(changed, LedgerEntry, ["cash_status", "cash_reference", "cash_at"], actor=actor,
+                        reason=_("财务处理补付/追回"))
+    return len(changed)
+
+
+@transaction.atomic
+def ledger_entries_settle(*, entry_ids: list[int], reference: str, actor) -> int:
+    """Record that finance paid the 补付 or recovered the 追回 of these entries (a reference is
+    required: the bank voucher or receipt).  Returns how many changed."""
+    from django.core.exceptions import PermissionDenied
+
+    from yibao_site.models import Role
+
+    if actor is None or not (getattr(actor, "is_superuser", False) or getattr(actor, "role", None) == Role.FINANCE):
+        raise PermissionDenied(_("只有财务人员可以办理补付和追回。"))
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError({"reference": [_("请填写支付或追回凭证号。")]})
+    entries = list(LedgerEntry.objects.select_for_update().filter(pk__in=entry_ids).order_by("pk"))
+    return _settle_cash(entries, reference=reference, actor=actor)
 
 
 # ── fund entries ──────────────────────────────────────────────────────────────────────────

@@ -207,6 +207,9 @@ class Identity(models.Model):
 class EntitlementKind(models.TextChoices):
     DETERMINATION = "determination", _("救助对象认定(三、四类)")
     TILT = "tilt", _("倾斜救助")
+    # 一次性追溯救助: the determination's category applied to the care of the look-back window
+    # before it (DOMAIN.md §6); settlement reads it like a determination for those dates.
+    RETROACTIVE = "retroactive", _("一次性追溯救助")
 
 
 class AssistanceEntitlement(models.Model):

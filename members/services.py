@@ -420,8 +420,21 @@ def enrollment_caps_refresh(*, year: int, actor=None) -> int:
     Set-based: one query for the enrolments, one for the histories, bulk update of the
     changed rows.  Returns the number changed.
     """
-    rows = list(Enrollment.objects.select_for_update().filter(year=year, scheme=Scheme.RESIDENT)
-                .select_related("person__township").order_by("pk"))
+    return len(enrollment_caps_refresh_persons(year=year, person_ids=None, actor=actor))
+
+
+@transaction.atomic
+def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | None, actor=None) -> list[int]:
+    """Recompute the critical-illness cap of the resident enrolments of ``year`` (of
+    ``person_ids``, or all) from the histories as they are now — a late claim for the year
+    before can take away its zero-reimbursement bonus (DOMAIN.md §3).  Returns the persons
+    whose cap changed; claims re-settle those person-years."""
+    qs = Enrollment.objects.select_for_update().filter(year=year, scheme=Scheme.RESIDENT)
+    if person_ids is not None:
+        qs = qs.filter(person_id__in=list(person_ids))
+    rows = list(qs.select_related("person__township").order_by("pk"))
+    if not rows:
+        return []
     histories = enrollment_histories({r.person_id for r in rows}, before_year=year)
     cache = PolicyCache()
     changed = []
@@ -435,7 +448,8 @@ def enrollment_caps_refresh(*, year: int, actor=None) -> int:
         if cap != row.critical_illness_cap:
             row.critical_illness_cap = cap
             changed.append(row)
-    return bulk_update_audited(changed, Enrollment, ["critical_illness_cap"], actor=actor, reason=_("大病封顶线重算"))
+    bulk_update_audited(changed, Enrollment, ["critical_illness_cap"], actor=actor, reason=_("大病封顶线重算"))
+    return [row.person_id for row in changed]
 
 
 # ── personal accounts ───────────────────────────────────────────────────────────────────────

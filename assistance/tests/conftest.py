@@ -78,6 +78,29 @@ def add_claim():
 
 
 @pytest.fixture
+def settle_claim():
+    """Settle a real claim through the claims app (the person is enrolled as a resident for the
+    year if not yet, paid in the collection period): basic and critical insurance as the
+    hospital platform gives them, assistance computed by settlement."""
+    from claims.services import claim_settle
+    from members.models import Enrollment
+    from members.services import enrollment_create
+
+    def settle(person, service_date, *, visit_type="inpatient", policy_scope_cost="0", basic_paid="0",
+               critical_paid="0", total_cost=None, in_province=True, referred=True):
+        year = service_date.year
+        if not Enrollment.objects.filter(person=person, year=year).exists():
+            enrollment_create(person=person, year=year, scheme="resident", paid_on=date(year - 1, 10, 1))
+        scope = Decimal(policy_scope_cost)
+        return claim_settle(person=person, visit_type=visit_type, hospital_level=2, service_date=service_date,
+                            total_cost=Decimal(total_cost) if total_cost is not None else scope,
+                            policy_scope_cost=scope, in_province=in_province, referred=referred,
+                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid))
+
+    return settle
+
+
+@pytest.fixture
 def file_case():
     """File an application with every required material, and optionally submit it."""
     from assistance import services

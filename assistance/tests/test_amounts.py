@@ -74,20 +74,23 @@ class TestMeansTest:
 
 
 @pytest.fixture
-def past_claims(add_claim):
+def past_claims(settle_claim):
+    """Real settled claims of a resident, basic insurance as the platform gave it and no
+    critical-illness insurance; the person is no assistance object yet, so settlement paid no
+    assistance (out-of-pocket = total − basic)."""
     def add(person):
         # 2023, inside the 12 months before 2024-03-15:
-        add_claim(person, date(2023, 6, 1), policy_scope_cost="30000", basic_paid="18000", out_of_pocket="20000",
-                  total_cost="38000")                                                   # base 12 000
-        add_claim(person, date(2023, 8, 1), visit_type="chronic", policy_scope_cost="2000", basic_paid="1300",
-                  out_of_pocket="700")                                                  # base 700
-        add_claim(person, date(2023, 7, 1), visit_type="outpatient", policy_scope_cost="500", basic_paid="300",
-                  out_of_pocket="200")                                                  # not eligible
-        add_claim(person, date(2023, 9, 1), policy_scope_cost="8000", basic_paid="4000", out_of_pocket="4000",
-                  in_province=False, referred=False)                                    # out of province, unreferred
+        settle_claim(person, date(2023, 6, 1), policy_scope_cost="30000", basic_paid="18000",
+                     total_cost="38000")                                                # base 12 000, oop 20 000
+        settle_claim(person, date(2023, 8, 1), visit_type="chronic", policy_scope_cost="2000",
+                     basic_paid="1300")                                                 # base 700, oop 700
+        settle_claim(person, date(2023, 7, 1), visit_type="outpatient", policy_scope_cost="500",
+                     basic_paid="300")                                                  # not eligible
+        settle_claim(person, date(2023, 9, 1), policy_scope_cost="8000", basic_paid="4000",
+                     in_province=False, referred=False)                                 # out of province, unreferred
         # 2024:
-        add_claim(person, date(2024, 1, 10), policy_scope_cost="10000", basic_paid="6000", out_of_pocket="10000",
-                  total_cost="16000")                                                   # base 4 000
+        settle_claim(person, date(2024, 1, 10), policy_scope_cost="10000", basic_paid="6000",
+                     total_cost="16000")                                                # base 4 000, oop 10 000
     return add
 
 
@@ -116,16 +119,17 @@ def test_retroactive_for_a_new_category_2_object_worked_example(staff, make_pers
 
 
 def test_retroactive_respects_the_shared_annual_cap_already_used(staff, make_person, give_identity, past_claims,
-                                                                  add_claim, agent2, file_case):
-    """As above, plus a 2023-02-01 claim (before the window, same year) on which settlement
-    already paid 45 000 of assistance: 2023 has 50 000 − 45 000 = 5 000 of cap left, so
-    inpatient pays min(8 400, 5 000) = 5 000.00 and chronic 0.00; 2024 pays 2 800.00.
-    Total 7 800.00."""
+                                                                  settle_claim, agent2, file_case):
+    """As above, plus a 2023-02-01 claim (before the window, same year) of a 特困 person then
+    (category 1, 100 %): policy scope 95 000, basic 50 000 → settlement paid 45 000 of
+    assistance.  2023 has 50 000 − 45 000 = 5 000 of cap left, so inpatient pays
+    min(8 400, 5 000) = 5 000.00 and chronic 0.00; 2024 pays 2 800.00.  Total 7 800.00."""
     person = make_person("钱七")
+    give_identity(person, "extreme_poverty", date(2023, 1, 1), date(2023, 2, 28))
     give_identity(person, "subsistence", date(2024, 3, 15))
     past_claims(person)
-    add_claim(person, date(2023, 2, 1), policy_scope_cost="100000", basic_paid="50000", assistance_paid="45000",
-              out_of_pocket="5000")
+    early = settle_claim(person, date(2023, 2, 1), policy_scope_cost="95000", basic_paid="50000")
+    assert early.assistance_paid == Decimal("45000.00")
     on = date(2024, 4, 1)
     app = file_case(staff["agent"], person, kind="retroactive", basis="", on=on)
     app = services.application_verify(actor=agent2, application=app)
@@ -172,24 +176,25 @@ def test_retroactive_refused_for_a_person_who_is_no_object(staff, make_person):
         services.application_create(actor=staff["agent"], person=make_person(), kind="retroactive", on=ON)
 
 
-def test_tilt_catch_up_and_entitlement_worked_example(staff, agent2, make_person, give_identity, add_claim, file_case):
-    """低保 (category 2) with 2024 in-province referred claims: base 50 000 − 25 000 − 5 000 −
-    5 000 = 15 000 and 12 000 − 6 000 − 1 000 = 5 000 → 20 000; an unreferred out-of-province
-    claim is excluded.  (20 000 − 5 000) × 50 % = 7 500.00, paid once; the entitlement runs
-    2024-01-01 … 2024-12-31 so settlement applies the tilt to the rest of the year."""
+def test_tilt_catch_up_and_entitlement_worked_example(staff, agent2, make_person, give_identity, settle_claim,
+                                                     file_case):
+    """低保 (category 2: 70 %, no deductible) with 2024 in-province referred claims:
+    2024-02-01 scope 50 000 − basic 25 000 − critical 5 000 = 20 000 → assistance 14 000, left 6 000;
+    2024-04-01 scope 12 000 − basic 6 000 = 6 000 → assistance 4 200, left 1 800;
+    an unreferred out-of-province claim gets neither assistance nor tilt.
+    Tilt: (6 000 + 1 800 − 5 000) × 50 % = 1 400.00, paid once, written on the ledger; the
+    entitlement runs 2024-01-01 … 2024-12-31 so settlement applies the tilt to the rest of the year."""
     person = make_person("吴十")
     give_identity(person, "subsistence", date(2022, 1, 1))
-    add_claim(person, date(2024, 2, 1), policy_scope_cost="50000", basic_paid="25000", critical_paid="5000",
-              assistance_paid="5000", out_of_pocket="15000")
-    add_claim(person, date(2024, 4, 1), policy_scope_cost="12000", basic_paid="6000", assistance_paid="1000",
-              out_of_pocket="5000")
-    add_claim(person, date(2024, 5, 1), policy_scope_cost="9000", basic_paid="3000", out_of_pocket="6000",
-              in_province=False, referred=False)
+    settle_claim(person, date(2024, 2, 1), policy_scope_cost="50000", basic_paid="25000", critical_paid="5000")
+    settle_claim(person, date(2024, 4, 1), policy_scope_cost="12000", basic_paid="6000")
+    settle_claim(person, date(2024, 5, 1), policy_scope_cost="9000", basic_paid="3000", in_province=False,
+                 referred=False)
     on = date(2024, 6, 30)
     app = file_case(staff["agent"], person, kind="tilt", basis="", on=on)
     app = services.application_verify(actor=agent2, application=app)
     app = services.application_approve(actor=staff["reviewer"], application=app, on=on)
-    assert app.amount == Decimal("7500.00")
+    assert app.amount == Decimal("1400.00")
     ent = AssistanceEntitlement.objects.get(application_id=app.pk)
     assert (ent.kind, ent.valid_from, ent.valid_to) == ("tilt", date(2024, 1, 1), date(2024, 12, 31))
     with pytest.raises(PermissionDenied):

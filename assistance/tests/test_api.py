@@ -118,12 +118,12 @@ def test_any_input_gets_an_answer_never_a_500(api, staff, poor, payload):
             assert reviewer.post(f"{BASE}{app.pk}/{action}/", payload, format="json").status_code in (200, 400, 403)
 
 
-def test_payout_endpoint_pays_once(api, staff, agent2, make_person, give_identity, add_claim, file_case):
+def test_payout_endpoint_pays_once(api, staff, agent2, make_person, give_identity, settle_claim, file_case):
     from assistance import services
 
     person = make_person()
     give_identity(person, "subsistence", date(2024, 3, 15))
-    add_claim(person, date(2023, 6, 1), policy_scope_cost="1000", basic_paid="500", out_of_pocket="500")
+    settle_claim(person, date(2023, 6, 1), policy_scope_cost="1000", basic_paid="500")
     app = file_case(staff["agent"], person, kind="retroactive", basis="", on=date(2024, 4, 1))
     app = services.application_verify(actor=agent2, application=app)
     app = services.application_approve(actor=staff["reviewer"], application=app, on=date(2024, 4, 1))

@@ -62,20 +62,3 @@ def test_means_test_is_monotonic_in_the_out_of_pocket(oop, income):
     low = rules.means_test(out_of_pocket=oop, income_per_capita=income, ratio=D("1"))
     high = rules.means_test(out_of_pocket=oop + D("0.01"), income_per_capita=income, ratio=D("1"))
     assert high.passed >= low.passed
-
-
-def test_tilt_catch_up_worked_example():
-    """Self-pay 20 000 after tiers 1–3, threshold 5 000, 50 %: (20 000 − 5 000) × 0.5 = 7 500.00;
-    with 1 200.00 already paid by another second-round rule: 6 300.00; the cap 100 000 never binds
-    here, but a cap of 5 000 makes it 5 000.00."""
-    kw = {"threshold": D("5000"), "rate": D("0.50"), "cap": D("100000")}
-    assert rules.tilt_catch_up(D("20000"), D("0"), **kw) == D("7500.00")
-    assert rules.tilt_catch_up(D("20000"), D("1200"), **kw) == D("6300.00")
-    assert rules.tilt_catch_up(D("20000"), D("0"), threshold=D("5000"), rate=D("0.5"), cap=D("5000")) == D("5000.00")
-    assert rules.tilt_catch_up(D("4000"), D("0"), **kw) == D("0")
-
-
-@given(st.decimals(min_value=0, max_value=10**7, places=2), st.decimals(min_value=0, max_value=10**5, places=2))
-def test_tilt_catch_up_never_exceeds_the_cap_nor_goes_negative(self_pay, paid):
-    amount = rules.tilt_catch_up(self_pay, paid, threshold=D("5000"), rate=D("0.5"), cap=D("100000"))
-    assert D("0") <= amount <= D("100000")
