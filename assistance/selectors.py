@@ -6,6 +6,7 @@ the policy snapshot of the person's region.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 from decimal import Decimal
 
 from django.db.models import (
@@ -104,7 +105,8 @@ def _category_expression(on: date, mapping: dict[str, int]):
 
 
 def jurisdiction_snapshot(user, on: date) -> PolicySnapshot:
-    """The snapshot that maps identities to categories for the caller's part of the jurisdiction."""
+    """The snapshot of the caller's own region (or the city) — for a single figure; lists use
+    :func:`township_mappings`, which honours a county's override for its own persons."""
     region = user.region if getattr(user, "region_id", None) else Region.objects.filter(
         level=RegionLevel.CITY).order_by("code").first()
     if region is None:
@@ -112,13 +114,50 @@ def jurisdiction_snapshot(user, on: date) -> PolicySnapshot:
     return policy_snapshot(region, on)
 
 
+def township_mappings(user, on: date) -> list[tuple[dict[str, int], list[int]]]:
+    """The identity → category mapping in force on ``on`` for each group of townships the
+    caller sees that share it (DOMAIN.md §2: a county may override the city's parameters, so a
+    bureau-wide list resolves each person's own).  One snapshot per township, cached per
+    policy region chain."""
+    from yibao_site.policy import PolicyCache
+
+    townships = scope_queryset(Region.objects.filter(level=RegionLevel.TOWNSHIP), user) \
+        if getattr(user, "role", None) == Role.TOWNSHIP_AGENT else Region.objects.filter(level=RegionLevel.TOWNSHIP)
+    if getattr(user, "region_id", None) and user.role != Role.TOWNSHIP_AGENT:
+        townships = townships.filter(path__startswith=user.region.path)
+    cache = PolicyCache()
+    groups: dict[tuple, tuple[dict[str, int], list[int]]] = {}
+    for township in townships.only("id", "code", "path"):
+        mapping = category_map(cache.get(township, on))
+        key = tuple(sorted(mapping.items()))
+        groups.setdefault(key, (mapping, []))[1].append(township.pk)
+    return list(groups.values())
+
+
+def _objects_condition(user, on: date) -> tuple[Q, Any]:
+    """(filter, category expression) of the assistance objects on ``on``, each person under
+    their own township's parameters."""
+    groups = township_mappings(user, on)
+    if not groups:
+        return Q(pk__in=[]), Value(NO_CATEGORY, output_field=IntegerField())
+    if len(groups) == 1:
+        mapping = groups[0][0]
+        return _object_on(on, list(mapping)), _category_expression(on, mapping)
+    condition = Q(pk__in=[])
+    whens = []
+    for mapping, township_ids in groups:
+        condition |= Q(township_id__in=township_ids) & _object_on(on, list(mapping))
+        whens.append(When(township_id__in=township_ids, then=_category_expression(on, mapping)))
+    return condition, Case(*whens, default=Value(NO_CATEGORY), output_field=IntegerField())
+
+
 def assistance_objects(user, on: date, *, township: Region | None = None, category: int | None = None) -> QuerySet:
     """Persons who are assistance objects on ``on``, annotated with ``category``."""
-    mapping = category_map(jurisdiction_snapshot(user, on))
+    condition, expression = _objects_condition(user, on)
     qs = scope_queryset(Person.objects.all(), user)
     if township is not None:
         qs = qs.filter(township=township)
-    qs = qs.filter(_object_on(on, list(mapping))).annotate(category=_category_expression(on, mapping))
+    qs = qs.filter(condition).annotate(category=expression)
     if category:
         qs = qs.filter(category=category)
     return qs.select_related("township", "village").order_by("township__code", "category", "id")
@@ -143,9 +182,8 @@ def _month_bounds(year: int, month: int) -> tuple[date, date]:
 
 def _month_sets(user, year: int, month: int) -> tuple[QuerySet, QuerySet, QuerySet]:
     before, last = _month_bounds(year, month)
-    kinds = list(category_map(jurisdiction_snapshot(user, last)))
     people = scope_queryset(Person.objects.all(), user)
-    now, then = _object_on(last, kinds), _object_on(before, kinds)
+    now, then = _objects_condition(user, last)[0], _objects_condition(user, before)[0]
     return people.filter(now & ~then), people.filter(then & ~now), people.filter(now)
 
 

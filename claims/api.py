@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +18,11 @@ from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
 from .models import Claim, ClaimSource, ClaimStatus, FundEntry, VisitType
+from .models import PersonYearLedger
 from .serializers import (
+    LedgerSerializer,
+    ResettleResultSerializer,
+    ResettleSerializer,
     ClaimListSerializer,
     ClaimSerializer,
     FundEntrySerializer,
@@ -106,6 +111,61 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             admission_date=v.get("admission_date"))
         return Response(ClaimSerializer(new, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+
+
+class LedgerFilter(filters.FilterSet):
+    person = filters.CharFilter(field_name="person__id_number")
+    township = filters.CharFilter(field_name="person__township__code")
+
+    class Meta:
+        model = PersonYearLedger
+        fields = ["person", "year"]
+
+
+RESETTLE_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
+
+
+class LedgerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """个人年度台账 ledgers: the year's totals per tier (adjustments included) and its entries;
+    ``resettle`` (重新结算) previews or makes the adjustments the facts known now call for."""
+
+    queryset = PersonYearLedger.objects.select_related("person").order_by("person_id", "year")
+    serializer_class = LedgerSerializer
+    filterset_class = LedgerFilter
+    read_roles = STAFF_ROLES
+    write_roles = RESETTLE_ROLES
+    action_roles = {"resettle": RESETTLE_ROLES}
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        data = LedgerSerializer([selectors.ledger_view(row) for row in page], many=True).data
+        return self.get_paginated_response(data)
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(LedgerSerializer(selectors.ledger_view(self.get_object())).data)
+
+    @extend_schema(request=ResettleSerializer, responses=ResettleResultSerializer)
+    @action(detail=False, methods=["post"])
+    def resettle(self, request):
+        """重新结算: settle the person-year again from scratch with the facts known now (after a
+        corrected identity, enrolment or registration).  ``confirm`` false: the adjustments it
+        would make, nothing written; true: made.  Again changes nothing."""
+        from members.models import Person
+
+        body = ResettleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        person = scope_queryset(Person.objects.filter(id_number=v["person"]), request.user).first()
+        if person is None:
+            return Response({"person": [_("参保人不存在。")]}, status=status.HTTP_400_BAD_REQUEST)
+        result = services.ledger_resettle(person=person, year=v["year"], confirm=v["confirm"],
+                                          actor=request.user, reason=v["reason"])
+        data = {"person": person.id_number, "year": v["year"], "confirmed": result.confirmed,
+                "adjustments": [selectors.entry_row(e) if e.pk else {**selectors.entry_row(e), "at": timezone.now()}
+                                for e in result.entries],
+                "totals": result.total}
+        return Response(ResettleResultSerializer(data).data,
+                        status=status.HTTP_201_CREATED if result.confirmed and result.entries else status.HTTP_200_OK)
 
 
 class FundEntryViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -348,6 +348,23 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
     sums["s_claims_count"] = Count("id", filter=Q(status=ClaimStatus.SETTLED))
     expected = {row["person_id"]: {k[2:]: v for k, v in row.items() if k.startswith("s_")}
                 for row in claims.values("person_id").annotate(**sums).order_by()}
+    # Payouts and adjustments (LedgerEntry) move the same totals; their month is the month of
+    # the claim they belong to.
+    from .models import LedgerEntry
+
+    entries = LedgerEntry.objects.filter(year=year)
+    if person_ids is not None:
+        entries = entries.filter(person_id__in=ids)
+    entry_sums = {"s_critical_paid": Sum("critical"), "s_assistance_paid": Sum("assistance"),
+                  "s_second_round_paid": Sum("second_round"), "s_out_of_pocket": Sum("out_of_pocket"),
+                  "s_basic_paid": Sum("basic")}
+    entry_sums.update({f"s_oop_m{m:02d}": Sum(Case(When(claim__service_date__month=m, then=F("out_of_pocket")),
+                                                  default=zero)) for m in range(1, 13)})
+    for row in entries.values("person_id").annotate(**entry_sums).order_by():
+        target = expected.setdefault(row["person_id"], {})
+        for k, v in row.items():
+            if k.startswith("s_") and v is not None:
+                target[k[2:]] = (target.get(k[2:]) or Decimal("0.00")) + v
     month_fields = [f"oop_m{m:02d}" for m in range(1, 13)]
     fields = [*LEDGER_CHECKS, *month_fields, "claims_count"]
     out = []
@@ -369,3 +386,38 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
     for pid in set(expected) - seen:
         out.append({"person_id": pid, "year": year, "field": "ledger", "ledger": None, "claims": "missing"})
     return out
+
+
+# ── the person-year ledger as entries (API.md ``ledgers/``) ───────────────────────────────
+def ledger_entries(person_id: int, year: int) -> list[dict]:
+    """Every entry of a person-year in the order it was written: each claim's settlement and
+    reversal (the ``Claim`` rows) and each one-time payment and adjustment (``LedgerEntry``)."""
+    from .models import LedgerEntry
+
+    out = []
+    for c in (Claim.objects.filter(person_id=person_id, year=year).order_by("settled_at", "id")
+              .only("id", "status", "reversal_of_id", "basic_paid", "critical_paid", "assistance_paid",
+                    "second_round_paid", "out_of_pocket", "settled_at", "service_date", "explanation")):
+        reversal = c.status == ClaimStatus.REVERSAL
+        out.append({"kind": "reversal" if reversal else "claim", "claim": c.reversal_of_id if reversal else c.pk,
+                    "basic": c.basic_paid, "critical": c.critical_paid, "assistance": c.assistance_paid,
+                    "second_round": c.second_round_paid, "out_of_pocket": c.out_of_pocket,
+                    "reason": (c.explanation.splitlines() or [""])[0], "cash_status": "", "application": None,
+                    "at": c.settled_at})
+    for e in LedgerEntry.objects.filter(person_id=person_id, year=year).order_by("at", "id"):
+        out.append(entry_row(e))
+    out.sort(key=lambda row: row["at"])
+    return out
+
+
+def entry_row(e) -> dict:
+    return {"kind": e.kind, "claim": e.claim_id, "basic": e.basic, "critical": e.critical,
+            "assistance": e.assistance, "second_round": e.second_round, "out_of_pocket": e.out_of_pocket,
+            "reason": e.reason, "cash_status": e.cash_status, "application": e.application_id, "at": e.at}
+
+
+def ledger_view(ledger: PersonYearLedger) -> dict:
+    return {"person": ledger.person, "year": ledger.year, "basic_paid": ledger.basic_paid,
+            "critical_paid": ledger.critical_paid, "assistance_paid": ledger.assistance_paid,
+            "second_round_paid": ledger.second_round_paid, "out_of_pocket": ledger.out_of_pocket,
+            "claims_count": ledger.claims_count, "entries": ledger_entries(ledger.person_id, ledger.year)}

@@ -91,3 +91,50 @@ class FundReportQuery(serializers.Serializer):
     year = serializers.IntegerField(min_value=1990, max_value=2100)
     region = serializers.CharField(required=False, allow_blank=True)
 
+
+
+class LedgerEntrySerializer(serializers.Serializer):
+    """One entry of a person-year: a claim's settlement (or its reversal), a one-time payment
+    or an adjustment (API.md ``ledgers/``)."""
+
+    kind = serializers.ChoiceField(choices=[("claim", "claim"), ("reversal", "reversal"), ("payout", "payout"),
+                                            ("adjustment", "adjustment")])
+    claim = serializers.IntegerField(allow_null=True)
+    basic = MoneyField()
+    critical = MoneyField()
+    assistance = MoneyField()
+    second_round = MoneyField()
+    out_of_pocket = MoneyField()
+    reason = serializers.CharField()
+    cash_status = serializers.CharField(allow_blank=True)
+    application = serializers.IntegerField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class LedgerSerializer(serializers.Serializer):
+    """A person-year ledger (个人年度台账): the year's totals per tier and its entries."""
+
+    person = serializers.CharField(source="person.id_number")
+    year = serializers.IntegerField()
+    basic_paid = MoneyField()
+    critical_paid = MoneyField()
+    assistance_paid = MoneyField()
+    second_round_paid = MoneyField()
+    out_of_pocket = MoneyField()
+    claims_count = serializers.IntegerField()
+    entries = LedgerEntrySerializer(many=True)
+
+
+class ResettleSerializer(serializers.Serializer):
+    person = serializers.CharField(max_length=18)
+    year = serializers.IntegerField(min_value=1990, max_value=2100)
+    confirm = serializers.BooleanField(default=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ResettleResultSerializer(serializers.Serializer):
+    person = serializers.CharField()
+    year = serializers.IntegerField()
+    confirmed = serializers.BooleanField()
+    adjustments = LedgerEntrySerializer(many=True)
+    totals = serializers.DictField(child=MoneyField())

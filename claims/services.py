@@ -781,6 +781,25 @@ def claim_correct(*, claim: Claim, actor=None, reason: str = "", **changes) -> C
 
 
 @transaction.atomic
+def ledger_resettle(*, person: Person, year: int, confirm: bool, actor, reason: str = "") -> Resettlement:
+    """A reviewer's re-settlement of one person-year after correcting a fact (an identity, an
+    enrolment, a registration): ``confirm=False`` previews the adjustments (nothing written),
+    ``confirm=True`` writes them; the same again finds nothing."""
+    from django.core.exceptions import PermissionDenied
+
+    from yibao_site.models import Role
+
+    if actor is None or not (getattr(actor, "is_superuser", False)
+                             or getattr(actor, "role", None) in (Role.REVIEWER, Role.SUPERVISOR)):
+        raise PermissionDenied(_("只有审核人员可以重新结算个人年度台账。"))
+    with translation.override("zh-hans"):
+        why = _("审核人员重新结算%(year)s年度台账") % {"year": year}
+        if (reason or "").strip():
+            why += _("(%(reason)s)") % {"reason": reason.strip()[:200]}
+    return person_years_resettle(keys={(person.pk, year)}, actor=actor, reason=why, confirm=confirm)
+
+
+@transaction.atomic
 def ledger_entries_settle_cash(*, application_id: int, reference: str, actor=None) -> int:
     """Mark the one-time payment entries of an assistance application paid (财务已支付):
     the assistance app calls this when finance pays the approved amount."""
@@ -838,14 +857,48 @@ def fund_entry_record(*, fund: str, region: Region, month: date, kind: str, amou
 
 
 # ── nightly ledger check ──────────────────────────────────────────────────────────────────
+def ledger_scratch_differences(*, year: int, person_ids=None, chunk: int = 2000) -> list[dict]:
+    """Settle every person-year of ``year`` (or of ``person_ids``) again from scratch, without
+    writing, and return one row per person-year whose ledger differs from it: the entries a
+    re-settlement would write, by person (台账与从头重算核对)."""
+    qs = PersonYearLedger.objects.filter(year=year).order_by("person_id")
+    if person_ids is not None:
+        qs = qs.filter(person_id__in=set(person_ids))
+    ids = list(qs.values_list("person_id", flat=True))
+    out = []
+    for start in range(0, len(ids), chunk):
+        keys = {(pid, year) for pid in ids[start:start + chunk]}
+        try:
+            result = person_years_resettle(keys=keys, reason="核对", confirm=False)
+        except ValidationError as exc:
+            out.append({"person_id": None, "year": year, "field": "resettle", "ledger": None,
+                        "claims": "; ".join(m for _f, msgs in error_items(exc) for m in msgs)})
+            continue
+        rows = {(r.person_id, r.year): r for r in PersonYearLedger.objects.filter(
+            person_id__in={p for p, _y in keys}, year=year)}
+        for e in result.entries:
+            out.append({"person_id": e.person_id, "year": year, "field": f"adjustment:claim#{e.claim_id}",
+                        "ledger": None, "claims": e.total})
+        for key, state in result.states.items():
+            row = rows.get(key)
+            for name in rules.LEDGER_FIELDS:
+                if row is not None and getattr(row, name) != state[name]:
+                    out.append({"person_id": key[0], "year": year, "field": f"scratch:{name}",
+                                "ledger": getattr(row, name), "claims": state[name]})
+    return out
+
+
 @transaction.atomic
-def ledger_check_run(*, year: int, on: date | None = None) -> "LedgerCheck":
-    """Check every ledger of ``year`` against its claims and record the result for ``on``
+def ledger_check_run(*, year: int, on: date | None = None, from_scratch: bool = True) -> "LedgerCheck":
+    """Check every ledger of ``year`` against its claims and entries, and (``from_scratch``)
+    against settling the year again from the facts known now; record the result for ``on``
     (default today); a second run the same day updates the same record."""
     from .models import LedgerCheck
 
     on = on or timezone.localdate()
     found = selectors.ledger_mismatches(year=year)
+    if from_scratch:
+        found += ledger_scratch_differences(year=year)
     details = [{**row, "ledger": str(row["ledger"]), "claims": str(row["claims"])} for row in found[:100]]
     check, _created = LedgerCheck.objects.update_or_create(
         year=year, checked_on=on,

@@ -5,6 +5,7 @@ from . import api
 
 router = SimpleRouter()
 router.register("claims", api.ClaimViewSet, basename="claim")
+router.register("ledgers", api.LedgerViewSet, basename="ledger")
 router.register("fund-entries", api.FundEntryViewSet, basename="fund-entry")
 
 urlpatterns = [

@@ -1,0 +1,188 @@
+"""One ledger, right in any order of events (issue 11, DOMAIN.md §5): late claims, reversals,
+re-settlement with adjustment entries, derived caps, the ``ledgers/`` API.  Amounts by hand."""
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from claims import services
+from claims.models import CashStatus, Claim, EntryKind, LedgerEntry, PersonYearLedger
+from members.models import Enrollment
+
+from . import factories as f
+
+
+def ledger(p, year=2024):
+    return PersonYearLedger.objects.get(person=p, year=year)
+
+
+def totals(p, year=2024):
+    row = ledger(p, year)
+    return row.assistance_paid, row.second_round_paid
+
+
+def scratch_is_clean(p, year=2024):
+    return services.ledger_scratch_differences(year=year, person_ids=[p.pk]) == []
+
+
+def platform(p, on, *, scope="50000", basic="30000", critical="0"):
+    """A platform-settled inpatient claim (basic and critical given): left after insurance =
+    scope − basic − critical."""
+    return f.settle(p, on=on, total=scope, scope=scope, basic_paid=D(basic), critical_paid=D(critical))
+
+
+@pytest.fixture
+def dibao(yicheng):
+    """Yicheng 低保 (category 2): assistance 70 %, no deductible, cap 30 000; 再救助 above
+    5 000 at 70 %, cap 20 000."""
+    p = f.insured(yicheng)
+    f.identity(p, "subsistence")
+    return p
+
+
+def test_reversing_march_resettles_may_and_july_from_scratch(dibao):
+    """Each claim leaves 20 000 after insurance.  In order: March assistance 14 000, May
+    14 000, July 2 000 (cap 30 000); 再救助 on 6 000 + 6 000 + 18 000: 700, 4 200, 12 600.
+    March reversed: May and July from scratch get 14 000 + 14 000 = 28 000 of assistance and
+    (12 000 − 5 000) × 70 % = 4 900 of 再救助 (not 16 000 and 16 800)."""
+    march = platform(dibao, date(2024, 3, 10))
+    may = platform(dibao, date(2024, 5, 10))
+    july = platform(dibao, date(2024, 7, 10))
+    assert [c.assistance_paid for c in (march, may, july)] == [D("14000.00"), D("14000.00"), D("2000.00")]
+    assert [c.second_round_paid for c in (march, may, july)] == [D("700.00"), D("4200.00"), D("12600.00")]
+    assert totals(dibao) == (D("30000.00"), D("17500.00"))
+
+    services.claim_reverse(claim=march, reason="重复结算")
+    assert totals(dibao) == (D("28000.00"), D("4900.00"))
+    entries = {e.claim_id: e for e in LedgerEntry.objects.filter(person=dibao)}
+    assert set(entries) == {may.pk, july.pk}
+    # May: 再救助 4 200 → 700 (追回 3 500); July: assistance 2 000 → 14 000, 再救助 12 600 → 4 200 (补付 3 600)
+    assert (entries[may.pk].assistance, entries[may.pk].second_round) == (D("0.00"), D("-3500.00"))
+    assert entries[may.pk].cash_status == CashStatus.TO_RECOVER and "追回3500元" in entries[may.pk].reason
+    assert (entries[july.pk].assistance, entries[july.pk].second_round) == (D("12000.00"), D("-8400.00"))
+    assert entries[july.pk].cash_status == CashStatus.TO_PAY and "补付3600元" in entries[july.pk].reason
+    assert all(e.kind == EntryKind.ADJUSTMENT and "冲销" in e.reason for e in entries.values())
+    # the claims themselves are never edited
+    may.refresh_from_db()
+    assert (may.assistance_paid, may.second_round_paid) == (D("14000.00"), D("4200.00"))
+    # out-of-pocket: May 50 000 − 30 000 − 14 000 − 700 = 5 300, July 50 000 − 30 000 − 14 000 − 4 200 = 1 800
+    assert ledger(dibao).claims_count == 2 and ledger(dibao).out_of_pocket == D("7100.00")
+    assert scratch_is_clean(dibao)
+    assert (ledger(dibao).oop_m03, ledger(dibao).oop_m05, ledger(dibao).oop_m07) == (
+        D("0.00"), D("5300.00"), D("1800.00"))
+
+
+def test_a_late_claim_is_settled_in_its_place_and_later_claims_are_adjusted(dibao):
+    """May and July first (14 000 + 14 000 = 28 000 assistance); then a March claim arrives:
+    from scratch March 14 000, May 14 000, July 2 000 — the March claim is written with its
+    own place's 14 000, July gets an adjustment of −12 000 (追回), the year still 30 000."""
+    may = platform(dibao, date(2024, 5, 10))
+    july = platform(dibao, date(2024, 7, 10))
+    assert totals(dibao) == (D("28000.00"), D("4900.00"))
+    march = platform(dibao, date(2024, 3, 10))
+    assert (march.assistance_paid, march.second_round_paid) == (D("14000.00"), D("700.00"))
+    assert totals(dibao) == (D("30000.00"), D("17500.00"))
+    adj = LedgerEntry.objects.get(person=dibao, claim=july)
+    assert adj.assistance == D("-12000.00") and "补录" in adj.reason
+    # May's 再救助 700 → 4 200 (+3 500), July 4 200 → 12 600 (+8 400)
+    assert LedgerEntry.objects.get(person=dibao, claim=may).second_round == D("3500.00")
+    assert adj.second_round == D("8400.00")
+    assert ledger(dibao).claims_count == 3 and scratch_is_clean(dibao)
+
+
+def test_correcting_a_claim_resettles_the_year(dibao):
+    """March corrected from 20 000 left to 10 000 left: from scratch March 7 000, May 14 000,
+    July 9 000 (30 000 − 21 000) of assistance."""
+    march = platform(dibao, date(2024, 3, 10))
+    platform(dibao, date(2024, 5, 10))
+    july = platform(dibao, date(2024, 7, 10))
+    new = services.claim_correct(claim=march, basic_paid=D("40000"), critical_paid=D("0"), reason="金额录错")
+    assert new.assistance_paid == D("7000.00")
+    assert ledger(dibao).assistance_paid == D("30000.00")
+    # July: +12 000 when March is reversed (2 000 → 14 000), −5 000 when the corrected March
+    # (dated before it) is settled (14 000 → 9 000): two adjustments, 2 000 → 9 000 in all.
+    july_entries = LedgerEntry.objects.filter(person=dibao, claim=july).order_by("id")
+    assert [e.assistance for e in july_entries] == [D("12000.00"), D("-5000.00")]
+    assert scratch_is_clean(dibao)
+
+
+def test_a_reviewer_resettles_after_correcting_an_identity_preview_then_confirm(dibao, yicheng, staff):
+    """Without the 低保 identity (added later, valid from 2024-01-01) a July claim paid no
+    assistance; the preview shows 14 000 + 再救助 700 due, writes nothing; confirm writes one
+    补付 entry; the same again finds nothing."""
+    from members.models import Identity
+
+    other = f.insured(yicheng)
+    claim = platform(other, date(2024, 7, 10))
+    assert claim.assistance_paid == 0
+    f.identity(other, "subsistence", valid_from=date(2024, 1, 1))
+    reviewer = staff["reviewer"]
+    preview = services.ledger_resettle(person=other, year=2024, confirm=False, actor=reviewer)
+    assert not preview.confirmed and [(e.assistance, e.second_round) for e in preview.entries] == [
+        (D("14000.00"), D("700.00"))]
+    assert not LedgerEntry.objects.exists() and ledger(other).assistance_paid == 0
+    done = services.ledger_resettle(person=other, year=2024, confirm=True, actor=reviewer, reason="民政补录低保身份")
+    assert done.confirmed and LedgerEntry.objects.get().cash_status == CashStatus.TO_PAY
+    assert "民政补录低保身份" in LedgerEntry.objects.get().reason
+    assert totals(other) == (D("14000.00"), D("700.00"))
+    again = services.ledger_resettle(person=other, year=2024, confirm=True, actor=reviewer)
+    assert again.entries == [] and LedgerEntry.objects.count() == 1
+    with pytest.raises(PermissionDenied):
+        services.ledger_resettle(person=other, year=2024, confirm=True, actor=staff["clerk"])
+    assert Identity.objects.filter(person=other).count() == 1
+
+
+def test_a_december_claim_after_next_years_premium_takes_away_the_zero_claim_bonus(yicheng):
+    """Yicheng from 2025: a zero-reimbursement 2024 followed by a normal 2025 payment adds
+    3 000 to the 2025 critical-illness cap (400 000 → 403 000).  A December 2024 claim settled
+    after the 2025 premium was paid makes 2024 a year with fund payment: the 2025 cap goes
+    back to 400 000, and a 2025 claim the old cap paid is adjusted."""
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    assert Enrollment.objects.get(person=p, year=2025).critical_illness_cap == D("403000.00")
+    # a 2025 claim that reaches the cap: left after basic 1 000 000 → critical would pay far more
+    big = f.settle(p, on=date(2025, 3, 1), total="1200000", scope="1200000", basic_paid=D("200000"))
+    assert big.critical_paid == D("403000.00")
+    f.settle(p, on=date(2024, 12, 20), total="12000")  # basic pays: 2024 is no longer zero-claim
+    assert Enrollment.objects.get(person=p, year=2024).had_fund_payment is True
+    assert Enrollment.objects.get(person=p, year=2025).critical_illness_cap == D("400000.00")
+    adj = LedgerEntry.objects.get(person=p, year=2025)
+    assert adj.critical == D("-3000.00") and "封顶线" in adj.reason
+    assert ledger(p, 2025).critical_paid == D("400000.00")
+
+
+def test_ledgers_api_shows_totals_and_entries_and_resettles(dibao, staff, api):
+    march = platform(dibao, date(2024, 3, 10))
+    platform(dibao, date(2024, 5, 10))
+    services.claim_reverse(claim=march)
+    client = api(staff["supervisor"])
+    res = client.get(f"/api/v1/ledgers/?person={dibao.id_number}&year=2024")
+    assert res.status_code == 200, res.content
+    row = res.json()["results"][0]
+    assert (row["assistance_paid"], row["second_round_paid"]) == ("14000.00", "700.00")
+    kinds = [e["kind"] for e in row["entries"]]
+    assert kinds.count("claim") == 2 and kinds.count("reversal") == 1 and kinds.count("adjustment") == 1
+    res = client.post("/api/v1/ledgers/resettle/", {"person": dibao.id_number, "year": 2024, "confirm": True},
+                      format="json")
+    assert res.status_code == 200 and res.json()["adjustments"] == []
+    assert api(staff["clerk"]).post("/api/v1/ledgers/resettle/", {"person": dibao.id_number, "year": 2024},
+                                    format="json").status_code == 403
+
+
+def test_resettle_command_previews_then_writes(dibao, yicheng):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    platform(dibao, date(2024, 3, 10))
+    # A policy correction: 70 % becomes 80 % from 2024-01-01 for the city.
+    from yibao_site.services import policy_parameter_save
+    policy_parameter_save(region=yicheng.city, key="assistance.cat2.inpatient.rate", value="0.80",
+                          effective_from=date(2024, 1, 1), source="更正")
+    out = StringIO()
+    call_command("resettle_ledgers", region=yicheng.city.code, year=2024, stdout=out)
+    assert "预览" in out.getvalue() and not LedgerEntry.objects.exists()
+    call_command("resettle_ledgers", region=yicheng.city.code, year=2024, confirm=True, stdout=StringIO())
+    assert ledger(dibao).assistance_paid == D("16000.00")  # 20 000 × 80 %
+    assert Claim.objects.get().assistance_paid == D("14000.00")
