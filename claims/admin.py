@@ -3,7 +3,6 @@ staff pages — manual reimbursement at the window (手工报销), the printable
 the fund report."""
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -28,7 +27,8 @@ from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
 from .importers import ClaimImporter
-from .models import Claim, ClaimSource, ClaimStatus, FundEntry, LedgerCheck, PersonYearLedger, VisitType
+from .models import (CashStatus, Claim, ClaimSource, ClaimStatus, FundEntry, LedgerCheck, LedgerEntry,
+                     PersonYearLedger, VisitType)
 
 SETTLE_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
 FINANCE_ROLES = frozenset({Role.FINANCE, Role.SUPERVISOR})
@@ -262,6 +262,83 @@ class PersonYearLedgerAdmin(MaskedIdAdminMixin, ScopedAdmin):
     @admin.display(description=_("基本医保支付累计"))
     def basic_total(self, obj):
         return obj.basic_paid
+
+    def get_urls(self):
+        return [path("<int:pk>/resettle/", self.admin_site.admin_view(self.resettle_view),
+                     name="claims_personyearledger_resettle"), *super().get_urls()]
+
+    def resettle_view(self, request, pk):
+        """重新结算: preview the adjustments the facts known now call for, then confirm."""
+        if request.user.role not in (Role.REVIEWER, Role.SUPERVISOR) and not request.user.is_superuser:
+            raise PermissionDenied
+        ledger = get_object_or_404(scope_queryset(PersonYearLedger.objects.select_related("person"), request.user),
+                                   pk=pk)
+        confirm = request.method == "POST" and request.POST.get("confirm") == "1"
+        try:
+            result = services.ledger_resettle(person=ledger.person, year=ledger.year, confirm=confirm,
+                                              actor=request.user, reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            return HttpResponseRedirect(reverse("admin:claims_personyearledger_change", args=[pk]))
+        if confirm:
+            messages.success(request, _("已重新结算,写入 %(n)s 条调整分录。") % {"n": len(result.entries)})
+        context = {**self.admin_site.each_context(request), "title": _("重新结算个人年度台账"), "ledger": ledger,
+                   "entries": result.entries, "confirmed": result.confirmed, "opts": self.model._meta}
+        return TemplateResponse(request, "claims/resettle.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "resettle_url": reverse(
+            "admin:claims_personyearledger_resettle", args=[object_id])}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class SettleCashForm(forms.Form):
+    reference = forms.CharField(label=_("支付或追回凭证号"), max_length=60)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(MaskedIdAdminMixin, ScopedAdmin):
+    """台账分录: one-time payments and adjustments; finance works the 应补付 / 应追回 lists
+    (money owed back is listed as such, never netted against what is owed out)."""
+
+    list_display = ["at", "masked_id", "year", "kind", "claim", "basic", "critical", "assistance", "second_round",
+                    "cash_status", "cash_reference", "reason"]
+    list_filter = ["cash_status", "kind", "year", township_filter("person__township")]
+    search_fields = ["=person__id_number", "=batch"]
+    list_select_related = ["person"]
+    ordering = ["-at", "-id"]
+    view_roles = STAFF_ROLES
+    actions = ["settle_cash"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("登记已补付/已追回(需凭证号)"))
+    def settle_cash(self, request, queryset):
+        if "reference" in request.POST:
+            form = SettleCashForm(request.POST)
+            if form.is_valid():
+                try:
+                    n = services.ledger_entries_settle(entry_ids=list(queryset.values_list("pk", flat=True)),
+                                                       reference=form.cleaned_data["reference"], actor=request.user)
+                except (PermissionDenied, ValidationError) as exc:
+                    messages.error(request, str(getattr(exc, "messages", [exc])[0]))
+                    return None
+                messages.success(request, _("已登记 %(n)s 条。") % {"n": n})
+                return None
+        else:
+            form = SettleCashForm()
+        context = {**self.admin_site.each_context(request), "title": _("登记已补付/已追回"), "form": form,
+                   "queryset": queryset.filter(cash_status__in=[CashStatus.TO_PAY, CashStatus.TO_RECOVER]),
+                   "opts": self.model._meta, "action": "settle_cash",
+                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "claims/settle_cash.html", context)
 
 
 class FundEntryForm(forms.ModelForm):

@@ -186,3 +186,31 @@ def test_resettle_command_previews_then_writes(dibao, yicheng):
     call_command("resettle_ledgers", region=yicheng.city.code, year=2024, confirm=True, stdout=StringIO())
     assert ledger(dibao).assistance_paid == D("16000.00")  # 20 000 × 80 %
     assert Claim.objects.get().assistance_paid == D("14000.00")
+
+
+def test_admin_resettle_preview_then_confirm_and_finance_settles_cash(dibao, yicheng, staff, client):
+    """The reviewer sees the adjustments on screen before anything is written; finance then
+    records the 补付 with a voucher number."""
+    from django.contrib.auth import get_user_model
+
+    other = f.insured(yicheng)
+    platform(other, date(2024, 7, 10))
+    f.identity(other, "subsistence", valid_from=date(2024, 1, 1))
+    row = ledger(other)
+    client.force_login(staff["reviewer"])
+    url = f"/admin/claims/personyearledger/{row.pk}/resettle/"
+    page = client.get(url)
+    assert page.status_code == 200 and "14000" in page.content.decode() and not LedgerEntry.objects.exists()
+    done = client.post(url, {"confirm": "1", "reason": "补录身份"})
+    assert done.status_code == 200 and LedgerEntry.objects.count() == 1
+    assert client.post(url, {"confirm": "1"}).status_code == 200 and LedgerEntry.objects.count() == 1
+    entry = LedgerEntry.objects.get()
+    client.force_login(staff["finance"])
+    res = client.post("/admin/claims/ledgerentry/", {"action": "settle_cash", "_selected_action": [entry.pk],
+                                                     "reference": "ZF-2024-01"})
+    assert res.status_code in (200, 302)
+    entry.refresh_from_db()
+    assert (entry.cash_status, entry.cash_reference) == (CashStatus.PAID, "ZF-2024-01")
+    client.force_login(staff["clerk"])
+    assert client.get(url).status_code in (302, 403)
+    assert get_user_model().objects.filter(pk=staff["clerk"].pk).exists()
