@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "yibao_site",
     "members",
+    "chronic",
     "claims",
     "assistance",
     "assistance.early_warning",
