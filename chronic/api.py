@@ -26,8 +26,8 @@ from yibao_site.permissions import ALL_ROLES, STAFF_ROLES, RolePermission
 from . import selectors, services
 from .models import Certification, ChronicDisease
 from .serializers import (
-    CertificationSerializer, ChronicDiseaseSerializer, MaterialSerializer, MaterialUploadSerializer, NoteSerializer,
-    OpinionSerializer, ReasonSerializer, ReturnSerializer,
+    CertificationSerializer, ChronicDiseaseSerializer, CertificationMaterialSerializer, CertificationMaterialUploadSerializer, CertificationNoteSerializer,
+    CertificationOpinionSerializer, CertificationReasonSerializer, CertificationReturnSerializer,
 )
 
 FILERS = frozenset({Role.TOWNSHIP_AGENT, Role.WINDOW_CLERK})
@@ -112,65 +112,65 @@ class CertificationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewset
     def submit(self, request, pk=None):
         return self._done(services.certification_submit(actor=request.user, certification=self.get_object()))
 
-    @extend_schema(request=OpinionSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationOpinionSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"])
     def opinion(self, request, pk=None):
-        data = _payload(OpinionSerializer, request)
+        data = _payload(CertificationOpinionSerializer, request)
         return self._done(services.certification_record_opinion(
             actor=request.user, certification=self.get_object(), hospital_code=data["hospital"],
             supports=data["supports"], opinion=data["opinion"]))
 
-    @extend_schema(request=ReasonSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationReasonSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        data = _payload(ReasonSerializer, request)
+        data = _payload(CertificationReasonSerializer, request)
         return self._done(services.certification_approve(actor=request.user, certification=self.get_object(),
                                                          reason=data["reason"]))
 
-    @extend_schema(request=ReasonSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationReasonSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        data = _payload(ReasonSerializer, request)
+        data = _payload(CertificationReasonSerializer, request)
         return self._done(services.certification_reject(actor=request.user, certification=self.get_object(),
                                                         reason=data["reason"]))
 
-    @extend_schema(request=ReasonSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationReasonSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
-        data = _payload(ReasonSerializer, request)
+        data = _payload(CertificationReasonSerializer, request)
         return self._done(services.certification_review(actor=request.user, certification=self.get_object(),
                                                         reason=data["reason"]))
 
-    @extend_schema(request=ReasonSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationReasonSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        data = _payload(ReasonSerializer, request)
+        data = _payload(CertificationReasonSerializer, request)
         return self._done(services.certification_revoke(actor=request.user, certification=self.get_object(),
                                                         reason=data["reason"]))
 
-    @extend_schema(request=ReturnSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationReturnSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"], url_path="return", url_name="return")
     def return_(self, request, pk=None):
-        data = _payload(ReturnSerializer, request)
+        data = _payload(CertificationReturnSerializer, request)
         cert = self.get_object()
         services.certification_return(actor=request.user, certification=cert,
                                       missing=[dict(i) for i in data["missing"]], reason=data["reason"])
         return self._done(cert)
 
-    @extend_schema(request=NoteSerializer, responses=CertificationSerializer)
+    @extend_schema(request=CertificationNoteSerializer, responses=CertificationSerializer)
     @action(detail=True, methods=["post"])
     def resubmit(self, request, pk=None):
-        data = _payload(NoteSerializer, request)
+        data = _payload(CertificationNoteSerializer, request)
         return self._done(services.certification_resubmit(actor=request.user, certification=self.get_object(),
                                                           note=data["note"]))
 
-    @extend_schema(request={"multipart/form-data": MaterialUploadSerializer}, responses=MaterialSerializer)
+    @extend_schema(request={"multipart/form-data": CertificationMaterialUploadSerializer}, responses=CertificationMaterialSerializer)
     @action(detail=True, methods=["post"])
     def materials(self, request, pk=None):
-        data = _payload(MaterialUploadSerializer, request)
+        data = _payload(CertificationMaterialUploadSerializer, request)
         material = services.material_add(actor=request.user, certification=self.get_object(),
                                          material_type=data["material_type"], upload=data["file"])
-        return Response(MaterialSerializer(material).data, status=status.HTTP_201_CREATED)
+        return Response(CertificationMaterialSerializer(material).data, status=status.HTTP_201_CREATED)
 
 
 def _parse_day(value: str | None, field: str) -> date:

@@ -24,7 +24,7 @@ class ChronicDiseaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventSerializer(serializers.ModelSerializer):
+class CertificationEventSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -32,7 +32,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["action", "from_status", "to_status", "actor", "at", "reason", "data"]
 
 
-class MaterialSerializer(serializers.ModelSerializer):
+class CertificationMaterialSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,7 +43,7 @@ class MaterialSerializer(serializers.ModelSerializer):
         return reverse("chronic_agent:material", args=[obj.pk])
 
 
-class NoticeSerializer(serializers.ModelSerializer):
+class CertificationNoticeSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     issued_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -73,9 +73,9 @@ class CertificationSerializer(serializers.ModelSerializer):
     filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    materials = MaterialSerializer(many=True, read_only=True)
-    notices = NoticeSerializer(many=True, read_only=True)
-    history = EventSerializer(source="events", many=True, read_only=True)
+    materials = CertificationMaterialSerializer(many=True, read_only=True)
+    notices = CertificationNoticeSerializer(many=True, read_only=True)
+    history = CertificationEventSerializer(source="events", many=True, read_only=True)
 
     class Meta:
         model = Certification
@@ -92,31 +92,31 @@ class CertificationSerializer(serializers.ModelSerializer):
         return data
 
 
-class OpinionSerializer(serializers.Serializer):
+class CertificationOpinionSerializer(serializers.Serializer):
     hospital = serializers.CharField(max_length=30)
     supports = serializers.BooleanField()
     opinion = serializers.CharField(max_length=2000)
 
 
-class ReasonSerializer(serializers.Serializer):
+class CertificationReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class NoteSerializer(serializers.Serializer):
+class CertificationNoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class MissingItemSerializer(serializers.Serializer):
+class CertificationMissingItemSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=CertificationMaterialType.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
-class ReturnSerializer(serializers.Serializer):
-    missing = MissingItemSerializer(many=True, allow_empty=False,
+class CertificationReturnSerializer(serializers.Serializer):
+    missing = CertificationMissingItemSerializer(many=True, allow_empty=False,
                                     error_messages={"empty": _("退回补正必须一次性列明全部需补正的材料。")})
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class MaterialUploadSerializer(serializers.Serializer):
+class CertificationMaterialUploadSerializer(serializers.Serializer):
     material_type = serializers.ChoiceField(choices=CertificationMaterialType.choices)
     file = serializers.FileField()

@@ -234,6 +234,9 @@ SPECTACULAR_SETTINGS = {
         "AccountEntryKindEnum": "members.models.EntryKind",
         "OffsiteKindEnum": "members.models.OffsiteKind",
         "SubsidyBatchStatusEnum": "members.models.BatchStatus",
+        "CertificationStatusEnum": "chronic.models.CertificationStatus",
+        "CertificationChannelEnum": "chronic.models.CertificationChannel",
+        "CertificationMaterialTypeEnum": "chronic.models.CertificationMaterialType",
     },
 }
 
