@@ -91,3 +91,30 @@ def test_overdue_task(shiyan, staff):
                               upload=SimpleUploadedFile("a.pdf", PDF))
     services.certification_submit(actor=staff["agent"], certification=cert, on=date(2024, 3, 1))
     assert flag_overdue("2024-04-01")["flagged"] == 1
+
+
+def test_demo_certifies_some_persons_and_their_chronic_claims_name_the_disease(shiyan, staff, monkeypatch):
+    import random
+    from types import SimpleNamespace
+
+    from chronic import demo as chronic_demo
+    from claims import demo as claims_demo
+    from claims.models import Claim
+
+    for i in range(30):
+        p = f.person(shiyan, township=i % 2)
+        f.enrol(p, year=2025)
+        f.enrol(p, year=2026)
+    ctx = SimpleNamespace(rng=random.Random(7), jurisdiction=shiyan, today=date(2026, 3, 15), persons=30,
+                          staff={"demo_clerk": staff["clerk"], "demo_reviewer": staff["reviewer"]},
+                          log=lambda *a: None)
+    monkeypatch.setattr(chronic_demo, "CERTIFIED_SHARE", 0.5)  # a small demo: enough chronic claims to check
+    chronic_demo.seed(ctx)
+    certified = Certification.objects.count()
+    assert certified > 0
+    chronic_demo.seed(ctx)
+    assert Certification.objects.count() == certified  # once
+    claims_demo.seed(ctx)
+    chronic_claims = Claim.objects.filter(visit_type="chronic")
+    assert chronic_claims.exists() and not chronic_claims.filter(disease="").exists()
+    assert all(c.breakdown["chronic"]["certified"] for c in chronic_claims)
