@@ -8,4 +8,9 @@ class AssistanceConfig(AppConfig):
     verbose_name = _("医疗救助")
 
     def ready(self):
+        from yibao_site.workflow import register_calendar
+
         from . import dashboard  # noqa: F401  (registers the to-do providers)
+        from .selectors import working_calendar
+
+        register_calendar(working_calendar)  # the holiday table every case deadline runs on

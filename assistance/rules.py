@@ -45,29 +45,8 @@ def lookback_window(before: date, months: int) -> tuple[date, date]:
     return add_months(before, -months), before - timedelta(days=1)
 
 
-def is_working_day(day: date, holidays: frozenset[date] = frozenset(), workdays: frozenset[date] = frozenset()) -> bool:
-    """Weekdays work unless a holiday; weekend days rest unless a make-up working day (调休)."""
-    if day in workdays:
-        return True
-    if day in holidays:
-        return False
-    return day.weekday() < 5
-
-
-def add_working_days(start: date, days: int, holidays: frozenset[date] = frozenset(),
-                     workdays: frozenset[date] = frozenset()) -> date:
-    """Return the date ``days`` working days after ``start`` (start itself not counted).
-
-    A case received on Friday 2024-03-01 with 15 working days is due Friday 2024-03-22.
-    """
-    if days < 0:
-        raise ValueError("days must not be negative")
-    current, left = start, days
-    while left:
-        current += timedelta(days=1)
-        if is_working_day(current, holidays, workdays):
-            left -= 1
-    return current
+# The calendar arithmetic is the kernel's (shared with every case workflow).
+from yibao_site.workflow import add_working_days, is_working_day  # noqa: E402,F401
 
 
 # ── categories ───────────────────────────────────────────────────────────────────────────

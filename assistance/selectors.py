@@ -38,10 +38,9 @@ def working_calendar(start: date, end: date) -> tuple[frozenset[date], frozenset
 
 def deadline_from(start: date, working_days: int) -> date:
     """Return the deadline ``working_days`` working days after ``start`` (限时办结)."""
-    # Every week has at least two working days unless a holiday run covers it; allow for the
-    # longest Chinese holiday runs with a generous margin.
-    holidays, workdays = working_calendar(start, start + timedelta(days=working_days * 3 + 40))
-    return rules.add_working_days(start, working_days, holidays, workdays)
+    from yibao_site.workflow import deadline_from as kernel_deadline
+
+    return kernel_deadline(start, working_days)
 
 
 # ── categories and objects ───────────────────────────────────────────────────────────────

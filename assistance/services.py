@@ -33,6 +33,7 @@ from yibao_site.audit import audited_save, bulk_update_audited
 from yibao_site.models import Role
 from yibao_site.policy import PolicySnapshot, policy_snapshot
 from yibao_site.scoping import can_see_township
+from yibao_site.workflow import clean_missing
 
 from . import rules, selectors
 
@@ -382,30 +383,7 @@ def application_verify(*, actor, application: Application, note: str = "",
 # ── 一次性告知 and resubmission ───────────────────────────────────────────────────────────
 
 def _clean_missing(missing) -> list[dict]:
-    if not isinstance(missing, (list, tuple)) or not missing:
-        raise ValidationError({"missing": [_("退回补正必须一次性列明全部需补正的材料。")]})
-    items, seen, errors = [], set(), []
-    for i, raw in enumerate(missing, 1):
-        if isinstance(raw, str):
-            raw = {"type": raw}
-        if not isinstance(raw, dict):
-            errors.append(_("第%(n)s项格式不正确。") % {"n": i})
-            continue
-        kind = raw.get("type")
-        note = str(raw.get("note") or "").strip()[:200]
-        if kind not in MaterialType.values:
-            errors.append(_("第%(n)s项材料类型无效:%(t)s。") % {"n": i, "t": kind})
-            continue
-        if kind == MaterialType.OTHER and not note:
-            errors.append(_("第%(n)s项“其他材料”须说明具体是什么材料。") % {"n": i})
-            continue
-        if (kind, note) in seen:
-            continue
-        seen.add((kind, note))
-        items.append({"type": kind, "note": note})
-    if errors:
-        raise ValidationError({"missing": errors})
-    return items
+    return clean_missing(missing, types=MaterialType.values, other=MaterialType.OTHER)
 
 
 @transaction.atomic

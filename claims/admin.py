@@ -42,7 +42,7 @@ class ClaimExportResource(resources.ModelResource):
         fields = ["id", "person", "visit_type", "hospital_level", "service_date", "admission_date", "total_cost",
                   "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
                   "second_round_paid", "out_of_pocket", "status", "source", "external_ref", "policy_version",
-                  "settled_at"]
+                  "settled_at", "disease", "diagnosis", "chronic_review"]
         export_order = fields
 
     def __init__(self, **kwargs):
@@ -59,7 +59,8 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
     list_display = ["id", "masked_id", "person_name", "service_date", "visit_type", "hospital_level", "total_cost",
                     "basic_paid", "critical_paid", "assistance_paid", "second_round_paid", "out_of_pocket", "status",
                     "source"]
-    list_filter = ["year", "visit_type", "status", "source", "hospital_level", township_filter("person__township")]
+    list_filter = ["year", "visit_type", "status", "source", "hospital_level", "chronic_review",
+                   township_filter("person__township")]
     search_fields = ["=person__id_number", "^person__name", "=external_ref"]
     list_select_related = ["person"]
     date_hierarchy = "service_date"
@@ -70,7 +71,7 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
     readonly_fields = ["person", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred",
                        "service_date", "admission_date", "total_cost", "policy_scope_cost", "basic_paid",
                        "critical_paid", "assistance_paid", "second_round_paid", "out_of_pocket",
-                       "assistance_category", "platform_settled", "status", "source", "external_ref",
+                       "assistance_category", "platform_settled", "disease", "diagnosis", "chronic_review", "status", "source", "external_ref",
                        "policy_version", "explanation_text", "reversal_of", "created_by", "settled_at", "slip_link"]
     fields = readonly_fields
 
@@ -196,6 +197,10 @@ class ManualClaimForm(forms.Form):
                                      widget=forms.DateInput(attrs={"type": "date"}))
     in_province = forms.BooleanField(label=_("省内就医"), required=False, initial=True)
     referred = forms.BooleanField(label=_("规范转诊"), required=False)
+    disease = forms.CharField(label=_("慢特病病种编码"), max_length=20, required=False,
+                              help_text=_("门诊慢特病填写目录中的病种编码;未认定的病种不享受慢特病待遇。"))
+    diagnosis = forms.CharField(label=_("诊断编码(ICD-10)"), max_length=16, required=False,
+                                help_text=_("两病(高血压、糖尿病)门诊用药按诊断编码享受两病报销比例。"))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -215,7 +220,7 @@ class ManualClaimForm(forms.Form):
         return {"person": d["person"], "visit_type": d["visit_type"], "hospital_level": d["hospital_level"],
                 "service_date": d["service_date"], "admission_date": d.get("admission_date"),
                 "in_province": d["in_province"], "referred": d["referred"], "total_cost": total,
-                "policy_scope_cost": scope,
+                "policy_scope_cost": scope, "disease": d.get("disease", ""), "diagnosis": d.get("diagnosis", ""),
                 "bills": [{"number": b.get("number", ""), "total_cost": f"{b['total_cost']:.2f}",
                            "policy_scope_cost": f"{b['policy_scope_cost']:.2f}"} for b in lines]}
 

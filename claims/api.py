@@ -45,7 +45,7 @@ class ClaimFilter(filters.FilterSet):
 
     class Meta:
         model = Claim
-        fields = ["person", "year", "visit_type", "status", "source", "hospital_level", "external_ref"]
+        fields = ["person", "year", "visit_type", "status", "source", "hospital_level", "external_ref", "disease", "chronic_review"]
 
 
 class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -73,7 +73,8 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             policy_scope_cost=data["policy_scope_cost"], in_province=data.get("in_province", True),
             referred=data.get("referred", False), basic_paid=data.get("basic_paid"),
             critical_paid=data.get("critical_paid"), admission_date=data.get("admission_date"),
-            external_ref=data.get("external_ref") or None, source=ClaimSource.API, actor=request.user)
+            external_ref=data.get("external_ref") or None, source=ClaimSource.API, actor=request.user,
+            disease=data.get("disease", ""), diagnosis=data.get("diagnosis", ""))
         return Response(ClaimSerializer(claim, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
@@ -108,7 +109,7 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             total_cost=v["total_cost"], policy_scope_cost=v["policy_scope_cost"],
             in_province=v.get("in_province", True), referred=v.get("referred", False),
             basic_paid=v.get("basic_paid"), critical_paid=v.get("critical_paid"),
-            admission_date=v.get("admission_date"))
+            admission_date=v.get("admission_date"), disease=v.get("disease", ""), diagnosis=v.get("diagnosis", ""))
         return Response(ClaimSerializer(new, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 

@@ -32,14 +32,18 @@ def _amounts(rng, visit: str) -> tuple[Decimal, Decimal]:
     return total, scope
 
 
-def _rows(rng, year: int, last_day: date, enrolled: list[tuple[int, str, str]]) -> list[dict]:
+def _rows(rng, year: int, last_day: date, enrolled: list[tuple[int, str, str]],
+          certified: dict[int, str] | None = None) -> list[dict]:
     rows = []
     days = (last_day - date(year, 1, 1)).days
     if days < 1:
         return rows
     for n in range(int(len(enrolled) * CLAIMS_PER_PERSON_YEAR * days / 365)):
-        _pid, idn, _scheme = rng.choice(enrolled)
+        pid, idn, _scheme = rng.choice(enrolled)
         visit = rng.choices(["outpatient", "chronic", "inpatient"], weights=[55, 18, 27])[0]
+        disease = (certified or {}).get(pid, "")
+        if visit == "chronic" and not disease:
+            visit = "outpatient"  # chronic care is claimed for a certified disease (DOMAIN.md §11)
         total, scope = _amounts(rng, visit)
         service = date(year, 1, 1) + timedelta(days=rng.randint(0, days - 1))
         level = rng.choices([1, 2, 3], weights=[50, 35, 15])[0]
@@ -47,6 +51,8 @@ def _rows(rng, year: int, last_day: date, enrolled: list[tuple[int, str, str]]) 
                "total_cost": str(total), "policy_scope_cost": str(scope),
                "in_province": "否" if rng.random() < 0.05 else "是", "referred": "是" if rng.random() < 0.3 else "否",
                "external_ref": f"DEMO-{year}-{n:06d}"}
+        if visit == "chronic":
+            row["disease"] = disease
         if visit == "inpatient":
             row["admission_date"] = (service - timedelta(days=rng.randint(2, 18))).isoformat()
         rows.append(row)
@@ -63,7 +69,9 @@ def seed(ctx) -> None:
         if not enrolled:
             log(f"  claims {year}: no enrolled persons")
             continue
-        rows = _rows(rng, year, last_day, enrolled)
+        from chronic.demo import certified_map
+
+        rows = _rows(rng, year, last_day, enrolled, certified_map([e[0] for e in enrolled]))
         if not rows:
             continue
         report = ClaimImporter(user=clerk).run(rows, actor=clerk)

@@ -86,6 +86,13 @@ class Claim(models.Model):
                                       editable=False)
     critical_given = models.DecimalField(_("平台结算大病保险"), max_digits=14, decimal_places=2, null=True,
                                          blank=True, editable=False)
+    # 门诊慢特病 (DOMAIN.md §11): the catalogue code a chronic claim names, the ICD-10 diagnosis
+    # (两病 reads it), and the review flag of a platform-settled chronic claim whose disease was
+    # not certified for the person on the service date.
+    disease = models.CharField(_("慢特病病种"), max_length=20, blank=True, default="")
+    diagnosis = models.CharField(_("诊断编码(ICD-10)"), max_length=16, blank=True, default="")
+    chronic_review = models.BooleanField(_("慢特病待复核"), default=False,
+                                         help_text=_("平台已结算的门诊慢特病费用,其病种在就诊日未经认定。"))
     status = models.CharField(_("状态"), max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.SETTLED)
     source = models.CharField(_("来源"), max_length=10, choices=ClaimSource.choices, default=ClaimSource.API)
     external_ref = models.CharField(_("平台结算流水号"), max_length=64, null=True, blank=True, unique=True)

@@ -178,6 +178,14 @@ class ClaimFacts:
     critical_given: Decimal | None = None
     critical_cap: Decimal | None = None  # the enrolment's cap with incentives (None: the pack's)
     assistance: AssistanceStatus = field(default_factory=AssistanceStatus)
+    # 门诊慢特病 (DOMAIN.md §11): the disease a chronic claim names; whether it is certified for
+    # the person on the service date (None: not checked — a caller without certifications);
+    # the catalogue's own rate/cap keys ("" → the scheme's chronic keys).
+    chronic_disease: str = ""
+    chronic_certified: bool | None = None
+    chronic_rate_key: str = ""
+    chronic_cap_key: str = ""
+    diagnosis: str = ""                  # ICD-10; decides 两病 (basic.resident.outpatient.two_diseases.*)
 
 
 @dataclass
@@ -245,6 +253,42 @@ def basic_rate_key(scheme: str, visit_type: str, level: int, employee_status: st
     return f"basic.{scheme}.outpatient.rate.l{level}"
 
 
+def chronic_uncertified(facts: ClaimFacts) -> bool:
+    """A chronic claim whose disease is not certified for the person on the service date."""
+    return facts.visit_type == CHRONIC and facts.chronic_certified is False
+
+
+def _uncertified_text(facts: ClaimFacts) -> str:
+    if not facts.chronic_disease:
+        return _("未填写门诊慢特病病种")
+    return _("门诊慢特病病种%(code)s在就诊日未经认定(无有效期内的认定)") % {"code": facts.chronic_disease}
+
+
+def icd10_in_ranges(code: str, ranges) -> bool:
+    """Whether ICD-10 ``code`` is in ``ranges`` (``"I10-I15"`` inclusive, ``"B18"`` a category
+    with its sub-codes); each bound compared on its own length (``E11.901`` is in ``E10-E14``)."""
+    value = (code or "").strip().upper().replace(".", "")
+    if not value:
+        return False
+    for item in ranges or ():
+        low, _sep, high = str(item).partition("-")
+        low, high = low.strip().upper().replace(".", ""), (high or low).strip().upper().replace(".", "")
+        if low and high and low <= value[:len(low)] and value[:len(high)] <= high:
+            return True
+    return False
+
+
+def two_diseases_rate(policy, facts: ClaimFacts) -> Decimal | None:
+    """两病: the resident outpatient rate for a hypertension or diabetes diagnosis, or None."""
+    if facts.scheme != RESIDENT or facts.visit_type != OUTPATIENT or not facts.diagnosis:
+        return None
+    rate = _dec(policy, "basic.resident.outpatient.two_diseases.rate")
+    if rate is None:
+        return None
+    ranges = policy.value("basic.resident.outpatient.two_diseases.icd10", None) or []
+    return rate if icd10_in_ranges(facts.diagnosis, ranges) else None
+
+
 def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[TierResult, dict[str, Decimal]]:
     """Tier 1 基本医保: deductible (per admission or annual), rate, annual cap by visit type."""
     visit, scheme, scope = facts.visit_type, facts.scheme, facts.policy_scope_cost
@@ -255,7 +299,14 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
         result.paid = fen(facts.basic_given)
         result.detail = {"source": "platform"}
         result.lines.append(_("基本医保:医院平台已结算,支付%(paid)s元。") % {"paid": yuan(result.paid)})
+        if chronic_uncertified(facts):
+            result.detail["review"] = "chronic_not_certified"
+            result.lines.append(_("门诊慢特病:%(why)s,平台结算按已结算入账,标记待复核。") % {"why": _uncertified_text(facts)})
         delta[base_field], delta[paid_field] = scope, result.paid
+        return result, delta
+    if chronic_uncertified(facts):
+        result.detail = {"reason": "chronic_not_certified", "disease": facts.chronic_disease}
+        result.lines.append(_("基本医保:%(why)s,不享受门诊慢特病待遇,基金不予支付。") % {"why": _uncertified_text(facts)})
         return result, delta
     if not facts.covered:
         result.detail = {"reason": "not_covered"}
@@ -272,8 +323,17 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
             result.detail = {"reason": "inpatient_stay_open"}
             result.lines.append(_("基本医保:住院期间发生的普通门诊费用不享受门诊共济。"))
             return result, delta
-    rate = policy.decimal(basic_rate_key(scheme, visit, facts.hospital_level, facts.employee_status))
-    cap = _dec(policy, f"basic.{scheme}.{visit}.annual_cap")
+    rate_key = basic_rate_key(scheme, visit, facts.hospital_level, facts.employee_status)
+    cap_key = f"basic.{scheme}.{visit}.annual_cap"
+    if visit == CHRONIC:  # a catalogue disease may name its own keys (药品单独支付…)
+        rate_key = facts.chronic_rate_key or rate_key
+        cap_key = facts.chronic_cap_key or cap_key
+    rate = policy.decimal(rate_key)
+    special = two_diseases_rate(policy, facts)
+    if special is not None:
+        rate = special
+        label = _("两病(高血压、糖尿病)门诊用药")
+    cap = _dec(policy, cap_key)
     if visit == INPATIENT:
         deductible = policy.decimal(f"basic.{scheme}.inpatient.deductible.l{facts.hospital_level}")
         consumed = min(scope, deductible)
@@ -288,6 +348,8 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
     result.paid = paid
     result.detail = {"deductible": deductible, "deductible_consumed": consumed, "rate": rate, "cap": cap,
                      "by_rate": raw, "capped": paid < raw}
+    if special is not None:
+        result.detail["two_diseases"] = True
     text = _("基本医保(%(label)s,%(level)s级医院):政策范围内费用%(scope)s元,%(ded)s,报销比例%(rate)s,"
              ) % {"label": label, "level": facts.hospital_level, "scope": yuan(scope), "ded": deductible_text,
                   "rate": percent(rate)}
@@ -301,7 +363,7 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
 
 # ── tier 2: critical-illness insurance ────────────────────────────────────────────────────
 def critical_applies(policy, facts: ClaimFacts) -> bool:
-    return (facts.covered and policy.has(f"critical.{facts.scheme}.threshold")
+    return (facts.covered and not chronic_uncertified(facts) and policy.has(f"critical.{facts.scheme}.threshold")
             and facts.visit_type in (policy.value(f"critical.{facts.scheme}.visit_types", None) or []))
 
 
@@ -353,6 +415,8 @@ def assistance_reaches(policy, facts: ClaimFacts) -> tuple[bool, str]:
         return False, "visit_type"
     if not facts.covered and not policy.value("assistance.outside_benefit_period", False):
         return False, "not_covered"
+    if chronic_uncertified(facts):
+        return False, "chronic_not_certified"
     if (not facts.in_province and not facts.referred
             and policy.value("assistance.out_of_province_requires_referral", False)):
         return False, "out_of_province_unreferred"
@@ -409,6 +473,8 @@ def assistance_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal], left:
         result = TierResult(detail={"reason": reason, "category": status.category})
         if reason == "out_of_province_unreferred":
             result.lines.append(_("医疗救助:省外就医未按规定转诊,不纳入医疗救助。"))
+        elif reason == "chronic_not_certified":
+            result.lines.append(_("医疗救助:%(why)s,不享受门诊慢特病医疗救助。") % {"why": _uncertified_text(facts)})
         return result, {}
     return assistance_amount(policy, category=status.category, visit_type=facts.visit_type, base=left,
                              deductible_base_before=ledger["assistance_base"], paid_before=ledger["assistance_paid"])

@@ -31,6 +31,10 @@ class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
     critical_paid = MoneyField(min_value=0, required=False, allow_null=True,
                                help_text=_("医院平台已结算的大病保险支付;不填则由经办系统计算"))
     external_ref = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    disease = serializers.CharField(required=False, allow_blank=True, default="", max_length=20,
+                                    help_text=_("门诊慢特病病种编码(目录 code)"))
+    diagnosis = serializers.CharField(required=False, allow_blank=True, default="", max_length=16,
+                                      help_text=_("诊断编码(ICD-10)"))
     assistance_paid = MoneyField(read_only=True)
     second_round_paid = MoneyField(read_only=True)
     out_of_pocket = MoneyField(read_only=True)
@@ -42,8 +46,9 @@ class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
                   "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
                   "second_round_paid", "out_of_pocket", "policy_version", "year", "scheme", "status", "source",
                   "external_ref", "platform_settled", "assistance_category", "explanation", "breakdown",
-                  "reversal_of", "settled_at"]
+                  "reversal_of", "settled_at", "disease", "diagnosis", "chronic_review"]
         read_only_fields = ["id", "policy_version", "year", "scheme", "status", "source", "platform_settled",
+                            "chronic_review",
                             "assistance_category", "explanation", "breakdown", "reversal_of", "settled_at"]
 
     def validate_service_date(self, value):

@@ -26,6 +26,9 @@ from yibao_site.audit import audited_save, bulk_create_audited
 from yibao_site.models import Region
 from yibao_site.policy import PolicyCache
 
+from chronic import rules as chronic_rules
+from chronic import selectors as chronic_selectors
+
 from . import rules, selectors
 from .models import Claim, ClaimSource, ClaimStatus, EntryKind, FundEntry, LedgerEntry, PersonYearLedger, VisitType
 
@@ -51,6 +54,8 @@ class ClaimInput:
     external_ref: str | None = None
     source: str = ClaimSource.API
     bills: list[dict[str, str]] | None = None  # the window's bill lines (票据), kept on the claim
+    disease: str = ""     # 门诊慢特病: the catalogue code (chronic claims)
+    diagnosis: str = ""   # ICD-10 (两病 reads it)
     ref: Any = None  # the caller's handle for error reports (a file row number…)
 
 
@@ -125,6 +130,14 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
             errors.setdefault(name, []).append(_("金额不能为负数。"))
         elif value != value.quantize(rules.CENT) or value >= Decimal("1e12"):
             errors.setdefault(name, []).append(_("金额最多保留两位小数,且小于一万亿元。"))
+    inp.disease = (inp.disease or "").strip().upper()
+    inp.diagnosis = chronic_rules.normalize_icd10(inp.diagnosis)
+    if inp.disease and inp.visit_type != VisitType.CHRONIC:
+        errors["disease"] = [_("只有门诊慢特病结算单填写病种。")]
+    elif len(inp.disease) > 20:
+        errors["disease"] = [_("病种编码最长20个字符。")]
+    if inp.diagnosis and not chronic_rules.valid_icd10(inp.diagnosis):
+        errors["diagnosis"] = [_("诊断编码应为 ICD-10 编码,例如 I10 或 E11.9。")]
     if not errors and inp.policy_scope_cost > inp.total_cost:
         errors["policy_scope_cost"] = [_("政策范围内费用不能超过医疗总费用。")]
     if not errors and (inp.basic_paid or ZERO) + (inp.critical_paid or ZERO) > inp.policy_scope_cost:
@@ -148,6 +161,9 @@ class _Context:
     stays: dict[int, list[tuple[date, date]]]
     cache: selectors.SettlementPolicyCache
     ledgers: dict[tuple[int, int], PersonYearLedger] = field(default_factory=dict)
+    # 门诊慢特病: person id → [(disease code, valid from, valid to)]; code → catalogue versions
+    certified: dict[int, list] = field(default_factory=dict)
+    catalogue: dict[str, list] = field(default_factory=dict)
 
 
 def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Context:
@@ -167,7 +183,14 @@ def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Conte
             stays.setdefault(i.person_id, []).append((i.admission_date, i.service_date))
     if not isinstance(cache, selectors.SettlementPolicyCache):
         cache = selectors.settlement_policy_cache()
-    return _Context(persons, coverage, assistance, stays, cache)
+    chronic = [i for i in inputs if i.visit_type == VisitType.CHRONIC]
+    certified = catalogue = {}
+    if chronic:  # one query each for the whole batch
+        certified = chronic_selectors.certified_diseases({i.person_id for i in chronic},
+                                                         min(i.service_date for i in chronic),
+                                                         max(i.service_date for i in chronic))
+        catalogue = chronic_selectors.catalogue_for_codes({i.disease for i in chronic})
+    return _Context(persons, coverage, assistance, stays, cache, certified=certified, catalogue=catalogue)
 
 
 def _coverage_on(ctx: _Context, person_id: int, on: date) -> selectors.Coverage | None:
@@ -230,6 +253,19 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
     status = selectors.assistance_status(snap, ctx.assistance.get(inp.person_id), inp.service_date)
     stay_open = (cov.scheme == Scheme.EMPLOYEE and inp.visit_type == VisitType.OUTPATIENT
                  and any(a <= inp.service_date <= d for a, d in ctx.stays.get(inp.person_id, ())))
+    chronic = {}
+    if inp.visit_type == VisitType.CHRONIC:
+        entry = None
+        if inp.disease:
+            entry = chronic_selectors.pick_catalogue_entry(ctx.catalogue.get(inp.disease), township.path,
+                                                           inp.service_date)
+            if entry is None:
+                raise ValidationError({"disease": [_("病种 %(code)s 不在本地区%(date)s的门诊慢特病目录中。")
+                                                   % {"code": inp.disease, "date": inp.service_date.isoformat()}]})
+        chronic = {"chronic_disease": inp.disease,
+                   "chronic_certified": bool(inp.disease) and chronic_selectors.is_certified(
+                       ctx.certified, inp.person_id, inp.disease, inp.service_date),
+                   "chronic_rate_key": entry[0] if entry else "", "chronic_cap_key": entry[1] if entry else ""}
     facts = rules.ClaimFacts(
         scheme=cov.scheme, employee_status=cov.employee_status, visit_type=inp.visit_type,
         hospital_level=inp.hospital_level, service_month=inp.service_date.month,
@@ -237,7 +273,7 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
         in_province=inp.in_province, referred=inp.referred, covered=covered, inpatient_stay_open=stay_open,
         basic_given=inp.basic_paid, critical_given=inp.critical_paid,
         critical_cap=cov.critical_illness_cap if cov.scheme == Scheme.RESIDENT else None,
-        assistance=status,
+        assistance=status, diagnosis=inp.diagnosis, **chronic,
     )
     result = rules.settle(snap, facts, ledger)  # the callers activate zh-hans for the texts
     explanation = _explain_prefix(inp, cov) + "\n" + result.explanation
@@ -252,6 +288,9 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
     breakdown["policy"] = used
     if inp.bills:
         breakdown["bills"] = inp.bills
+    if chronic:
+        breakdown["chronic"] = {"disease": inp.disease, "certified": chronic["chronic_certified"]}
+    platform = inp.basic_paid is not None or inp.critical_paid is not None
     claim = Claim(
         person_id=inp.person_id, year=inp.service_date.year, scheme=cov.scheme, visit_type=inp.visit_type,
         hospital_level=inp.hospital_level, in_province=inp.in_province, referred=inp.referred,
@@ -259,8 +298,10 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
         policy_scope_cost=inp.policy_scope_cost, basic_paid=result.basic.paid, critical_paid=result.critical.paid,
         assistance_paid=result.assistance.paid, second_round_paid=result.second_round.paid,
         out_of_pocket=result.out_of_pocket, assistance_category=status.category if result.assistance.paid else None,
-        platform_settled=inp.basic_paid is not None or inp.critical_paid is not None,
-        basic_given=inp.basic_paid, critical_given=inp.critical_paid, status=ClaimStatus.SETTLED, source=inp.source, external_ref=inp.external_ref or None,
+        platform_settled=platform, disease=inp.disease, diagnosis=inp.diagnosis,
+        chronic_review=bool(chronic) and platform and not chronic["chronic_certified"],
+        basic_given=inp.basic_paid, critical_given=inp.critical_paid,
+        status=ClaimStatus.SETTLED, source=inp.source, external_ref=inp.external_ref or None,
         policy_version=version, breakdown=breakdown, explanation=explanation,
     )
     return claim, result.delta
@@ -395,7 +436,8 @@ def claim_input_of(claim: Claim) -> ClaimInput:
                       policy_scope_cost=claim.policy_scope_cost, in_province=claim.in_province,
                       referred=claim.referred, basic_paid=claim.basic_given, critical_paid=claim.critical_given,
                       admission_date=claim.admission_date, source=claim.source,
-                      bills=(claim.breakdown or {}).get("bills"), ref=f"#{claim.pk}")
+                      bills=(claim.breakdown or {}).get("bills"), disease=claim.disease, diagnosis=claim.diagnosis,
+                      ref=f"#{claim.pk}")
 
 
 def _fold(ctx: _Context, existing: list[Claim], new: list[tuple[int, ClaimInput]]
@@ -692,12 +734,13 @@ def claim_settle(*, person: Person, visit_type: str, hospital_level: int, servic
                  basic_paid: Decimal | None = None, critical_paid: Decimal | None = None,
                  admission_date: date | None = None, external_ref: str | None = None,
                  source: str = ClaimSource.API, bills: list[dict[str, str]] | None = None, actor=None,
-                 reason: str = "") -> Claim:
+                 reason: str = "", disease: str = "", diagnosis: str = "") -> Claim:
     """Settle one claim through every tier; raise field errors (nothing written) if it cannot."""
     inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
                      service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
                      in_province=in_province, referred=referred, basic_paid=basic_paid, critical_paid=critical_paid,
-                     admission_date=admission_date, external_ref=external_ref, source=source, bills=bills)
+                     admission_date=admission_date, external_ref=external_ref, source=source, bills=bills,
+                     disease=disease, diagnosis=diagnosis)
     try:
         return claims_settle_batch(inputs=[inp], actor=actor, reason=reason)[0]
     except BatchError as exc:
@@ -707,12 +750,12 @@ def claim_settle(*, person: Person, visit_type: str, hospital_level: int, servic
 def claim_preview(*, person: Person, visit_type: str, hospital_level: int, service_date: date,
                   total_cost: Decimal, policy_scope_cost: Decimal, in_province: bool = True,
                   referred: bool = False, admission_date: date | None = None,
-                  bills: list[dict[str, str]] | None = None) -> Claim:
+                  bills: list[dict[str, str]] | None = None, disease: str = "", diagnosis: str = "") -> Claim:
     """Compute a settlement without writing anything (the window's 试算 before confirming)."""
     inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
                      service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
                      in_province=in_province, referred=referred, admission_date=admission_date,
-                     source=ClaimSource.MANUAL, bills=bills)
+                     source=ClaimSource.MANUAL, bills=bills, disease=disease, diagnosis=diagnosis)
     claim_input_check(inp)
     ctx = _load_context([inp], None)
     row = PersonYearLedger.objects.filter(person_id=person.pk, year=service_date.year).first()
@@ -751,7 +794,8 @@ def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
         basic_paid=-original.basic_paid, critical_paid=-original.critical_paid,
         assistance_paid=-original.assistance_paid, second_round_paid=-original.second_round_paid,
         out_of_pocket=-original.out_of_pocket, assistance_category=original.assistance_category,
-        platform_settled=original.platform_settled, status=ClaimStatus.REVERSAL, source=original.source,
+        platform_settled=original.platform_settled, disease=original.disease, diagnosis=original.diagnosis,
+        status=ClaimStatus.REVERSAL, source=original.source,
         policy_version=original.policy_version, reversal_of=original,
         breakdown={"reverses": original.pk, "ledger_delta": {k: str(-Decimal(v)) for k, v in delta.items()}},
         explanation=text, created_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -767,7 +811,7 @@ def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
 def claim_correct(*, claim: Claim, actor=None, reason: str = "", **changes) -> Claim:
     """Correct a claim: reverse it and settle a new one with ``changes`` applied (更正 = 冲销 + 重新结算)."""
     fields = ("visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost", "in_province",
-              "referred", "basic_paid", "critical_paid", "admission_date")
+              "referred", "basic_paid", "critical_paid", "admission_date", "disease", "diagnosis")
     unknown = set(changes) - set(fields)
     if unknown:
         raise ValidationError({"detail": [_("不能更正的字段:%(f)s") % {"f": ", ".join(sorted(unknown))}]})

@@ -18,6 +18,15 @@ from .services import policy_parameter_save
 PACK_DIR = Path(__file__).resolve().parent / "policy_packs"
 
 
+#: Sections of a pack other than ``parameters`` (e.g. ``chronic_diseases``): name → loader
+#: ``(region=, entries=, pack=, actor=, overwrite=)``, registered by the app that owns the data.
+_SECTIONS: dict = {}
+
+
+def register_section(name: str, loader) -> None:
+    _SECTIONS[name] = loader
+
+
 def available_packs() -> list[str]:
     return sorted(p.stem for p in PACK_DIR.glob("*.yaml"))
 
@@ -99,4 +108,7 @@ def pack_load(*, name: str, region: Region, overwrite: bool = False, actor=None)
             report.unchanged += 1
     bulk_create_audited(new_rows, PolicyParameter, actor=actor, reason=reason)
     report.created = len(new_rows)
+    for section, loader in _SECTIONS.items():
+        if data.get(section):
+            loader(region=region, entries=data[section], pack=name, actor=actor, overwrite=overwrite)
     return report

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "yibao_site",
     "members",
+    "chronic",
     "claims",
     "assistance",
     "assistance.early_warning",
@@ -233,6 +234,9 @@ SPECTACULAR_SETTINGS = {
         "AccountEntryKindEnum": "members.models.EntryKind",
         "OffsiteKindEnum": "members.models.OffsiteKind",
         "SubsidyBatchStatusEnum": "members.models.BatchStatus",
+        "CertificationStatusEnum": "chronic.models.CertificationStatus",
+        "CertificationChannelEnum": "chronic.models.CertificationChannel",
+        "CertificationMaterialTypeEnum": "chronic.models.CertificationMaterialType",
     },
 }
 

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include(router.urls)),
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
     path("", include("members.urls")),
+    path("", include("chronic.urls")),
     path("", include("claims.urls")),
     path("", include("assistance.urls")),
     path("", include("assistance.early_warning.urls")),
@@ -34,6 +35,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("agent/chronic/", include("chronic.pages_urls")),
     path("agent/", include("assistance.pages_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -39,10 +39,13 @@ def test_a_tampered_ledger_is_reported(shiyan):
 
 
 def test_import_file_task_imports_and_is_idempotent(shiyan, tmp_path):
+    from chronic.testing import certify
+
     p = f.insured(shiyan)
+    certify(p, "M00501", date(2024, 1, 1), date(2024, 12, 31))  # a chronic claim names a certified disease
     path = tmp_path / "c.csv"
-    path.write_text("person,visit_type,hospital_level,service_date,total_cost,policy_scope_cost,external_ref\n"
-                    f"{p.id_number},chronic,1,2024-06-01,1000,1000,T-1\n", encoding="utf-8")
+    path.write_text("person,visit_type,hospital_level,service_date,total_cost,policy_scope_cost,external_ref,disease\n"
+                    f"{p.id_number},chronic,1,2024-06-01,1000,1000,T-1,M00501\n", encoding="utf-8")
     first = tasks.import_file(str(path))
     second = tasks.import_file(str(path))
     assert first["ok"] and first["created"] == 1 and second["unchanged"] == 1

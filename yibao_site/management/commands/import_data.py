@@ -15,10 +15,18 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
         parser.add_argument("--quiet", action="store_true", help="no progress lines")
+        parser.add_argument("--user", default="", help="the staff account the import is recorded for (and scoped to)")
 
-    def handle(self, *args, resource, file, dry_run, quiet, **options):
+    def handle(self, *args, resource, file, dry_run, quiet, user="", **options):
+        actor = None
+        if user:
+            from django.contrib.auth import get_user_model
+
+            actor = get_user_model().objects.filter(username=user, is_active=True).first()
+            if actor is None:
+                raise CommandError(f"账号 {user} 不存在或已停用 / no active account {user}")
         try:
-            importer = importer_for(resource)()
+            importer = importer_for(resource)(actor=actor)
             rows = read_table(file)
         except (ValidationError, OSError) as exc:
             raise CommandError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc

@@ -1,0 +1,14 @@
+"""Scheduled jobs of chronic-disease certification."""
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+
+@shared_task(name="chronic.flag_overdue")
+def flag_overdue(as_of: str | None = None) -> dict:
+    """Flag open certifications past their deadline (限时办结); idempotent for a day."""
+    from .services import certifications_flag_overdue
+
+    return certifications_flag_overdue(on=date.fromisoformat(as_of) if as_of else None)
