@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from yibao_site.audit import bulk_create_audited, bulk_update_audited
+from yibao_site.audit import bulk_create_audited, bulk_update_audited, insert_rows_audited
 from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
@@ -25,7 +25,7 @@ from yibao_site.policy import PolicyCache
 
 from . import rules, services
 from .models import (
-    Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
+    EmployeeStatus, Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
 )
 from .validators import normalise_id_number
 
@@ -82,21 +82,28 @@ class PersonImporter(BulkImporter):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.villages: dict[str, Region] = {}
+        self.counties: dict[int, str] = {}
 
     def prepare(self, rows):
         codes = {_text(r, "village") for r in rows} - set(self.villages)
-        self.villages.update({r.code: r for r in Region.objects.filter(code__in=codes).only(
-            "id", "code", "level", "parent_id", "path")})
+        for region in Region.objects.filter(code__in=codes).only("id", "code", "level", "parent_id", "path"):
+            self.villages[region.code] = region
+            self.counties[region.pk] = region.county_code() or ""
 
     def clean_row(self, row):
-        person = services.person_build(
-            id_number=_text(row, "id_number"), name=_text(row, "name"), village=self.villages.get(_text(row, "village")),
-            phone=_text(row, "phone"), household_no=_text(row, "household_no"))
-        errors: dict[str, list[str]] = {}
+        village = self.villages.get(_text(row, "village"))
+        person = services.person_check(
+            id_number=_text(row, "id_number"), name=_text(row, "name"), village=village,
+            phone=_text(row, "phone"), household_no=_text(row, "household_no"),
+            county_code=self.counties.get(village.pk) if village is not None else None)
         sex = _text(row, "sex")
+        birth_text = _text(row, "birth_date")
+        if not sex and not birth_text:
+            return person
+        errors: dict[str, list[str]] = {}
         if sex and sex not in (person.sex, dict(Sex.choices)[person.sex]):
             errors["sex"] = [_("性别与公民身份号码不符。")]
-        if _text(row, "birth_date"):
+        if birth_text:
             birth = _date(row, "birth_date", errors)
             if birth is not None and birth != person.birth_date:
                 errors["birth_date"] = [_("出生日期与公民身份号码不符。")]
@@ -114,10 +121,11 @@ class PersonImporter(BulkImporter):
         return errors
 
     def write(self, cleaned, *, actor=None):
-        # Compare as tuples (cheap); load whole instances only for the rows that changed,
+        # Compare as tuples (cheap); new rows go out as plain values (COPY on PostgreSQL, no
+        # model instance per row); whole instances are loaded only for the rows that changed,
         # so that their history rows are complete.
         existing = {row[0]: row[1:] for row in Person.objects.filter(
-            id_number__in=[c.id_number for c in cleaned]).values_list("id_number", "pk", *_PERSON_FIELDS)}
+            id_number__any=[c.id_number for c in cleaned]).values_list("id_number", "pk", *_PERSON_FIELDS)}
         new, differing = [], {}
         for person in cleaned:
             current = existing.get(person.id_number)
@@ -125,11 +133,11 @@ class PersonImporter(BulkImporter):
                 new.append(person)
             elif current[1:] != tuple(getattr(person, f) for f in _PERSON_FIELDS):
                 differing[current[0]] = person
-        changed = list(Person.objects.filter(pk__in=differing))
+        changed = list(Person.objects.filter(pk__in=differing)) if differing else []
         for current in changed:
             for f in _PERSON_FIELDS:
                 setattr(current, f, getattr(differing[current.pk], f))
-        bulk_create_audited(new, Person, actor=actor, reason=_("导入参保人员"))
+        insert_rows_audited(Person, services.PersonValues._fields, new, actor=actor, reason=_("导入参保人员"))
         bulk_update_audited(changed, Person, list(_PERSON_FIELDS), actor=actor, reason=_("导入参保人员"))
         return len(new), len(changed), len(cleaned) - len(new) - len(changed)
 
@@ -156,6 +164,8 @@ class EnrollmentImporter(BulkImporter):
         self.histories: dict[int, dict[int, rules.PriorYear]] = {}
         self.subsidies: dict[tuple[int, int], Decimal] = {}
         self.file_years: dict[str, set[int]] = defaultdict(set)
+        self.townships: dict[int, Region] = {}
+        self.policies: dict[tuple[int, int, str, str], services.EnrolmentPolicy] = {}
 
     def run(self, rows, **kwargs):
         rows = self._map_headers(list(rows))
@@ -167,10 +177,15 @@ class EnrollmentImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
-        found = list(Person.objects.filter(id_number__in=ids).select_related("township"))
+        # Only what the rules read; the townships (policy regions) are loaded once per file.
+        found = list(Person.objects.filter(id_number__any=list(ids)).only(
+            "id", "id_number", "birth_date", "township_id"))
         self.persons.update({p.id_number: p for p in found})
+        missing = {p.township_id for p in found} - set(self.townships)
+        if missing:
+            self.townships.update({r.pk: r for r in Region.objects.filter(pk__in=missing)})
         pids = [p.pk for p in found]
-        for e in Enrollment.objects.filter(person_id__in=pids):
+        for e in Enrollment.objects.filter(person_id__any=pids):
             self.existing[(e.person_id, e.year, e.scheme)] = e
             if e.active:
                 self.active_other[(e.person_id, e.year)] = e.scheme
@@ -179,6 +194,19 @@ class EnrollmentImporter(BulkImporter):
         for year in years:
             for pid, amount in services.confirmed_subsidies(pids, year).items():
                 self.subsidies[(pid, year)] = amount
+
+    def policy(self, person, year, scheme, status):
+        """The enrolment policy, worked out once per (township, year, scheme, status) of the file;
+        ``None`` when the row's scheme or status is invalid (``enrollment_build`` reports it)."""
+        key = (person.township_id, year, scheme, status)
+        found = self.policies.get(key)
+        if found is None:
+            if scheme not in Scheme.values or (scheme == Scheme.EMPLOYEE and status not in EmployeeStatus.values) \
+                    or (scheme == Scheme.RESIDENT and status) or not isinstance(year, int) or not 1990 <= year <= 2100:
+                return None
+            snap = self.cache.get(self.townships[person.township_id], date(year, 1, 1))
+            found = self.policies[key] = services.enrolment_policy(snap, scheme, status)
+        return found
 
     def clean_row(self, row):
         errors: dict[str, list[str]] = {}
@@ -208,10 +236,11 @@ class EnrollmentImporter(BulkImporter):
         for y in self.file_years.get(idn, ()):
             if y < (year or 0):
                 history.setdefault(y, rules.PriorYear(y))
+        status = _text(row, "employee_status")
         draft = services.enrollment_build(
-            person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=_text(row, "employee_status"),
+            person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
             amount=amount, contribution_base=base, via=via, history=history,
-            snap=services.enrolment_snapshot(person, year, self.cache),
+            policy=self.policy(person, year, scheme, status),
             subsidy=self.subsidies.get((person.pk, year), rules.ZERO) if scheme == Scheme.RESIDENT else rules.ZERO,
         )
         return ("new", draft.enrollment, row)
@@ -244,7 +273,7 @@ class EnrollmentImporter(BulkImporter):
                         person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
                         employee_status=e.employee_status, amount=_decimal(row, "amount", {}),
                         contribution_base=e.contribution_base, via=e.via, history=history,
-                        snap=services.enrolment_snapshot(e.person, e.year, self.cache),
+                        policy=self.policy(e.person, e.year, e.scheme, e.employee_status),
                         subsidy=e.subsidy_amount)
                 except ValidationError as exc:
                     errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
