@@ -25,7 +25,7 @@ from yibao_site.policy import PolicyCache
 
 from . import rules, services
 from .models import (
-    EmployeeStatus, Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
+    Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
 )
 from .validators import normalise_id_number
 
@@ -201,7 +201,7 @@ class EnrollmentImporter(BulkImporter):
         key = (person.township_id, year, scheme, status)
         found = self.policies.get(key)
         if found is None:
-            if scheme not in Scheme.values or (scheme == Scheme.EMPLOYEE and status not in EmployeeStatus.values) \
+            if scheme not in services.SCHEMES or (scheme == Scheme.EMPLOYEE and status not in services.EMPLOYEE_STATUSES) \
                     or (scheme == Scheme.RESIDENT and status) or not isinstance(year, int) or not 1990 <= year <= 2100:
                 return None
             snap = self.cache.get(self.townships[person.township_id], date(year, 1, 1))
@@ -315,9 +315,9 @@ class IdentityImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
-        found = dict(Person.objects.filter(id_number__in=ids).values_list("id_number", "pk"))
+        found = dict(Person.objects.filter(id_number__any=list(ids)).values_list("id_number", "pk"))
         self.persons.update(found)
-        for ident in Identity.objects.filter(person_id__in=found.values()):
+        for ident in Identity.objects.filter(person_id__any=list(found.values())):
             self.held[(ident.person_id, ident.kind)].append(ident)
 
     def clean_row(self, row):
@@ -359,11 +359,12 @@ class IdentityImporter(BulkImporter):
         new, changed = [], []
         for pid, kind, start, end, source, current in cleaned:
             if current is None:
-                new.append(Identity(person_id=pid, kind=kind, valid_from=start, valid_to=end, source=source))
+                new.append((pid, kind, start, end, source))
             elif (current.valid_to, current.source) != (end, source):
                 current.valid_to, current.source = end, source
                 changed.append(current)
-        bulk_create_audited(new, Identity, actor=actor, reason=_("导入困难身份"))
+        insert_rows_audited(Identity, ("person_id", "kind", "valid_from", "valid_to", "source"), new,
+                            actor=actor, reason=_("导入困难身份"))
         bulk_update_audited(changed, Identity, ["valid_to", "source"], actor=actor, reason=_("导入困难身份"))
         return len(new), len(changed), len(cleaned) - len(new) - len(changed)
 

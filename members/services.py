@@ -36,6 +36,14 @@ from .validators import normalise_id_number, parse_id_number, validate_region_pr
 
 ZERO = rules.ZERO
 
+# Choice sets built once (``Choices.values`` builds a new list on every call; imports check
+# every row against them).
+SCHEMES = frozenset(Scheme.values)
+EMPLOYEE_STATUSES = frozenset(EmployeeStatus.values)
+_VIAS = frozenset(EnrollmentVia.values)
+_IDENTITY_KINDS = frozenset(IdentityKind.values)
+_IDENTITY_SOURCES = frozenset(IdentitySource.values)
+
 
 def _error(field_name: str, message: str) -> ValidationError:
     return ValidationError({field_name: [message]})
@@ -290,13 +298,13 @@ def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, e
     batch for every row of the same township, year, scheme and status.
     """
     errors: dict[str, list[str]] = {}
-    if scheme not in Scheme.values:
+    if scheme not in SCHEMES:
         errors["scheme"] = [_("险种应为 employee 或 resident。")]
     if not isinstance(year, int) or not 1990 <= year <= 2100:
         errors["year"] = [_("参保年度无效。")]
-    if via not in EnrollmentVia.values:
+    if via not in _VIAS:
         errors["via"] = [_("参保渠道无效。")]
-    if scheme == Scheme.EMPLOYEE and employee_status not in EmployeeStatus.values:
+    if scheme == Scheme.EMPLOYEE and employee_status not in EMPLOYEE_STATUSES:
         errors["employee_status"] = [_("职工医保须填写人员状态:in_service、retired 或 flexible。")]
     if scheme == Scheme.RESIDENT and employee_status:
         errors["employee_status"] = [_("居民医保不填写人员状态。")]
@@ -687,9 +695,9 @@ def offsite_revoke(*, registration: OffsiteRegistration, on: date, actor=None) -
 def identity_validate(*, kind: str, valid_from: date | None, valid_to: date | None, source: str) -> None:
     """Field checks of one identity, in memory."""
     errors = {}
-    if kind not in IdentityKind.values:
+    if kind not in _IDENTITY_KINDS:
         errors["kind"] = [_("身份类别无效:%(kind)s") % {"kind": kind}]
-    if source not in IdentitySource.values:
+    if source not in _IDENTITY_SOURCES:
         errors["source"] = [_("来源应为 civil_affairs、rural_revitalization 或 bureau。")]
     if valid_from is None:
         errors["valid_from"] = [_("请填写有效期起。")]
