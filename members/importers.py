@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -144,6 +145,27 @@ class PersonImporter(BulkImporter):
 
 # ── enrollments ───────────────────────────────────────────────────────────────────────────
 
+class _PersonRef(NamedTuple):
+    """What the enrolment rules read of a person (no model instance per row)."""
+
+    pk: int
+    id_number: str
+    birth_date: date
+    township_id: int
+
+
+class _EnrolmentRow(SimpleNamespace):
+    """A new enrolment validated in memory: ``Enrollment`` field values by attribute."""
+
+    @property
+    def lump_sum_id(self):
+        return self.lump_sum.pk if self.lump_sum is not None else None
+
+
+_ENROLMENT_COLUMNS = ("person_id", "year", "scheme", "employee_status", "paid_on", "amount", "benefit_start",
+                      "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap", "active", "via",
+                      "contribution_base", "subsidy_amount", "newborn", "break_years", "lump_sum_id", "policy_version")
+
 
 @register
 class EnrollmentImporter(BulkImporter):
@@ -178,8 +200,8 @@ class EnrollmentImporter(BulkImporter):
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
         # Only what the rules read; the townships (policy regions) are loaded once per file.
-        found = list(Person.objects.filter(id_number__any=list(ids)).only(
-            "id", "id_number", "birth_date", "township_id"))
+        found = [_PersonRef(*values) for values in Person.objects.filter(id_number__any=list(ids)).values_list(
+            "id", "id_number", "birth_date", "township_id")]
         self.persons.update({p.id_number: p for p in found})
         missing = {p.township_id for p in found} - set(self.townships)
         if missing:
@@ -237,13 +259,13 @@ class EnrollmentImporter(BulkImporter):
             if y < (year or 0):
                 history.setdefault(y, rules.PriorYear(y))
         status = _text(row, "employee_status")
-        draft = services.enrollment_build(
+        fields = services.enrollment_fields(
             person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
             amount=amount, contribution_base=base, via=via, history=history,
             policy=self.policy(person, year, scheme, status),
             subsidy=self.subsidies.get((person.pk, year), rules.ZERO) if scheme == Scheme.RESIDENT else rules.ZERO,
         )
-        return ("new", draft.enrollment, row)
+        return ("new", _EnrolmentRow(person_id=person.pk, **fields), row)
 
     def check_file(self, rows, cleaned):
         errors, seen, schemes = [], {}, defaultdict(set)
@@ -269,7 +291,7 @@ class EnrollmentImporter(BulkImporter):
             history = dict(self.histories.get(pid, {}))
             for number, (_kind, e, row) in sorted(items, key=lambda it: it[1][1].year):
                 try:
-                    draft = services.enrollment_build(
+                    fresh = services.enrollment_fields(
                         person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
                         employee_status=e.employee_status, amount=_decimal(row, "amount", {}),
                         contribution_base=e.contribution_base, via=e.via, history=history,
@@ -278,19 +300,19 @@ class EnrollmentImporter(BulkImporter):
                 except ValidationError as exc:
                     errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
                     continue
-                fresh = draft.enrollment
                 for f in ("benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
                           "critical_illness_cap", "newborn", "amount", "policy_version"):
-                    setattr(e, f, getattr(fresh, f))
+                    setattr(e, f, fresh[f])
                 history[e.year] = rules.PriorYear(e.year, e.waiting_period, False)
         return errors
 
     def write(self, cleaned, *, actor=None):
         new = [item[1] for item in cleaned if item[0] == "new"]
-        bulk_create_audited(new, Enrollment, actor=actor, reason=_("导入年度参保"))
+        insert_rows_audited(Enrollment, _ENROLMENT_COLUMNS, [tuple(getattr(e, c) for c in _ENROLMENT_COLUMNS) for e in new],
+                            actor=actor, reason=_("导入年度参保"))
         employees = {e.person_id: e.paid_on for e in new if e.scheme == Scheme.EMPLOYEE}
         if employees:
-            have = set(PersonalAccount.objects.filter(person_id__in=employees).values_list("person_id", flat=True))
+            have = set(PersonalAccount.objects.filter(person_id__any=list(employees)).values_list("person_id", flat=True))
             bulk_create_audited([PersonalAccount(person_id=pid, opened_on=on) for pid, on in employees.items()
                                  if pid not in have], PersonalAccount, actor=actor, reason=_("开设个人账户"))
         return len(new), 0, len(cleaned) - len(new)

@@ -285,12 +285,20 @@ class EnrollmentDraft:
     policy_version: str
 
 
-def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, employee_status: str = "",
-                     amount: Decimal | None = None, contribution_base: Decimal | None = None,
-                     via: str = EnrollmentVia.WINDOW, history: Mapping[int, rules.PriorYear],
-                     snap: PolicySnapshot | None = None, subsidy: Decimal = ZERO, prepaid: bool = False,
-                     lump_sum: StudentLumpSum | None = None, policy: EnrolmentPolicy | None = None) -> EnrollmentDraft:
-    """Validate one enrolment and compute its derived fields in memory (no queries).
+def enrollment_build(*, person: Person, **kwargs) -> EnrollmentDraft:
+    """Validate one enrolment in memory (``enrollment_fields``) and return it unsaved."""
+    enrollment = Enrollment(**enrollment_fields(person=person, **kwargs))
+    return EnrollmentDraft(enrollment, enrollment.policy_version)
+
+
+def enrollment_fields(*, person, year: int, scheme: str, paid_on: date, employee_status: str = "",
+                      amount: Decimal | None = None, contribution_base: Decimal | None = None,
+                      via: str = EnrollmentVia.WINDOW, history: Mapping[int, rules.PriorYear],
+                      snap: PolicySnapshot | None = None, subsidy: Decimal = ZERO, prepaid: bool = False,
+                      lump_sum: StudentLumpSum | None = None, policy: EnrolmentPolicy | None = None) -> dict:
+    """Validate one enrolment and compute its derived fields in memory (no queries); return the
+    ``Enrollment`` field values (``person`` is what was passed: a batch may pass a light record
+    with ``pk`` and ``birth_date``).
 
     ``history`` maps each earlier year the person was enrolled in (any scheme) to what the
     cap incentives need; ``subsidy`` is the state's share for a subsidised resident.  The
@@ -350,17 +358,14 @@ def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, e
         due = _employee_due(policy.employee_rate, contribution_base)
         if amount is None:
             amount = due
-    who = {"person": person} if isinstance(person, Person) else {"person_id": person.pk}
-    enrollment = Enrollment(
-        **who, year=year, scheme=scheme, employee_status=employee_status if scheme == Scheme.EMPLOYEE else "",
+    return dict(
+        person=person, year=year, scheme=scheme, employee_status=employee_status if scheme == Scheme.EMPLOYEE else "",
         paid_on=paid_on, amount=rules.money(amount), benefit_start=terms.benefit_start, benefit_end=terms.benefit_end,
         waiting_period=terms.waiting_period, continuous_years=terms.continuous_years, critical_illness_cap=cap,
         active=True, via=via, contribution_base=rules.money(contribution_base) if contribution_base is not None else None,
         subsidy_amount=subsidy if scheme == Scheme.RESIDENT else ZERO, newborn=terms.newborn,
-        break_years=terms.break_years, lump_sum=lump_sum,
+        break_years=terms.break_years, lump_sum=lump_sum, policy_version=policy.version,
     )
-    enrollment.policy_version = policy.version
-    return EnrollmentDraft(enrollment, enrollment.policy_version)
 
 
 def enrollment_histories(person_ids: Iterable[int], before_year: int | None = None) -> dict[int, dict[int, rules.PriorYear]]:
