@@ -195,7 +195,11 @@ class PersonAdmin(ServiceFormMixin, MaskedIdAdminMixin, ImportExportRoles, Scope
         term = search_term.strip()
         if term[:1].isdigit():
             return (queryset.filter(id_number__startswith=term.upper()) if len(term) >= 6 else queryset.none()), False
-        return super().get_search_results(request, queryset, search_term)
+        if not term:
+            return queryset, False
+        # A name prefix (``LIKE 'x%'`` on the name's pattern index; Chinese names have no case)
+        # or an exact household number — never ``UPPER(…) LIKE`` over the whole table.
+        return queryset.filter(Q(name__startswith=term) | Q(household_no=term)), False
 
     def create_via_service(self, request, data):
         return services.person_register(id_number=data["id_number"], name=data["name"],
