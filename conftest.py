@@ -35,6 +35,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_scope_cache():
+    """Each test's database starts afresh (SQLite reuses ids): so does the scope cache."""
+    from yibao_site import scoping
+
+    scoping._REGIONS.clear()
+    yield
+    scoping._REGIONS.clear()
+
+
 @pytest.fixture
 def shiyan(db):
     from yibao_site.testing import build_jurisdiction

@@ -53,6 +53,7 @@ def main() -> int:
     parser.add_argument("--database", help="DATABASE_URL (default: a fresh SQLite file)")
     parser.add_argument("--jobs", help="comma-separated job names (default: all)")
     parser.add_argument("--scale", type=int, help="rows/persons per job (default: each job's own)")
+    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown (for RESULTS.md)")
     args = parser.parse_args()
 
     os.environ["DATABASE_URL"] = fresh_database(args.database)
@@ -72,10 +73,11 @@ def main() -> int:
 
     names = args.jobs.split(",") if args.jobs else [m.name for m in pkgutil.iter_modules([str(ROOT / "bench" / "jobs")])]
     rows = []
+    loads = [os.getloadavg()[0]]
     for name in names:
         module = importlib.import_module(f"bench.jobs.{name}")
         started = time.perf_counter()
-        print(f"→ {name} …", flush=True)
+        print(f"→ {name} … (load average {os.getloadavg()[0]:.1f})", flush=True)
         try:
             rows.extend(module.run(ctx))
         except Exception as exc:  # one failing job must not hide the others' results
@@ -83,14 +85,22 @@ def main() -> int:
 
             traceback.print_exc()
             rows.append({"job": name, "reference": f"FAILED: {exc!r}"[:120]})
-        print(f"  {name} done in {time.perf_counter() - started:.1f}s", flush=True)
+        loads.append(os.getloadavg()[0])
+        print(f"  {name} done in {time.perf_counter() - started:.1f}s (load average {loads[-1]:.1f})", flush=True)
 
-    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference"]
+    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference", "target"]
     widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in header] if rows else [len(h) for h in header]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for r in rows:
         print("  ".join(str(r.get(h, "")).ljust(w) for h, w in zip(header, widths)))
+    load_text = f"load average (1 min) during the run: {min(loads):.1f}–{max(loads):.1f}"
+    print(f"\n{load_text}")
+    if args.markdown:
+        print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(str(r.get(h, "")) for h in header) + " |")
+        print(f"\n{load_text}")
     return 1 if any(str(r.get("reference", "")).startswith("FAILED") for r in rows) else 0
 
 

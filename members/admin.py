@@ -6,7 +6,7 @@ from datetime import date
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -64,9 +64,11 @@ class CurrentIdentityFilter(admin.SimpleListFilter):
         if self.value() not in IdentityKind.values:
             return queryset
         today = date.today()
-        held = Identity.objects.filter(person=OuterRef("pk"), kind=self.value(), valid_from__lte=today).filter(
-            Q(valid_to__isnull=True) | Q(valid_to__gte=today))
-        return queryset.filter(Exists(held))
+        # ``pk IN (holders)``: the planner can start from the identities' (kind, valid_from)
+        # index for a rare kind instead of probing every person in id order.
+        held = Identity.objects.filter(kind=self.value(), valid_from__lte=today).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=today)).values("person_id")
+        return queryset.filter(pk__in=held)
 
 
 def _show_error(request, exc: ValidationError) -> None:
@@ -193,7 +195,11 @@ class PersonAdmin(ServiceFormMixin, MaskedIdAdminMixin, ImportExportRoles, Scope
         term = search_term.strip()
         if term[:1].isdigit():
             return (queryset.filter(id_number__startswith=term.upper()) if len(term) >= 6 else queryset.none()), False
-        return super().get_search_results(request, queryset, search_term)
+        if not term:
+            return queryset, False
+        # A name prefix (``LIKE 'x%'`` on the name's pattern index; Chinese names have no case)
+        # or an exact household number — never ``UPPER(…) LIKE`` over the whole table.
+        return queryset.filter(Q(name__startswith=term) | Q(household_no=term)), False
 
     def create_via_service(self, request, data):
         return services.person_register(id_number=data["id_number"], name=data["name"],

@@ -68,8 +68,8 @@ def seed(ctx) -> None:
             seen.add(row["id_number"])
             unique_rows.append(row)
     _check(PersonImporter(actor=clerk).run(unique_rows), "persons", log)
-    pid = dict(Person.objects.filter(id_number__in=seen).values_list("id_number", "pk"))
-    birth_of = dict(Person.objects.filter(id_number__in=seen).values_list("id_number", "birth_date"))
+    pid = dict(Person.objects.filter(id_number__any=list(seen)).values_list("id_number", "pk"))
+    birth_of = dict(Person.objects.filter(id_number__any=list(seen)).values_list("id_number", "birth_date"))
 
     # ── close relatives (both directions) ──
     links = []
@@ -80,7 +80,7 @@ def seed(ctx) -> None:
                 links += [(head, idn, "spouse"), (idn, head, "spouse")]
             elif birth_of.get(idn) and birth_of.get(head) and birth_of[idn] > birth_of[head]:
                 links += [(head, idn, "child"), (idn, head, "parent")]
-    have = set(Relative.objects.filter(person_id__in=pid.values()).values_list("person_id", "relative_id"))
+    have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
     new = [Relative(person_id=pid[a], relative_id=pid[b], relation=rel) for a, b, rel in links
            if a in pid and b in pid and (pid[a], pid[b]) not in have]
     from yibao_site.audit import bulk_create_audited
@@ -138,7 +138,7 @@ def seed(ctx) -> None:
         log(f"  account credits {today.year}-{month:02d}: {report.credited} (already {report.already})")
 
     # ── off-site registrations for a few persons ──
-    if not OffsiteRegistration.objects.filter(person_id__in=pid.values()).exists():
+    if not OffsiteRegistration.objects.filter(person_id__any=list(pid.values())).exists():
         for idn in rng.sample(sorted(pid), min(12, len(pid))):
             start = today - timedelta(days=rng.randint(0, 200))
             kind = rng.choice(("relocation", "referral"))

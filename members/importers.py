@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from yibao_site.audit import bulk_create_audited, bulk_update_audited
+from yibao_site.audit import bulk_create_audited, bulk_update_audited, insert_rows_audited
 from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
@@ -82,21 +83,28 @@ class PersonImporter(BulkImporter):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.villages: dict[str, Region] = {}
+        self.counties: dict[int, str] = {}
 
     def prepare(self, rows):
         codes = {_text(r, "village") for r in rows} - set(self.villages)
-        self.villages.update({r.code: r for r in Region.objects.filter(code__in=codes).only(
-            "id", "code", "level", "parent_id", "path")})
+        for region in Region.objects.filter(code__in=codes).only("id", "code", "level", "parent_id", "path"):
+            self.villages[region.code] = region
+            self.counties[region.pk] = region.county_code() or ""
 
     def clean_row(self, row):
-        person = services.person_build(
-            id_number=_text(row, "id_number"), name=_text(row, "name"), village=self.villages.get(_text(row, "village")),
-            phone=_text(row, "phone"), household_no=_text(row, "household_no"))
-        errors: dict[str, list[str]] = {}
+        village = self.villages.get(_text(row, "village"))
+        person = services.person_check(
+            id_number=_text(row, "id_number"), name=_text(row, "name"), village=village,
+            phone=_text(row, "phone"), household_no=_text(row, "household_no"),
+            county_code=self.counties.get(village.pk) if village is not None else None)
         sex = _text(row, "sex")
+        birth_text = _text(row, "birth_date")
+        if not sex and not birth_text:
+            return person
+        errors: dict[str, list[str]] = {}
         if sex and sex not in (person.sex, dict(Sex.choices)[person.sex]):
             errors["sex"] = [_("性别与公民身份号码不符。")]
-        if _text(row, "birth_date"):
+        if birth_text:
             birth = _date(row, "birth_date", errors)
             if birth is not None and birth != person.birth_date:
                 errors["birth_date"] = [_("出生日期与公民身份号码不符。")]
@@ -114,10 +122,11 @@ class PersonImporter(BulkImporter):
         return errors
 
     def write(self, cleaned, *, actor=None):
-        # Compare as tuples (cheap); load whole instances only for the rows that changed,
+        # Compare as tuples (cheap); new rows go out as plain values (COPY on PostgreSQL, no
+        # model instance per row); whole instances are loaded only for the rows that changed,
         # so that their history rows are complete.
         existing = {row[0]: row[1:] for row in Person.objects.filter(
-            id_number__in=[c.id_number for c in cleaned]).values_list("id_number", "pk", *_PERSON_FIELDS)}
+            id_number__any=[c.id_number for c in cleaned]).values_list("id_number", "pk", *_PERSON_FIELDS)}
         new, differing = [], {}
         for person in cleaned:
             current = existing.get(person.id_number)
@@ -125,16 +134,37 @@ class PersonImporter(BulkImporter):
                 new.append(person)
             elif current[1:] != tuple(getattr(person, f) for f in _PERSON_FIELDS):
                 differing[current[0]] = person
-        changed = list(Person.objects.filter(pk__in=differing))
+        changed = list(Person.objects.filter(pk__in=differing)) if differing else []
         for current in changed:
             for f in _PERSON_FIELDS:
                 setattr(current, f, getattr(differing[current.pk], f))
-        bulk_create_audited(new, Person, actor=actor, reason=_("导入参保人员"))
+        insert_rows_audited(Person, services.PersonValues._fields, new, actor=actor, reason=_("导入参保人员"))
         bulk_update_audited(changed, Person, list(_PERSON_FIELDS), actor=actor, reason=_("导入参保人员"))
         return len(new), len(changed), len(cleaned) - len(new) - len(changed)
 
 
 # ── enrollments ───────────────────────────────────────────────────────────────────────────
+
+class _PersonRef(NamedTuple):
+    """What the enrolment rules read of a person (no model instance per row)."""
+
+    pk: int
+    id_number: str
+    birth_date: date
+    township_id: int
+
+
+class _EnrolmentRow(SimpleNamespace):
+    """A new enrolment validated in memory: ``Enrollment`` field values by attribute."""
+
+    @property
+    def lump_sum_id(self):
+        return self.lump_sum.pk if self.lump_sum is not None else None
+
+
+_ENROLMENT_COLUMNS = ("person_id", "year", "scheme", "employee_status", "paid_on", "amount", "benefit_start",
+                      "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap", "active", "via",
+                      "contribution_base", "subsidy_amount", "newborn", "break_years", "lump_sum_id", "policy_version")
 
 
 @register
@@ -156,6 +186,8 @@ class EnrollmentImporter(BulkImporter):
         self.histories: dict[int, dict[int, rules.PriorYear]] = {}
         self.subsidies: dict[tuple[int, int], Decimal] = {}
         self.file_years: dict[str, set[int]] = defaultdict(set)
+        self.townships: dict[int, Region] = {}
+        self.policies: dict[tuple[int, int, str, str], services.EnrolmentPolicy] = {}
 
     def run(self, rows, **kwargs):
         rows = self._map_headers(list(rows))
@@ -167,10 +199,15 @@ class EnrollmentImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
-        found = list(Person.objects.filter(id_number__in=ids).select_related("township"))
+        # Only what the rules read; the townships (policy regions) are loaded once per file.
+        found = [_PersonRef(*values) for values in Person.objects.filter(id_number__any=list(ids)).values_list(
+            "id", "id_number", "birth_date", "township_id")]
         self.persons.update({p.id_number: p for p in found})
+        missing = {p.township_id for p in found} - set(self.townships)
+        if missing:
+            self.townships.update({r.pk: r for r in Region.objects.filter(pk__in=missing)})
         pids = [p.pk for p in found]
-        for e in Enrollment.objects.filter(person_id__in=pids):
+        for e in Enrollment.objects.filter(person_id__any=pids):
             self.existing[(e.person_id, e.year, e.scheme)] = e
             if e.active:
                 self.active_other[(e.person_id, e.year)] = e.scheme
@@ -179,6 +216,19 @@ class EnrollmentImporter(BulkImporter):
         for year in years:
             for pid, amount in services.confirmed_subsidies(pids, year).items():
                 self.subsidies[(pid, year)] = amount
+
+    def policy(self, person, year, scheme, status):
+        """The enrolment policy, worked out once per (township, year, scheme, status) of the file;
+        ``None`` when the row's scheme or status is invalid (``enrollment_build`` reports it)."""
+        key = (person.township_id, year, scheme, status)
+        found = self.policies.get(key)
+        if found is None:
+            if scheme not in services.SCHEMES or (scheme == Scheme.EMPLOYEE and status not in services.EMPLOYEE_STATUSES) \
+                    or (scheme == Scheme.RESIDENT and status) or not isinstance(year, int) or not 1990 <= year <= 2100:
+                return None
+            snap = self.cache.get(self.townships[person.township_id], date(year, 1, 1))
+            found = self.policies[key] = services.enrolment_policy(snap, scheme, status)
+        return found
 
     def clean_row(self, row):
         errors: dict[str, list[str]] = {}
@@ -208,13 +258,14 @@ class EnrollmentImporter(BulkImporter):
         for y in self.file_years.get(idn, ()):
             if y < (year or 0):
                 history.setdefault(y, rules.PriorYear(y))
-        draft = services.enrollment_build(
-            person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=_text(row, "employee_status"),
+        status = _text(row, "employee_status")
+        fields = services.enrollment_fields(
+            person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
             amount=amount, contribution_base=base, via=via, history=history,
-            snap=services.enrolment_snapshot(person, year, self.cache),
+            policy=self.policy(person, year, scheme, status),
             subsidy=self.subsidies.get((person.pk, year), rules.ZERO) if scheme == Scheme.RESIDENT else rules.ZERO,
         )
-        return ("new", draft.enrollment, row)
+        return ("new", _EnrolmentRow(person_id=person.pk, **fields), row)
 
     def check_file(self, rows, cleaned):
         errors, seen, schemes = [], {}, defaultdict(set)
@@ -240,28 +291,28 @@ class EnrollmentImporter(BulkImporter):
             history = dict(self.histories.get(pid, {}))
             for number, (_kind, e, row) in sorted(items, key=lambda it: it[1][1].year):
                 try:
-                    draft = services.enrollment_build(
+                    fresh = services.enrollment_fields(
                         person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
                         employee_status=e.employee_status, amount=_decimal(row, "amount", {}),
                         contribution_base=e.contribution_base, via=e.via, history=history,
-                        snap=services.enrolment_snapshot(e.person, e.year, self.cache),
+                        policy=self.policy(e.person, e.year, e.scheme, e.employee_status),
                         subsidy=e.subsidy_amount)
                 except ValidationError as exc:
                     errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
                     continue
-                fresh = draft.enrollment
                 for f in ("benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
                           "critical_illness_cap", "newborn", "amount", "policy_version"):
-                    setattr(e, f, getattr(fresh, f))
+                    setattr(e, f, fresh[f])
                 history[e.year] = rules.PriorYear(e.year, e.waiting_period, False)
         return errors
 
     def write(self, cleaned, *, actor=None):
         new = [item[1] for item in cleaned if item[0] == "new"]
-        bulk_create_audited(new, Enrollment, actor=actor, reason=_("导入年度参保"))
+        insert_rows_audited(Enrollment, _ENROLMENT_COLUMNS, [tuple(getattr(e, c) for c in _ENROLMENT_COLUMNS) for e in new],
+                            actor=actor, reason=_("导入年度参保"))
         employees = {e.person_id: e.paid_on for e in new if e.scheme == Scheme.EMPLOYEE}
         if employees:
-            have = set(PersonalAccount.objects.filter(person_id__in=employees).values_list("person_id", flat=True))
+            have = set(PersonalAccount.objects.filter(person_id__any=list(employees)).values_list("person_id", flat=True))
             bulk_create_audited([PersonalAccount(person_id=pid, opened_on=on) for pid, on in employees.items()
                                  if pid not in have], PersonalAccount, actor=actor, reason=_("开设个人账户"))
         return len(new), 0, len(cleaned) - len(new)
@@ -286,9 +337,9 @@ class IdentityImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
-        found = dict(Person.objects.filter(id_number__in=ids).values_list("id_number", "pk"))
+        found = dict(Person.objects.filter(id_number__any=list(ids)).values_list("id_number", "pk"))
         self.persons.update(found)
-        for ident in Identity.objects.filter(person_id__in=found.values()):
+        for ident in Identity.objects.filter(person_id__any=list(found.values())):
             self.held[(ident.person_id, ident.kind)].append(ident)
 
     def clean_row(self, row):
@@ -330,11 +381,12 @@ class IdentityImporter(BulkImporter):
         new, changed = [], []
         for pid, kind, start, end, source, current in cleaned:
             if current is None:
-                new.append(Identity(person_id=pid, kind=kind, valid_from=start, valid_to=end, source=source))
+                new.append((pid, kind, start, end, source))
             elif (current.valid_to, current.source) != (end, source):
                 current.valid_to, current.source = end, source
                 changed.append(current)
-        bulk_create_audited(new, Identity, actor=actor, reason=_("导入困难身份"))
+        insert_rows_audited(Identity, ("person_id", "kind", "valid_from", "valid_to", "source"), new,
+                            actor=actor, reason=_("导入困难身份"))
         bulk_update_audited(changed, Identity, ["valid_to", "source"], actor=actor, reason=_("导入困难身份"))
         return len(new), len(changed), len(cleaned) - len(new) - len(changed)
 

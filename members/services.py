@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -35,6 +36,14 @@ from .validators import normalise_id_number, parse_id_number, validate_region_pr
 
 ZERO = rules.ZERO
 
+# Choice sets built once (``Choices.values`` builds a new list on every call; imports check
+# every row against them).
+SCHEMES = frozenset(Scheme.values)
+EMPLOYEE_STATUSES = frozenset(EmployeeStatus.values)
+_VIAS = frozenset(EnrollmentVia.values)
+_IDENTITY_KINDS = frozenset(IdentityKind.values)
+_IDENTITY_SOURCES = frozenset(IdentitySource.values)
+
 
 def _error(field_name: str, message: str) -> ValidationError:
     return ValidationError({field_name: [message]})
@@ -46,15 +55,30 @@ def _messages(exc: ValidationError) -> list[str]:
 
 # ── persons ─────────────────────────────────────────────────────────────────────────────────
 
-def person_build(*, id_number: str, name: str, village: Region | None, phone: str = "",
-                 household_no: str = "") -> Person:
-    """Validate one person in memory and return an unsaved ``Person`` (no queries).
+class PersonValues(NamedTuple):
+    """A validated person as plain values (an importer writes these without model instances)."""
+
+    id_number: str
+    name: str
+    sex: str
+    birth_date: date
+    village_id: int
+    township_id: int
+    phone: str
+    household_no: str
+    id_outside_county: bool
+
+
+def person_check(*, id_number: str, name: str, village: Region | None, phone: str = "",
+                 household_no: str = "", county_code: str | None = None) -> PersonValues:
+    """Validate one person in memory and return its values (no queries).
 
     The ID must pass GB 11643 (format, check character, a real birth date) and start with a
     real province code; birth date and sex are derived from it.  Its first six digits name
     where the ID was issued, not where the person lives, so a mismatch with the village's
     county is accepted and flagged (``id_outside_county``) rather than refused: people who
-    moved in keep their IDs.
+    moved in keep their IDs.  ``county_code`` is the village's county when the caller knows
+    it already (an import works it out once per village).
     """
     errors: dict[str, list[str]] = {}
     id_number = normalise_id_number(id_number)
@@ -81,9 +105,19 @@ def person_build(*, id_number: str, name: str, village: Region | None, phone: st
         errors["village"] = [_("请选择村(社区)一级的区划。")]
     if errors:
         raise ValidationError(errors)
-    return Person(id_number=id_number, name=name, sex=sex, birth_date=birth, village=village,
-                  township_id=village.parent_id, phone=phone, household_no=household_no,
-                  id_outside_county=id_number[:6] != (village.county_code() or "")[:6])
+    if county_code is None:
+        county_code = village.county_code() or ""
+    return PersonValues(id_number, name, sex, birth, village.pk, village.parent_id, phone, household_no,
+                        id_number[:6] != county_code[:6])
+
+
+def person_build(*, id_number: str, name: str, village: Region | None, phone: str = "",
+                 household_no: str = "") -> Person:
+    """Validate one person in memory (``person_check``) and return an unsaved ``Person``."""
+    v = person_check(id_number=id_number, name=name, village=village, phone=phone, household_no=household_no)
+    return Person(id_number=v.id_number, name=v.name, sex=v.sex, birth_date=v.birth_date, village=village,
+                  township_id=v.township_id, phone=v.phone, household_no=v.household_no,
+                  id_outside_county=v.id_outside_county)
 
 
 @transaction.atomic
@@ -169,12 +203,7 @@ def resident_premium(snap: PolicySnapshot) -> Decimal:
 
 def employee_amount_due(snap: PolicySnapshot, status: str, contribution_base: Decimal | None) -> Decimal | None:
     """Yearly individual employee contribution = monthly base × rate × 12; ``None`` if it needs a base."""
-    rate = snap.decimal(f"members.contribution.employee.{status}.rate")
-    if rate == 0:
-        return ZERO
-    if contribution_base is None:
-        return None
-    return rules.money(contribution_base * rate * 12)
+    return _employee_due(snap.decimal(f"members.contribution.employee.{status}.rate"), contribution_base)
 
 
 def cap_params(snap: PolicySnapshot) -> rules.CapParams:
@@ -212,6 +241,42 @@ def _version(snap: PolicySnapshot) -> str:
     return found
 
 
+@dataclass(frozen=True)
+class EnrolmentPolicy:
+    """What an enrolment reads from the policy, for one township, year, scheme and status."""
+
+    collection_start: object
+    collection_end: object
+    waiting_months: int
+    newborn_rule: bool
+    premium: Decimal | None  # residents
+    cap: rules.CapParams | None  # residents
+    employee_rate: Decimal | None  # employees
+    version: str  # of exactly the parameters read
+
+
+def enrolment_policy(snap: PolicySnapshot, scheme: str, employee_status: str = "") -> EnrolmentPolicy:
+    """Read the parameters an enrolment of ``scheme``/``employee_status`` uses (no queries)."""
+    start_md = snap.value("members.collection_period.start")
+    end_md = snap.value("members.collection_period.end")
+    waiting = snap.integer("members.waiting_period.months")
+    newborn = bool(snap.value("members.newborn.next_year_rule"))
+    premium = cap = rate = None
+    if scheme == Scheme.RESIDENT:
+        premium, cap = resident_premium(snap), cap_params(snap)
+    else:
+        rate = snap.decimal(f"members.contribution.employee.{employee_status}.rate")
+    return EnrolmentPolicy(start_md, end_md, waiting, newborn, premium, cap, rate, _version(snap))
+
+
+def _employee_due(rate: Decimal, contribution_base: Decimal | None) -> Decimal | None:
+    if rate == 0:
+        return ZERO
+    if contribution_base is None:
+        return None
+    return rules.money(contribution_base * rate * 12)
+
+
 @dataclass
 class EnrollmentDraft:
     """An enrolment validated in memory plus what saving it implies."""
@@ -220,24 +285,34 @@ class EnrollmentDraft:
     policy_version: str
 
 
-def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, employee_status: str = "",
-                     amount: Decimal | None = None, contribution_base: Decimal | None = None,
-                     via: str = EnrollmentVia.WINDOW, history: Mapping[int, rules.PriorYear],
-                     snap: PolicySnapshot, subsidy: Decimal = ZERO, prepaid: bool = False,
-                     lump_sum: StudentLumpSum | None = None) -> EnrollmentDraft:
-    """Validate one enrolment and compute its derived fields in memory (no queries).
+def enrollment_build(*, person: Person, **kwargs) -> EnrollmentDraft:
+    """Validate one enrolment in memory (``enrollment_fields``) and return it unsaved."""
+    enrollment = Enrollment(**enrollment_fields(person=person, **kwargs))
+    return EnrollmentDraft(enrollment, enrollment.policy_version)
+
+
+def enrollment_fields(*, person, year: int, scheme: str, paid_on: date, employee_status: str = "",
+                      amount: Decimal | None = None, contribution_base: Decimal | None = None,
+                      via: str = EnrollmentVia.WINDOW, history: Mapping[int, rules.PriorYear],
+                      snap: PolicySnapshot | None = None, subsidy: Decimal = ZERO, prepaid: bool = False,
+                      lump_sum: StudentLumpSum | None = None, policy: EnrolmentPolicy | None = None) -> dict:
+    """Validate one enrolment and compute its derived fields in memory (no queries); return the
+    ``Enrollment`` field values (``person`` is what was passed: a batch may pass a light record
+    with ``pk`` and ``birth_date``).
 
     ``history`` maps each earlier year the person was enrolled in (any scheme) to what the
-    cap incentives need; ``subsidy`` is the state's share for a subsidised resident.
+    cap incentives need; ``subsidy`` is the state's share for a subsidised resident.  The
+    policy is ``snap`` (read here) or ``policy``, ``enrolment_policy`` worked out once by a
+    batch for every row of the same township, year, scheme and status.
     """
     errors: dict[str, list[str]] = {}
-    if scheme not in Scheme.values:
+    if scheme not in SCHEMES:
         errors["scheme"] = [_("险种应为 employee 或 resident。")]
     if not isinstance(year, int) or not 1990 <= year <= 2100:
         errors["year"] = [_("参保年度无效。")]
-    if via not in EnrollmentVia.values:
+    if via not in _VIAS:
         errors["via"] = [_("参保渠道无效。")]
-    if scheme == Scheme.EMPLOYEE and employee_status not in EmployeeStatus.values:
+    if scheme == Scheme.EMPLOYEE and employee_status not in EMPLOYEE_STATUSES:
         errors["employee_status"] = [_("职工医保须填写人员状态:in_service、retired 或 flexible。")]
     if scheme == Scheme.RESIDENT and employee_status:
         errors["employee_status"] = [_("居民医保不填写人员状态。")]
@@ -253,21 +328,20 @@ def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, e
     if errors:
         raise ValidationError(errors)
 
-    start_md = snap.value("members.collection_period.start")
-    end_md = snap.value("members.collection_period.end")
+    if policy is None:
+        policy = enrolment_policy(snap, scheme, employee_status)
     try:
         terms = rules.enrolment_terms(
             year=year, scheme=scheme, paid_on=paid_on, birth_date=person.birth_date, prior_years=history.keys(),
-            collection=rules.CollectionPeriod.for_year(year, start_md, end_md),
-            waiting_months=snap.integer("members.waiting_period.months"),
-            newborn_rule=bool(snap.value("members.newborn.next_year_rule")), prepaid=prepaid,
+            collection=rules.CollectionPeriod.for_year(year, policy.collection_start, policy.collection_end),
+            waiting_months=policy.waiting_months, newborn_rule=policy.newborn_rule, prepaid=prepaid,
         )
     except rules.EnrolmentRuleError as exc:
         raise _error(exc.field, _RULE_MESSAGES[exc.code]()) from None
 
     cap = None
     if scheme == Scheme.RESIDENT:
-        premium = resident_premium(snap)
+        premium = policy.premium
         due = max(ZERO, premium - subsidy)
         if lump_sum is not None:
             due = lump_sum.yearly_amount
@@ -278,27 +352,25 @@ def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, e
                          % {"due": due, "premium": premium, "subsidy": subsidy})
         normal = not terms.waiting_period and not terms.newborn
         zero_years = rules.zero_claim_years(year, terms.continuous_years, history, normal)
-        cap = rules.critical_illness_cap(cap_params(snap), continuous_years=terms.continuous_years,
+        cap = rules.critical_illness_cap(policy.cap, continuous_years=terms.continuous_years,
                                          zero_claim_count=zero_years, break_years=terms.break_years)
     else:
-        due = employee_amount_due(snap, employee_status, contribution_base)
+        due = _employee_due(policy.employee_rate, contribution_base)
         if amount is None:
             amount = due
-    enrollment = Enrollment(
+    return dict(
         person=person, year=year, scheme=scheme, employee_status=employee_status if scheme == Scheme.EMPLOYEE else "",
         paid_on=paid_on, amount=rules.money(amount), benefit_start=terms.benefit_start, benefit_end=terms.benefit_end,
         waiting_period=terms.waiting_period, continuous_years=terms.continuous_years, critical_illness_cap=cap,
         active=True, via=via, contribution_base=rules.money(contribution_base) if contribution_base is not None else None,
         subsidy_amount=subsidy if scheme == Scheme.RESIDENT else ZERO, newborn=terms.newborn,
-        break_years=terms.break_years, lump_sum=lump_sum,
+        break_years=terms.break_years, lump_sum=lump_sum, policy_version=policy.version,
     )
-    enrollment.policy_version = _version(snap)
-    return EnrollmentDraft(enrollment, enrollment.policy_version)
 
 
 def enrollment_histories(person_ids: Iterable[int], before_year: int | None = None) -> dict[int, dict[int, rules.PriorYear]]:
     """Each person's enrolment years (any scheme) as ``PriorYear``s, in one query."""
-    qs = Enrollment.objects.filter(person_id__in=list(person_ids))
+    qs = Enrollment.objects.filter(person_id__any=list(person_ids))
     if before_year is not None:
         qs = qs.filter(year__lt=before_year)
     result: dict[int, dict[int, rules.PriorYear]] = defaultdict(dict)
@@ -313,7 +385,7 @@ def enrollment_histories(person_ids: Iterable[int], before_year: int | None = No
 
 def confirmed_subsidies(person_ids: Iterable[int], year: int) -> dict[int, Decimal]:
     """State subsidy per person for ``year`` from confirmed batches, in one query."""
-    return dict(SubsidyLine.objects.filter(person_id__in=list(person_ids), year=year,
+    return dict(SubsidyLine.objects.filter(person_id__any=list(person_ids), year=year,
                                            batch__status=BatchStatus.CONFIRMED)
                 .values_list("person_id", "amount"))
 
@@ -642,9 +714,9 @@ def offsite_revoke(*, registration: OffsiteRegistration, on: date, actor=None) -
 def identity_validate(*, kind: str, valid_from: date | None, valid_to: date | None, source: str) -> None:
     """Field checks of one identity, in memory."""
     errors = {}
-    if kind not in IdentityKind.values:
+    if kind not in _IDENTITY_KINDS:
         errors["kind"] = [_("身份类别无效:%(kind)s") % {"kind": kind}]
-    if source not in IdentitySource.values:
+    if source not in _IDENTITY_SOURCES:
         errors["source"] = [_("来源应为 civil_affairs、rural_revitalization 或 bureau。")]
     if valid_from is None:
         errors["valid_from"] = [_("请填写有效期起。")]

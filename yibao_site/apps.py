@@ -7,3 +7,8 @@ class YibaoSiteConfig(AppConfig):
     label = "yibao_site"
     verbose_name = _("基础:区划、人员账号与政策参数")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import lookups
+
+        lookups.register()

@@ -9,11 +9,40 @@ staff see the whole jurisdiction.
 """
 from __future__ import annotations
 
+import time
+
 from django.db.models import Model, QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from .models import Region, RegionLevel, Role
 
 _SENTINEL = object()
+
+# Scope resolution cached per process: a request of a bound user needs its region's id, level
+# and path, which otherwise cost one query per request.  Keyed by the user's ``region_id``
+# (read from the user row each request), so re-binding a user takes effect at once; a region
+# saved or deleted in this process clears the cache; elsewhere entries live ``_TTL`` seconds.
+_REGIONS: dict[int, tuple[float, Region]] = {}
+_TTL = 60.0
+
+
+def _region(region_id: int) -> Region | None:
+    now = time.monotonic()
+    found = _REGIONS.get(region_id)
+    if found is not None and found[0] > now:
+        return found[1]
+    region = Region.objects.filter(pk=region_id).only("id", "code", "level", "path", "parent_id", "name").first()
+    if region is not None:
+        if len(_REGIONS) > 10_000:
+            _REGIONS.clear()
+        _REGIONS[region_id] = (now + _TTL, region)
+    return region
+
+
+@receiver([post_save, post_delete], sender=Region, dispatch_uid="scoping-region-cache")
+def _forget_regions(**kwargs) -> None:
+    _REGIONS.clear()
 
 
 def scope_field(model: type[Model]) -> str | None:
@@ -29,7 +58,12 @@ def user_scope_region(user) -> Region | None:
         return None
     if user.is_superuser and user.role != Role.TOWNSHIP_AGENT:
         return None
-    return user.region
+    if user.region_id is None:
+        return None
+    cached = user._state.fields_cache.get("region")
+    if cached is not None and cached.pk == user.region_id:
+        return cached
+    return _region(user.region_id)
 
 
 def is_unscoped(user) -> bool:

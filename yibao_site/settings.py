@@ -266,6 +266,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Past one machine (README): CELERY_QUEUES_BY_KIND=1 sends each job kind to its own queue, so
+# workers on different machines take different kinds (`celery worker -Q claims`, `-Q warning`…).
+# Off by default: one worker without -Q then serves everything.
+if env_bool("CELERY_QUEUES_BY_KIND", False):
+    CELERY_TASK_ROUTES = {
+        "claims.*": {"queue": "claims"},
+        "members.*": {"queue": "members"},
+        "early_warning.*": {"queue": "warning"},
+        "assistance.*": {"queue": "assistance"},
+        "procurement.*": {"queue": "procurement"},
+    }
 
 # Outgoing pushes to partner departments (HMAC-signed JSON).
 PUSH_TIMEOUT_SECONDS = float(os.environ.get("PUSH_TIMEOUT_SECONDS", "10"))
