@@ -68,6 +68,8 @@ class Claim(models.Model):
     hospital_level = models.PositiveSmallIntegerField(_("医院级别"), choices=[(1, _("一级")), (2, _("二级")), (3, _("三级"))])
     in_province = models.BooleanField(_("省内就医"), default=True)
     referred = models.BooleanField(_("规范转诊"), default=False)
+    in_region = models.BooleanField(_("统筹区内就医"), default=True,
+                                    help_text=_("在本市(统筹区)内就医;统筹区外就医未转诊且无有效异地就医备案的,不予医疗救助"))
     service_date = models.DateField(_("就诊(出院)日期"))
     admission_date = models.DateField(_("入院日期"), null=True, blank=True,
                                       help_text=_("住院填写;职工住院期间的普通门诊不享受门诊共济。"))

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
 
-from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity
+from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity, OffsiteRegistration
 from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
 from yibao_site.scoping import scope_queryset
 
@@ -181,6 +181,33 @@ def assistance_status_for(person, on: date, snapshot: PolicySnapshot | None = No
     """One person's assistance status on ``on`` (two queries)."""
     snapshot = snapshot or policy_snapshot(person.township, on)
     return assistance_status(snapshot, assistance_facts([person.pk], on, on).get(person.pk), on)
+
+
+# ── off-site treatment registrations (异地就医备案) ─────────────────────────────────────────
+@dataclass(frozen=True)
+class OffsitePeriod:
+    kind: str
+    valid_from: date
+    valid_to: date
+    in_province: bool
+
+
+def offsite_periods(person_ids: Iterable[int], start: date, end: date) -> dict[int, list[OffsitePeriod]]:
+    """The registrations of ``person_ids`` overlapping [start, end], in one query (a revoked
+    registration's ``valid_to`` already ends the day before its revocation)."""
+    found: dict[int, list[OffsitePeriod]] = defaultdict(list)
+    rows = (OffsiteRegistration.objects.filter(person_id__in=set(person_ids), valid_from__lte=end, valid_to__gte=start)
+            .values_list("person_id", "kind", "valid_from", "valid_to", "in_province"))
+    for pid, kind, vf, vt, in_province in rows:
+        found[pid].append(OffsitePeriod(kind, vf, vt, in_province))
+    return dict(found)
+
+
+def offsite_covers(periods: Iterable[OffsitePeriod], on: date, *, in_province: bool) -> bool:
+    """Whether a registration valid on ``on`` covers care at that place: any registration for
+    care inside the province, an out-of-province registration for care outside it.  Relocation
+    (异地安置) and registered referral (转诊转院) both count as referred care."""
+    return any(p.valid_from <= on <= p.valid_to and (in_province or not p.in_province) for p in periods)
 
 
 # ── open inpatient stays (employee outpatient pooling) ────────────────────────────────────

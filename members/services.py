@@ -185,6 +185,8 @@ def cap_params(snap: PolicySnapshot) -> rules.CapParams:
         zero_claim_bonus=snap.decimal("critical.cap.zero_claim_bonus"),
         bonus_ceiling_rate=snap.decimal("critical.cap.bonus_ceiling_rate"),
         break_penalty_per_year=snap.decimal("critical.cap.break_penalty_per_year"),
+        incentives_from=(int(snap.value("critical.cap.incentives_from"))
+                         if snap.value("critical.cap.incentives_from", None) is not None else None),
     )
 
 
@@ -277,9 +279,10 @@ def enrollment_build(*, person: Person, year: int, scheme: str, paid_on: date, e
             raise _error("amount", _("应缴 %(due)s 元(个人缴费标准 %(premium)s 元,资助 %(subsidy)s 元)。")
                          % {"due": due, "premium": premium, "subsidy": subsidy})
         normal = not terms.waiting_period and not terms.newborn
-        zero_years = rules.zero_claim_years(year, terms.continuous_years, history, normal)
-        cap = rules.critical_illness_cap(cap_params(snap), continuous_years=terms.continuous_years,
-                                         zero_claim_count=zero_years, break_years=terms.break_years)
+        params = cap_params(snap)
+        zero_years = rules.zero_claim_years(year, terms.continuous_years, history, normal, params.incentives_from)
+        cap = rules.critical_illness_cap(params, continuous_years=terms.continuous_years,
+                                         zero_claim_count=zero_years, break_years=terms.break_years, year=year)
     else:
         due = employee_amount_due(snap, employee_status, contribution_base)
         if amount is None:
@@ -428,10 +431,11 @@ def enrollment_caps_refresh(*, year: int, actor=None) -> int:
     for row in rows:
         history = histories.get(row.person_id, {})
         normal = not row.waiting_period and not row.newborn
-        zero = rules.zero_claim_years(year, row.continuous_years, history, normal)
         snap = cache.get(row.person.township, date(year, 1, 1))
-        cap = rules.critical_illness_cap(cap_params(snap), continuous_years=row.continuous_years,
-                                         zero_claim_count=zero, break_years=row.break_years)
+        params = cap_params(snap)
+        zero = rules.zero_claim_years(year, row.continuous_years, history, normal, params.incentives_from)
+        cap = rules.critical_illness_cap(params, continuous_years=row.continuous_years,
+                                         zero_claim_count=zero, break_years=row.break_years, year=year)
         if cap != row.critical_illness_cap:
             row.critical_illness_cap = cap
             changed.append(row)
