@@ -40,7 +40,7 @@ class ClaimExportResource(resources.ModelResource):
     class Meta:
         model = Claim
         fields = ["id", "person", "visit_type", "hospital_level", "service_date", "admission_date", "total_cost",
-                  "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
+                  "policy_scope_cost", "in_province", "referred", "in_region", "basic_paid", "critical_paid", "assistance_paid",
                   "second_round_paid", "out_of_pocket", "status", "source", "external_ref", "policy_version",
                   "settled_at"]
         export_order = fields
@@ -67,7 +67,7 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
     add_roles = SETTLE_ROLES
     import_roles = SETTLE_ROLES
     actions = ["reverse_selected"]
-    readonly_fields = ["person", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred",
+    readonly_fields = ["person", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred", "in_region",
                        "service_date", "admission_date", "total_cost", "policy_scope_cost", "basic_paid",
                        "critical_paid", "assistance_paid", "second_round_paid", "out_of_pocket",
                        "assistance_category", "platform_settled", "status", "source", "external_ref",
@@ -196,6 +196,8 @@ class ManualClaimForm(forms.Form):
                                      widget=forms.DateInput(attrs={"type": "date"}))
     in_province = forms.BooleanField(label=_("省内就医"), required=False, initial=True)
     referred = forms.BooleanField(label=_("规范转诊"), required=False)
+    in_region = forms.BooleanField(label=_("统筹区内就医"), required=False, initial=True,
+                                   help_text=_("在本市(统筹区)内就医;统筹区外就医未转诊且无有效异地就医备案的,不予医疗救助"))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -214,7 +216,8 @@ class ManualClaimForm(forms.Form):
         d = self.cleaned_data
         return {"person": d["person"], "visit_type": d["visit_type"], "hospital_level": d["hospital_level"],
                 "service_date": d["service_date"], "admission_date": d.get("admission_date"),
-                "in_province": d["in_province"], "referred": d["referred"], "total_cost": total,
+                "in_province": d["in_province"], "referred": d["referred"], "in_region": d["in_region"],
+                "total_cost": total,
                 "policy_scope_cost": scope,
                 "bills": [{"number": b.get("number", ""), "total_cost": f"{b['total_cost']:.2f}",
                            "policy_scope_cost": f"{b['policy_scope_cost']:.2f}"} for b in lines]}

@@ -68,7 +68,8 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             policy_scope_cost=data["policy_scope_cost"], in_province=data.get("in_province", True),
             referred=data.get("referred", False), basic_paid=data.get("basic_paid"),
             critical_paid=data.get("critical_paid"), admission_date=data.get("admission_date"),
-            external_ref=data.get("external_ref") or None, source=ClaimSource.API, actor=request.user)
+            external_ref=data.get("external_ref") or None, source=ClaimSource.API, actor=request.user,
+            in_region=data.get("in_region", True))
         return Response(ClaimSerializer(claim, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
@@ -103,7 +104,7 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             total_cost=v["total_cost"], policy_scope_cost=v["policy_scope_cost"],
             in_province=v.get("in_province", True), referred=v.get("referred", False),
             basic_paid=v.get("basic_paid"), critical_paid=v.get("critical_paid"),
-            admission_date=v.get("admission_date"))
+            admission_date=v.get("admission_date"), in_region=v.get("in_region", True))
         return Response(ClaimSerializer(new, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 

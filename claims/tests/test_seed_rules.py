@@ -158,3 +158,56 @@ def test_out_of_region_referred_claim_is_assisted(yicheng):
     p = insured(yicheng)
     identity(p, "subsistence")
     assert settle(p, total="10000", in_region=False, referred=True).assistance_paid == D("2012.50")
+
+
+# ── in_region through every door: API, import, manual reimbursement ─────────────────────────
+def test_api_takes_in_region_and_defaults_to_true(api, staff, yicheng):
+    """POST /api/v1/claims/ with in_region false for a 低保 person, not referred: assistance
+    0; without the field the same claim is in the city: 2 875 × 70 % = 2 012.50."""
+    body = {"visit_type": "inpatient", "hospital_level": 2, "service_date": "2024-06-01",
+            "total_cost": "10000.00", "policy_scope_cost": "10000.00"}
+    p = insured(yicheng)
+    identity(p, "subsistence")
+    res = api(staff["clerk"]).post("/api/v1/claims/", {**body, "person": p.id_number, "in_region": False},
+                                   format="json")
+    assert res.status_code == 201, res.data
+    assert res.data["in_region"] is False and res.data["assistance_paid"] == "0.00"
+    q = insured(yicheng)
+    identity(q, "subsistence")
+    res = api(staff["clerk"]).post("/api/v1/claims/", {**body, "person": q.id_number}, format="json")
+    assert res.data["in_region"] is True and res.data["assistance_paid"] == "2012.50"
+
+
+def test_importer_reads_the_in_region_column(yicheng):
+    from claims.models import Claim
+    from yibao_site.imports import importer_for
+
+    p = insured(yicheng)
+    identity(p, "subsistence")
+    row = {"person": p.id_number, "visit_type": "住院", "hospital_level": "2", "service_date": "2024-06-01",
+           "total_cost": "10000", "policy_scope_cost": "10000", "basic_paid": "7125", "external_ref": "R-1",
+           "in_region": "否"}
+    report = importer_for("claims")().run([row, {**row, "external_ref": "R-2", "in_region": ""}])
+    assert report.ok, report.errors
+    by_ref = {c.external_ref: c for c in Claim.objects.all()}
+    assert by_ref["R-1"].in_region is False and by_ref["R-1"].assistance_paid == D("0.00")
+    assert by_ref["R-2"].in_region is True and by_ref["R-2"].assistance_paid == D("2012.50")
+
+
+def test_manual_reimbursement_form_has_in_region(client, staff, yicheng):
+    from django.urls import reverse
+
+    p = insured(yicheng)
+    identity(p, "subsistence")
+    client.force_login(staff["clerk"])
+    data = {"person": p.id_number, "visit_type": "inpatient", "hospital_level": "2",
+            "service_date": "2024-06-01", "admission_date": "", "in_province": "on",
+            "bills-TOTAL_FORMS": "1", "bills-INITIAL_FORMS": "0", "bills-MIN_NUM_FORMS": "0",
+            "bills-MAX_NUM_FORMS": "30", "bills-0-number": "FP1", "bills-0-total_cost": "10000",
+            "bills-0-policy_scope_cost": "10000", "confirm": "0"}
+    page = client.get(reverse("admin:claims_claim_manual")).content.decode()
+    assert 'name="in_region"' in page
+    outside = client.post(reverse("admin:claims_claim_manual"), data)  # in_region unticked
+    assert outside.context["preview"].assistance_paid == D("0.00")
+    inside = client.post(reverse("admin:claims_claim_manual"), {**data, "in_region": "on"})
+    assert inside.context["preview"].assistance_paid == D("2012.50")
