@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -282,7 +282,7 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
     from django.db.models.functions import TruncMonth
     from django.utils import timezone
 
-    from .models import FundEntry, FundEntryKind
+    from .models import FUND_EXPENSE_KINDS, FundEntry, FundEntryKind
 
     as_of = as_of or timezone.localdate()
     start, end = date(year, 1, 1), date(year, 12, 31)
@@ -316,10 +316,11 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
     for fund, kind, month, amount in entry_rows:
         if month < opening_at[fund]:
             continue
-        sign = -1 if kind == FundEntryKind.OTHER_EXPENSE else 1
+        expense_kind = kind in FUND_EXPENSE_KINDS
+        sign = -1 if expense_kind else 1
         if month < start or kind == FundEntryKind.OPENING:
             carried[fund] += sign * amount
-        elif kind == FundEntryKind.OTHER_EXPENSE:
+        elif expense_kind:
             other_expense[fund] += amount
         else:
             income[fund][kind] += amount
@@ -339,7 +340,9 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
         current = year_income - expense
         accumulated = carried[fund] + current
         average = (expense / elapsed).quantize(Decimal("0.01")) if elapsed else Decimal("0.00")
-        capacity = (accumulated / average).quantize(Decimal("0.1")) if average > 0 else None
+        # Cut, not rounded, to one decimal as the seed prints it (001: 14.67 → 14.6).
+        capacity = ((accumulated * elapsed / expense).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+                    if expense > 0 and elapsed else None)
         funds.append({"fund": fund, "income": dict(income[fund]), "income_total": year_income,
                       "claims_expense": claims_expense, "other_expense": other_expense[fund], "expense": expense,
                       "current_balance": current, "accumulated_balance": accumulated,
