@@ -123,6 +123,7 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
             path("manual/", wrap(self.manual_view), name="claims_claim_manual"),
             path("<int:pk>/slip/", wrap(self.slip_view), name="claims_claim_slip"),
             path("fund-report/", wrap(self.fund_report_view), name="claims_fund_report"),
+            path("published-reports/", wrap(self.published_reports_view), name="claims_published_reports"),
         ] + super().get_urls()
 
     # ── 手工报销 ───────────────────────────────────────────────────────────────────────────
@@ -184,6 +185,59 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
         context = {**self.admin_site.each_context(request), "title": _("基金运行报表"), "report": report,
                    "year": year, "region": region, "opts": self.model._meta}
         return TemplateResponse(request, "claims/fund_report.html", context)
+
+
+    # ── 公布报表 (seeds 000, 001) ────────────────────────────────────────────────────────
+    def published_reports_view(self, request):
+        """The reports a bureau publishes: tables, an XLSX export (``?format=xlsx``) and the
+        series for a chart (``chart_series`` in the context)."""
+        from django.http import HttpResponse
+
+        from . import reports
+
+        if not self._role_ok(request, STAFF_ROLES):
+            raise PermissionDenied
+        kind = request.GET.get("report") or "funds"
+        if kind not in reports.REPORTS:
+            kind = "funds"
+        today = timezone.localdate()
+        try:
+            year = min(max(int(request.GET.get("year") or today.year), 1990), 2100)
+        except ValueError:
+            year = today.year
+        through = None
+        if request.GET.get("through"):
+            try:
+                through = date.fromisoformat(request.GET["through"])
+            except ValueError:
+                through = None
+        region = report_region(request.user, request.GET.get("region"))
+        data = reports.build(kind, year=year, region=region, through=through) if region is not None else None
+        if data is not None and request.GET.get("format") == "xlsx":
+            response = HttpResponse(reports.xlsx(kind, data), content_type=(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+            response["Content-Disposition"] = f'attachment; filename="report-{kind}-{year}.xlsx"'
+            return response
+        context = {**self.admin_site.each_context(request), "title": _("公布报表"), "opts": self.model._meta,
+                   "kinds": [(k, _(v)) for k, v in reports.REPORTS.items()], "kind": kind, "year": year,
+                   "through": through, "region": region, "data": data,
+                   "tables": reports.tables(kind, data) if data is not None else [],
+                   "chart_series": data["chart_series"] if data is not None else []}
+        return TemplateResponse(request, "claims/published_reports.html", context)
+
+
+def report_region(user, code: str | None):
+    """The region a report covers: the one asked for if the user may see it, else the user's
+    own region, else the (first) city."""
+    from yibao_site.models import RegionLevel
+
+    if code:
+        found = scope_queryset(Region.objects.filter(code=code), user).first()
+        if found is not None:
+            return found
+    if user.region_id and not user.is_superuser:
+        return user.region
+    return Region.objects.filter(level=RegionLevel.CITY).order_by("code").first()
 
 
 class ManualClaimForm(forms.Form):

@@ -24,6 +24,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from members.models import AccountEntry, BatchStatus, Identity, IdentityKind, SubsidyLine
 from yibao_site.policy import policy_snapshot
@@ -234,3 +235,90 @@ def subsidy_statement(*, year: int, region=None) -> dict:
     return {"year": year, "region": region.code if region is not None else None, "persons": total["persons"],
             "amount": amount, "amount_wan": wan(amount), "by_kind": by_kind, "by_township": by_township,
             "chart_series": [{"label": r["label"], "value": r["amount"]} for r in by_kind]}
+
+
+# ── one entry point for pages, exports and the API ────────────────────────────────────────
+REPORTS = {
+    "funds": gettext_noop("医保基金收支情况"),
+    "assistance": gettext_noop("医疗救助情况"),
+    "poverty": gettext_noop("脱贫人口住院实际报销比例"),
+    "subsidy": gettext_noop("资助参保情况"),
+}
+
+
+def build(kind: str, *, year: int, region, through: date | None = None) -> dict:
+    """Compute report ``kind`` (a key of :data:`REPORTS`) for ``year`` within ``region``."""
+    if kind == "funds":
+        return fund_statement(year=year, region=region, as_of=through)
+    if kind == "assistance":
+        return assistance_statement(year=year, region=region, through=through)
+    if kind == "poverty":
+        return escaped_poverty_ratio(year=year, region=region, through=through)
+    if kind == "subsidy":
+        return subsidy_statement(year=year, region=region)
+    raise ValueError(kind)
+
+
+def _money(v) -> str:
+    return "" if v is None else f"{Decimal(v):.2f}"
+
+
+def tables(kind: str, data: dict) -> list[dict]:
+    """The report as titled tables (``columns`` and ``rows`` of strings and numbers), the one
+    shape the admin page and the XLSX export both render."""
+    out = []
+    if kind == "funds":
+        out.append({"title": _("基金收支与可支付月数(元)"),
+                    "columns": [_("基金"), _("收入"), _("支出"), _("当期结余"), _("累计结余"), _("其中统筹基金"),
+                                _("其中个人账户"), _("月均支出"), _("可支付月数")],
+                    "rows": [[f["label"], _money(f["income_total"]), _money(f["expense_total"]),
+                              _money(f["current_balance"]), _money(f["accumulated_balance"]),
+                              _money(f["pooling_balance"]), _money(f["personal_account_balance"]),
+                              _money(f["average_monthly_expense"]),
+                              "" if f["months_of_capacity"] is None else str(f["months_of_capacity"])]
+                             for f in data["funds"]]})
+        for f in data["funds"]:
+            rows = [[_("收入"), i["item"], _money(i["amount"])] for i in f["income"]]
+            rows += [[_("支出"), i["item"], _money(i["amount"])] for i in f["expense"]]
+            out.append({"title": f["label"], "columns": [_("收支"), _("项目"), _("金额(元)")], "rows": rows})
+    elif kind == "assistance":
+        out.append({"title": _("按就诊类型"), "columns": [_("项目"), _("人次"), _("金额(元)"), _("金额(万元)")],
+                    "rows": [[r["label"], r["visits"], _money(r["amount"]), _money(r["amount_wan"])]
+                             for r in data["by_group"]]
+                    + [[_("合计"), data["visits"], _money(data["amount"]), _money(data["amount_wan"])]]})
+        out.append({"title": _("按救助类别"), "columns": [_("救助类别"), _("人次"), _("金额(元)"), _("金额(万元)")],
+                    "rows": [[r["category"] or "—", r["visits"], _money(r["amount"]), _money(r["amount_wan"])]
+                             for r in data["by_category"]]})
+    elif kind == "poverty":
+        out.append({"title": _("脱贫人口住院"), "columns": [_("人次"), _("医疗总费用(万元)"), _("总报销(万元)"),
+                                                         _("实际报销比例(%)")],
+                    "rows": [[data["visits"], _money(data["total_cost_wan"]), _money(data["reimbursed_wan"]),
+                              "" if data["ratio_percent"] is None else str(data["ratio_percent"])]]})
+    elif kind == "subsidy":
+        out.append({"title": _("按身份类别"), "columns": [_("身份类别"), _("人数"), _("金额(元)"), _("金额(万元)")],
+                    "rows": [[r["label"], r["persons"], _money(r["amount"]), _money(r["amount_wan"])]
+                             for r in data["by_kind"]]
+                    + [[_("合计"), data["persons"], _money(data["amount"]), _money(data["amount_wan"])]]})
+        out.append({"title": _("按乡镇(街道)"), "columns": [_("区划代码"), _("乡镇(街道)"), _("人数"), _("金额(元)")],
+                    "rows": [[r["township"], r["label"], r["persons"], _money(r["amount"])]
+                             for r in data["by_township"]]})
+    return out
+
+
+def xlsx(kind: str, data: dict) -> bytes:
+    """The report's tables as an XLSX workbook, one sheet per table (text cells that could be
+    read as formulas are prefixed with an apostrophe)."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for i, table in enumerate(tables(kind, data), start=1):
+        sheet = wb.create_sheet(f"{i}")
+        sheet.append([_(REPORTS[kind]), table["title"]])
+        sheet.append([str(c) for c in table["columns"]])
+        for row in table["rows"]:
+            sheet.append([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "@") else v for v in row])
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()

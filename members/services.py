@@ -334,7 +334,7 @@ def _switch_scheme(old: Enrollment, new: Enrollment, actor) -> None:
 @transaction.atomic
 def enrollment_create(*, person: Person, year: int, scheme: str, paid_on: date, employee_status: str = "",
                       amount: Decimal | None = None, contribution_base: Decimal | None = None,
-                      via: str = "window", actor=None) -> Enrollment:
+                      via: str = "window", actor=None, pooling_only: bool = False) -> Enrollment:
     """Enrol a person in a scheme for a coverage year, taking the payment (年度参保缴费).
 
     Computes the benefit period, waiting period, continuity and (residents) the
@@ -353,11 +353,15 @@ def enrollment_create(*, person: Person, year: int, scheme: str, paid_on: date, 
         subsidy=confirmed_subsidies([person.pk], year).get(person.pk, ZERO) if scheme == Scheme.RESIDENT else ZERO,
     )
     new = draft.enrollment
+    if pooling_only:
+        if scheme != Scheme.EMPLOYEE or employee_status != EmployeeStatus.FLEXIBLE:
+            raise _error("pooling_only", _("只有灵活就业人员可按单建统筹方式参保。"))
+        new.pooling_only = True
     other = Enrollment.objects.select_for_update().filter(person=person, year=year, active=True).first()
     if other is not None:
         _switch_scheme(other, new, actor)
     audited_save(new, actor=actor, reason=_("年度参保缴费"))
-    if scheme == Scheme.EMPLOYEE:
+    if scheme == Scheme.EMPLOYEE and not new.pooling_only:  # 单建统筹: no personal account
         _account_ensure(person, paid_on, actor)
     return new
 
@@ -506,7 +510,9 @@ def account_pay_relative_premium(*, payer: Person, relative: Person, year: int, 
     account = _locked_account(payer)
     payer = Person.objects.select_related("township").get(pk=payer.pk)
     relation = allowed_relation(payer, relative)
-    allowed = policy_snapshot(payer.township, paid_on).value("account.relative_premium.relations")
+    snap = policy_snapshot(payer.township, paid_on)
+    _family_use_in_force(snap, paid_on)
+    allowed = snap.value("account.relative_premium.relations")
     if relation is None or relation not in allowed:
         names = "、".join(str(Relation(r).label) for r in allowed)
         raise _error("relative", _("个人账户只能为以下近亲属代缴:%(names)s。") % {"names": names})
@@ -516,6 +522,68 @@ def account_pay_relative_premium(*, payer: Person, relative: Person, year: int, 
                   relative=relative, enrollment=enrollment,
                   memo=_("代缴%(year)s年度居民医保") % {"year": year}, policy_version=enrollment.policy_version)
     return enrollment, entry
+
+
+def _family_use_in_force(snap: PolicySnapshot, on: date) -> None:
+    """Refuse a family use of the account dated before the rules allowing it (Shiyan: 004
+    第二十九条, from 2022-12-31)."""
+    raw = snap.value("account.in_force_from", None)
+    if raw and on < date.fromisoformat(str(raw)):
+        raise _error("on", _("个人账户家庭共济自%(from)s起施行,此前不能为近亲属支付。") % {"from": raw})
+
+
+@transaction.atomic
+def account_pay_relative_expense(*, payer: Person, relative: Person, amount: Decimal, on: date, institution: str,
+                                 actor=None) -> AccountEntry:
+    """Pay an enrolled close relative's self-pay for care or medicines at a designated hospital
+    or pharmacy (定点医药机构) from an employee's personal account (004 第十三条(二); 000 两个放宽).
+
+    The relation must be one the payer's region allows (``account.relative_expense.relations``),
+    the relative must be enrolled on ``on`` and the balance must cover the amount; the debit is
+    written atomically and audited.
+    """
+    errors = {}
+    if payer.pk == relative.pk:
+        errors["relative"] = [_("本人费用请使用本人支付。")]
+    if amount is None or amount <= 0:
+        errors["amount"] = [_("支付金额应大于0。")]
+    elif rules.money(amount) != amount:
+        errors["amount"] = [_("金额最多保留两位小数。")]
+    if not (institution or "").strip():
+        errors["institution"] = [_("请填写定点医疗机构或定点零售药店。")]
+    if errors:
+        raise ValidationError(errors)
+    account = _locked_account(payer)
+    payer = Person.objects.select_related("township").get(pk=payer.pk)
+    snap = policy_snapshot(payer.township, on)
+    _family_use_in_force(snap, on)
+    allowed = snap.value("account.relative_expense.relations", None) or []
+    relation = allowed_relation(payer, relative)
+    if relation is None or relation not in allowed:
+        names = "、".join(str(Relation(r).label) for r in allowed)
+        raise _error("relative", _("个人账户只能支付以下近亲属的医药费用:%(names)s。") % {"names": names or "—"})
+    if not Enrollment.objects.filter(person=relative, year=on.year, active=True).exists():
+        raise _error("relative", _("该近亲属%(year)s年度未参保,不能用个人账户支付其医药费用。") % {"year": on.year})
+    return _post(account, kind=EntryKind.RELATIVE_EXPENSE, amount=-rules.money(amount), on=on, actor=actor,
+                 relative=relative, memo=_("支付近亲属在%(place)s的个人负担医药费用") % {"place": institution.strip()[:80]},
+                 policy_version=_version(snap))
+
+
+@transaction.atomic
+def account_close_payout(*, person: Person, on: date, reason: str, actor=None) -> AccountEntry:
+    """Pay out and close a personal account on death (to the heirs or named beneficiary) or on
+    settling abroad (to the holder) — 004 第十五条.  ``reason`` is ``death`` or ``emigration``.
+    The whole balance is debited in one audited entry and the account closed; nothing is left."""
+    labels = {"death": _("参保职工死亡,个人账户一次性支付给法定继承人或指定受益人"),
+              "emigration": _("出国、出境定居,个人账户余额支付给本人")}
+    if reason not in labels:
+        raise _error("reason", _("支付原因应为 death(死亡)或 emigration(出国、出境定居)。"))
+    account = _locked_account(person)
+    balance = account.balance
+    entry = _post(account, kind=EntryKind.PAYOUT, amount=-balance, on=on, actor=actor, memo=str(labels[reason]))
+    account.closed_on = on
+    audited_save(account, actor=actor, reason=labels[reason], update_fields=["closed_on"])
+    return entry
 
 
 @dataclass
@@ -541,6 +609,7 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     report = CreditRunReport(month=first)
     enrollments = list(Enrollment.objects.filter(
         scheme=Scheme.EMPLOYEE, year=first.year, active=True, benefit_start__lte=last, benefit_end__gte=first,
+        pooling_only=False,  # 单建统筹: no personal account (004 第十一条(二))
     ).select_related("person__township").order_by("person_id"))
     if not enrollments:
         return report

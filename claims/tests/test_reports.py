@@ -188,3 +188,36 @@ def test_subsidy_statement_reproduces_yicheng_2024(yicheng):
     assert report["persons"] == 10577 and report["amount"] == D("4019260.00") and report["amount_wan"] == D("401.93")
     by_kind = {r["kind"]: r for r in report["by_kind"]}
     assert by_kind["subsistence"]["persons"] == 5000 and by_kind["monitored"]["amount"] == D("5577") * 380
+
+
+def test_admin_page_shows_tables_chart_series_and_exports_xlsx(client, staff, zhangshu_2021):
+    from io import BytesIO
+
+    from django.urls import reverse
+    from openpyxl import load_workbook
+
+    client.force_login(staff["supervisor"])
+    url = reverse("admin:claims_published_reports")
+    page = client.get(url, {"report": "funds", "year": "2021", "through": "2021-10-31"})
+    assert page.status_code == 200
+    assert page.context["region"] == zhangshu_2021.city, page.context["region"]
+    assert "14.6" in page.content.decode() and "207063400.00" in page.content.decode()
+    assert page.context["chart_series"][0]["months_of_capacity"] == D("14.6")
+    export = client.get(url, {"report": "funds", "year": "2021", "through": "2021-10-31", "format": "xlsx"})
+    assert export.status_code == 200 and export["Content-Type"].startswith("application/vnd.openxml")
+    sheet = load_workbook(BytesIO(export.content)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][0] == "基金" and rows[2][-1] == "14.6" and rows[2][5] == "207063400.00"
+    for kind in ("assistance", "poverty", "subsidy", "nonsense"):
+        assert client.get(url, {"report": kind, "year": "x"}).status_code == 200
+
+
+def test_api_serves_each_report(api, staff, zhangshu_2021):
+    res = api(staff["finance"]).get("/api/v1/reports/funds/", {"year": 2021, "through": "2021-10-31"})
+    assert res.status_code == 200
+    employee = res.data["funds"][0]
+    assert employee["months_of_capacity"] == "14.6" and employee["pooling_balance"] == "207063400.00"
+    assert api(staff["finance"]).get("/api/v1/reports/unknown/", {"year": 2021}).status_code == 404
+    assert api(staff["finance"]).get("/api/v1/reports/funds/", {"year": "x"}).status_code == 400
+    for kind in ("assistance", "poverty", "subsidy"):
+        assert api(staff["reviewer"]).get(f"/api/v1/reports/{kind}/", {"year": 2021}).status_code == 200
