@@ -3,6 +3,7 @@ staff pages — manual reimbursement at the window (手工报销), the printable
 the fund report."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -40,7 +41,7 @@ class ClaimExportResource(resources.ModelResource):
     class Meta:
         model = Claim
         fields = ["id", "person", "visit_type", "hospital_level", "service_date", "admission_date", "total_cost",
-                  "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
+                  "policy_scope_cost", "in_province", "referred", "in_region", "basic_paid", "critical_paid", "assistance_paid",
                   "second_round_paid", "out_of_pocket", "status", "source", "external_ref", "policy_version",
                   "settled_at", "disease", "diagnosis", "chronic_review"]
         export_order = fields
@@ -68,7 +69,7 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
     add_roles = SETTLE_ROLES
     import_roles = SETTLE_ROLES
     actions = ["reverse_selected"]
-    readonly_fields = ["person", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred",
+    readonly_fields = ["person", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred", "in_region",
                        "service_date", "admission_date", "total_cost", "policy_scope_cost", "basic_paid",
                        "critical_paid", "assistance_paid", "second_round_paid", "out_of_pocket",
                        "assistance_category", "platform_settled", "disease", "diagnosis", "chronic_review", "status", "source", "external_ref",
@@ -124,6 +125,7 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
             path("manual/", wrap(self.manual_view), name="claims_claim_manual"),
             path("<int:pk>/slip/", wrap(self.slip_view), name="claims_claim_slip"),
             path("fund-report/", wrap(self.fund_report_view), name="claims_fund_report"),
+            path("published-reports/", wrap(self.published_reports_view), name="claims_published_reports"),
         ] + super().get_urls()
 
     # ── 手工报销 ───────────────────────────────────────────────────────────────────────────
@@ -187,6 +189,59 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
         return TemplateResponse(request, "claims/fund_report.html", context)
 
 
+    # ── 公布报表 (seeds 000, 001) ────────────────────────────────────────────────────────
+    def published_reports_view(self, request):
+        """The reports a bureau publishes: tables, an XLSX export (``?format=xlsx``) and the
+        series for a chart (``chart_series`` in the context)."""
+        from django.http import HttpResponse
+
+        from . import reports
+
+        if not self._role_ok(request, STAFF_ROLES):
+            raise PermissionDenied
+        kind = request.GET.get("report") or "funds"
+        if kind not in reports.REPORTS:
+            kind = "funds"
+        today = timezone.localdate()
+        try:
+            year = min(max(int(request.GET.get("year") or today.year), 1990), 2100)
+        except ValueError:
+            year = today.year
+        through = None
+        if request.GET.get("through"):
+            try:
+                through = date.fromisoformat(request.GET["through"])
+            except ValueError:
+                through = None
+        region = report_region(request.user, request.GET.get("region"))
+        data = reports.build(kind, year=year, region=region, through=through) if region is not None else None
+        if data is not None and request.GET.get("format") == "xlsx":
+            response = HttpResponse(reports.xlsx(kind, data), content_type=(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+            response["Content-Disposition"] = f'attachment; filename="report-{kind}-{year}.xlsx"'
+            return response
+        context = {**self.admin_site.each_context(request), "title": _("公布报表"), "opts": self.model._meta,
+                   "kinds": [(k, _(v)) for k, v in reports.REPORTS.items()], "kind": kind, "year": year,
+                   "through": through, "region": region, "data": data,
+                   "tables": reports.tables(kind, data) if data is not None else [],
+                   "chart_series": data["chart_series"] if data is not None else []}
+        return TemplateResponse(request, "claims/published_reports.html", context)
+
+
+def report_region(user, code: str | None):
+    """The region a report covers: the one asked for if the user may see it, else the user's
+    own region, else the (first) city."""
+    from yibao_site.models import RegionLevel
+
+    if code:
+        found = scope_queryset(Region.objects.filter(code=code), user).first()
+        if found is not None:
+            return found
+    if user.region_id and not user.is_superuser:
+        return user.region
+    return Region.objects.filter(level=RegionLevel.CITY).order_by("code").first()
+
+
 class ManualClaimForm(forms.Form):
     person = forms.CharField(label=_("公民身份号码"), max_length=18)
     visit_type = forms.ChoiceField(label=_("就诊类型"), choices=VisitType.choices)
@@ -201,6 +256,8 @@ class ManualClaimForm(forms.Form):
                               help_text=_("门诊慢特病填写目录中的病种编码;未认定的病种不享受慢特病待遇。"))
     diagnosis = forms.CharField(label=_("诊断编码(ICD-10)"), max_length=16, required=False,
                                 help_text=_("两病(高血压、糖尿病)门诊用药按诊断编码享受两病报销比例。"))
+    in_region = forms.BooleanField(label=_("统筹区内就医"), required=False, initial=True,
+                                   help_text=_("在本市(统筹区)内就医;统筹区外就医未转诊且无有效异地就医备案的,不予医疗救助"))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -219,7 +276,8 @@ class ManualClaimForm(forms.Form):
         d = self.cleaned_data
         return {"person": d["person"], "visit_type": d["visit_type"], "hospital_level": d["hospital_level"],
                 "service_date": d["service_date"], "admission_date": d.get("admission_date"),
-                "in_province": d["in_province"], "referred": d["referred"], "total_cost": total,
+                "in_province": d["in_province"], "referred": d["referred"], "in_region": d["in_region"],
+                "total_cost": total,
                 "policy_scope_cost": scope, "disease": d.get("disease", ""), "diagnosis": d.get("diagnosis", ""),
                 "bills": [{"number": b.get("number", ""), "total_cost": f"{b['total_cost']:.2f}",
                            "policy_scope_cost": f"{b['policy_scope_cost']:.2f}"} for b in lines]}

@@ -74,7 +74,8 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             referred=data.get("referred", False), basic_paid=data.get("basic_paid"),
             critical_paid=data.get("critical_paid"), admission_date=data.get("admission_date"),
             external_ref=data.get("external_ref") or None, source=ClaimSource.API, actor=request.user,
-            disease=data.get("disease", ""), diagnosis=data.get("diagnosis", ""))
+            disease=data.get("disease", ""), diagnosis=data.get("diagnosis", ""),
+            in_region=data.get("in_region", True))
         return Response(ClaimSerializer(claim, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
@@ -109,7 +110,8 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             total_cost=v["total_cost"], policy_scope_cost=v["policy_scope_cost"],
             in_province=v.get("in_province", True), referred=v.get("referred", False),
             basic_paid=v.get("basic_paid"), critical_paid=v.get("critical_paid"),
-            admission_date=v.get("admission_date"), disease=v.get("disease", ""), diagnosis=v.get("diagnosis", ""))
+            admission_date=v.get("admission_date"), disease=v.get("disease", ""), diagnosis=v.get("diagnosis", ""),
+            in_region=v.get("in_region", True))
         return Response(ClaimSerializer(new, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 

@@ -70,12 +70,13 @@ class ClaimImporter(BulkImporter):
     verbose_name = "平台结算记录"
     columns = ["person", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost",
                "in_province", "referred", "basic_paid", "critical_paid", "admission_date", "external_ref", "disease",
-               "diagnosis"]
+               "diagnosis", "in_region"]
     required = {"person", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost",
                 "external_ref"}
     header_aliases = {"公民身份号码": "person", "身份证号": "person", "就诊类型": "visit_type", "医院级别": "hospital_level",
                       "就诊日期": "service_date", "出院日期": "service_date", "医疗总费用": "total_cost",
                       "政策范围内费用": "policy_scope_cost", "省内就医": "in_province", "规范转诊": "referred",
+                      "统筹区内就医": "in_region", "市内就医": "in_region",
                       "基本医保支付": "basic_paid", "大病保险支付": "critical_paid", "入院日期": "admission_date",
                       "结算流水号": "external_ref", "平台结算流水号": "external_ref", "病种编码": "disease",
                       "慢特病病种": "disease", "诊断编码": "diagnosis", "ICD-10": "diagnosis"}
@@ -123,6 +124,7 @@ class ClaimImporter(BulkImporter):
         critical = _money(row, "critical_paid", errors, required=False)
         in_province = _bool(row, "in_province", errors, True)
         referred = _bool(row, "referred", errors, False)
+        in_region = _bool(row, "in_region", errors, True)
         ref = _text(row, "external_ref")
         if not ref:
             errors.setdefault("external_ref", []).append(_("必填:平台结算流水号用于防止重复结算。"))
@@ -134,7 +136,8 @@ class ClaimImporter(BulkImporter):
             person_id=person_id, visit_type=visit, hospital_level=level or 0, service_date=service_date,
             total_cost=total, policy_scope_cost=scope, in_province=in_province, referred=referred,
             basic_paid=basic, critical_paid=critical, admission_date=admission_date, external_ref=ref,
-            source=ClaimSource.PLATFORM, disease=_text(row, "disease"), diagnosis=_text(row, "diagnosis"))
+            source=ClaimSource.PLATFORM, disease=_text(row, "disease"), diagnosis=_text(row, "diagnosis"),
+            in_region=in_region)
         services.claim_input_check(inp, today=self.today)
         if (person_id, service_date.year) not in self.enrolled and (person_id, service_date.year + 1) not in self.enrolled:
             raise ValidationError({"person": [_("该人员%(year)s年度没有有效的参保登记,不能结算。")

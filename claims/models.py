@@ -68,6 +68,8 @@ class Claim(models.Model):
     hospital_level = models.PositiveSmallIntegerField(_("医院级别"), choices=[(1, _("一级")), (2, _("二级")), (3, _("三级"))])
     in_province = models.BooleanField(_("省内就医"), default=True)
     referred = models.BooleanField(_("规范转诊"), default=False)
+    in_region = models.BooleanField(_("统筹区内就医"), default=True,
+                                    help_text=_("在本市(统筹区)内就医;统筹区外就医未转诊且无有效异地就医备案的,不予医疗救助"))
     service_date = models.DateField(_("就诊(出院)日期"))
     admission_date = models.DateField(_("入院日期"), null=True, blank=True,
                                       help_text=_("住院填写;职工住院期间的普通门诊不享受门诊共济。"))
@@ -276,7 +278,24 @@ class FundEntryKind(models.TextChoices):
     INTEREST = "interest", _("利息收入")
     TRANSFER = "transfer", _("上级补助及调剂收入")
     OTHER_INCOME = "other_income", _("其他收入")
+    ACCOUNT_TRANSFER_IN = "account_in", _("个账转移收入")
+    TRANSFER_IN = "transfer_in", _("医保关系转移收入")
     OTHER_EXPENSE = "other_expense", _("其他支出")
+    # Non-claim expenses of the published fund statement (001 (二)).
+    PHARMACY = "pharmacy", _("定点药店药费")
+    MATERNITY_MEDICAL = "maternity_med", _("生育医疗费支出")
+    MATERNITY_ALLOWANCE = "maternity_pay", _("生育津贴")
+    TRANSFER_OUT = "transfer_out", _("医保关系转移支出")
+    VACCINATION = "vaccination", _("疫苗接种费")
+    VACCINE_PURCHASE = "vaccine_buy", _("疫苗采购费")
+    CRITICAL_PREMIUM = "critical_prem", _("大病保险保费支出")
+
+
+#: Fund-entry kinds that are expenses; the others (but the opening balance) are income.
+FUND_EXPENSE_KINDS = frozenset({
+    FundEntryKind.OTHER_EXPENSE, FundEntryKind.PHARMACY, FundEntryKind.MATERNITY_MEDICAL,
+    FundEntryKind.MATERNITY_ALLOWANCE, FundEntryKind.TRANSFER_OUT, FundEntryKind.VACCINATION,
+    FundEntryKind.VACCINE_PURCHASE, FundEntryKind.CRITICAL_PREMIUM})
 
 
 class FundEntry(models.Model):

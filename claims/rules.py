@@ -21,9 +21,17 @@ Which tiers apply (decisions documented here because DOMAIN.md leaves them open)
   ``assistance.outside_benefit_period``.
 * Critical-illness insurance applies to the scheme and visit types a pack defines
   (``critical.<scheme>.threshold`` present, ``critical.<scheme>.visit_types``).
-* Medical assistance and second-round assistance apply to ``assistance.visit_types``; care out
-  of the province without a referral gets neither when
-  ``assistance.out_of_province_requires_referral`` is set.
+* Medical assistance and second-round assistance apply to ``assistance.visit_types``; care
+  outside the pooling region (``in_region`` false, or out of the province) without a referral
+  or a valid off-site registration (异地就医备案: relocation or registered referral) gets
+  neither when ``assistance.out_of_region_requires_referral`` is set (DOMAIN.md §3, §5).
+* A rule dated later than the service date does not apply, and the explanation says so:
+  ``assistance.in_force_from`` (tiers 3–4) and ``basic.<scheme>.<visit>.in_force_from``
+  (Shiyan's employee outpatient pooling from 2022-12-31).
+* The annual assistance deductible (``assistance.cat<n>.inpatient.annual_deductible``) runs on
+  the year's cumulative self-pay after insurance of the visit types in
+  ``assistance.annual_deductible.visit_types`` (Shiyan: inpatient; Yicheng: inpatient and
+  chronic together).
 * Second round: Shiyan's transitional rule (automatic, for the identity kinds of
   ``second_round.transitional.kinds``) wins over the tilt assistance (倾斜救助, needs an approved
   application and, by ``second_round.tilt.requires_in_province_referral``, in-province referred
@@ -34,6 +42,7 @@ Which tiers apply (decisions documented here because DOMAIN.md leaves them open)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -172,6 +181,9 @@ class ClaimFacts:
     employee_status: str = ""
     in_province: bool = True
     referred: bool = False
+    in_region: bool = True               # care inside the pooling region (the city, 市域)
+    offsite_registered: bool = False     # a valid 异地就医备案 (relocation or referral) covers the date
+    service_date: date | None = None     # for rules dated later than the claim (``*.in_force_from``)
     covered: bool = True                 # enrolment benefits in force on the service date
     inpatient_stay_open: bool = False    # an inpatient stay spans the (outpatient) service date
     basic_given: Decimal | None = None   # settled by the hospital platform
@@ -186,6 +198,28 @@ class ClaimFacts:
     chronic_rate_key: str = ""
     chronic_cap_key: str = ""
     diagnosis: str = ""                  # ICD-10; decides 两病 (basic.resident.outpatient.two_diseases.*)
+
+    @property
+    def counts_as_referred(self) -> bool:
+        """Referred care: a referral on the claim or a valid off-site registration."""
+        return self.referred or self.offsite_registered
+
+    @property
+    def out_of_region(self) -> bool:
+        """Care outside the pooling region (out of the province is out of the city too)."""
+        return not self.in_region or not self.in_province
+
+
+def not_yet_in_force(policy, key: str, on: date | None) -> date | None:
+    """Return the date the rule ``key`` (an ``*.in_force_from`` date) takes effect when ``on``
+    is before it, else ``None`` (the rule applies, or the pack does not date it)."""
+    if on is None or not policy.has(key):
+        return None
+    raw = policy.value(key, None)
+    if not raw:
+        return None
+    start = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+    return start if on < start else None
 
 
 @dataclass
@@ -312,6 +346,12 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
         result.detail = {"reason": "not_covered"}
         result.lines.append(_("基本医保:就诊日期不在待遇享受期内(等待期或断保期间),基金不予支付。"))
         return result, delta
+    starts = not_yet_in_force(policy, f"basic.{scheme}.{visit}.in_force_from", facts.service_date)
+    if starts is not None:
+        result.detail = {"reason": "rule_not_in_force", "in_force_from": starts.isoformat()}
+        result.lines.append(_("基本医保:%(label)s统筹政策自%(from)s起施行,就诊日期在此之前,统筹基金不予支付。")
+                            % {"label": label, "from": starts.isoformat()})
+        return result, delta
     if visit == OUTPATIENT:
         levels = [int(x) for x in (policy.value(f"basic.{scheme}.outpatient.levels", None) or [])]
         if facts.hospital_level not in levels:
@@ -413,11 +453,17 @@ def assistance_reaches(policy, facts: ClaimFacts) -> tuple[bool, str]:
     """Return whether tiers 3–4 may pay on this claim at all, and why not."""
     if facts.visit_type not in (policy.value("assistance.visit_types", None) or []):
         return False, "visit_type"
+    if not_yet_in_force(policy, "assistance.in_force_from", facts.service_date) is not None:
+        return False, "rule_not_in_force"
     if not facts.covered and not policy.value("assistance.outside_benefit_period", False):
         return False, "not_covered"
     if chronic_uncertified(facts):
         return False, "chronic_not_certified"
-    if (not facts.in_province and not facts.referred
+    if policy.has("assistance.out_of_region_requires_referral"):
+        if facts.out_of_region and not facts.counts_as_referred and policy.value(
+                "assistance.out_of_region_requires_referral", False):
+            return False, "out_of_region_unreferred"
+    elif (not facts.in_province and not facts.counts_as_referred
             and policy.value("assistance.out_of_province_requires_referral", False)):
         return False, "out_of_province_unreferred"
     return True, ""
@@ -440,7 +486,9 @@ def assistance_amount(policy, *, category: int, visit_type: str, base: Decimal,
     cap = _dec(policy, f"assistance.cat{category}.annual_cap")
     deductible = ZERO
     consumed = ZERO
-    if visit_type == INPATIENT:
+    shared = policy.value("assistance.annual_deductible.visit_types", None) if policy.has(
+        "assistance.annual_deductible.visit_types") else None
+    if visit_type in (shared if shared is not None else [INPATIENT]):
         deductible = _dec(policy, f"assistance.cat{category}.inpatient.annual_deductible") or ZERO
         consumed = threshold_consumed(base, deductible_base_before, deductible)
         delta["assistance_base"] = base
@@ -475,6 +523,13 @@ def assistance_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal], left:
             result.lines.append(_("医疗救助:省外就医未按规定转诊,不纳入医疗救助。"))
         elif reason == "chronic_not_certified":
             result.lines.append(_("医疗救助:%(why)s,不享受门诊慢特病医疗救助。") % {"why": _uncertified_text(facts)})
+        elif reason == "out_of_region_unreferred":
+            result.lines.append(_("医疗救助:统筹区外就医,未按规定转诊且无有效的异地就医备案,不纳入医疗救助。"))
+        elif reason == "rule_not_in_force":
+            starts = not_yet_in_force(policy, "assistance.in_force_from", facts.service_date)
+            result.detail["in_force_from"] = starts.isoformat()
+            result.lines.append(_("医疗救助:本地医疗救助政策自%(from)s起施行,就诊日期在此之前,不计算医疗救助。")
+                                % {"from": starts.isoformat()})
         return result, {}
     return assistance_amount(policy, category=status.category, visit_type=facts.visit_type, base=left,
                              deductible_base_before=ledger["assistance_base"], paid_before=ledger["assistance_paid"])
@@ -489,7 +544,7 @@ def second_round_scheme(policy, facts: ClaimFacts) -> tuple[str, str] | None:
         return "transitional", "second_round.transitional"
     if status.tilt and policy.has("second_round.tilt.threshold"):
         needs = policy.value("second_round.tilt.requires_in_province_referral", False)
-        if not needs or (facts.in_province and facts.referred):
+        if not needs or (facts.in_province and facts.counts_as_referred):
             return "tilt", "second_round.tilt"
     if status.category is not None and policy.has(f"second_round.auto.cat{status.category}.threshold"):
         return "auto", f"second_round.auto.cat{status.category}"

@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Q, QuerySet, Sum
 
-from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity
+from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity, OffsiteRegistration
 from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
 from yibao_site.scoping import scope_queryset
 
@@ -183,6 +183,33 @@ def assistance_status_for(person, on: date, snapshot: PolicySnapshot | None = No
     return assistance_status(snapshot, assistance_facts([person.pk], on, on).get(person.pk), on)
 
 
+# ── off-site treatment registrations (异地就医备案) ─────────────────────────────────────────
+@dataclass(frozen=True)
+class OffsitePeriod:
+    kind: str
+    valid_from: date
+    valid_to: date
+    in_province: bool
+
+
+def offsite_periods(person_ids: Iterable[int], start: date, end: date) -> dict[int, list[OffsitePeriod]]:
+    """The registrations of ``person_ids`` overlapping [start, end], in one query (a revoked
+    registration's ``valid_to`` already ends the day before its revocation)."""
+    found: dict[int, list[OffsitePeriod]] = defaultdict(list)
+    rows = (OffsiteRegistration.objects.filter(person_id__in=set(person_ids), valid_from__lte=end, valid_to__gte=start)
+            .values_list("person_id", "kind", "valid_from", "valid_to", "in_province"))
+    for pid, kind, vf, vt, in_province in rows:
+        found[pid].append(OffsitePeriod(kind, vf, vt, in_province))
+    return dict(found)
+
+
+def offsite_covers(periods: Iterable[OffsitePeriod], on: date, *, in_province: bool) -> bool:
+    """Whether a registration valid on ``on`` covers care at that place: any registration for
+    care inside the province, an out-of-province registration for care outside it.  Relocation
+    (异地安置) and registered referral (转诊转院) both count as referred care."""
+    return any(p.valid_from <= on <= p.valid_to and (in_province or not p.in_province) for p in periods)
+
+
 # ── open inpatient stays (employee outpatient pooling) ────────────────────────────────────
 def inpatient_stays(person_ids: Iterable[int], start: date, end: date) -> dict[int, list[tuple[date, date]]]:
     """Return the settled inpatient stays (admission, discharge) of ``person_ids`` that overlap
@@ -255,7 +282,7 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
     from django.db.models.functions import TruncMonth
     from django.utils import timezone
 
-    from .models import FundEntry, FundEntryKind
+    from .models import FUND_EXPENSE_KINDS, FundEntry, FundEntryKind
 
     as_of = as_of or timezone.localdate()
     start, end = date(year, 1, 1), date(year, 12, 31)
@@ -289,10 +316,11 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
     for fund, kind, month, amount in entry_rows:
         if month < opening_at[fund]:
             continue
-        sign = -1 if kind == FundEntryKind.OTHER_EXPENSE else 1
+        expense_kind = kind in FUND_EXPENSE_KINDS
+        sign = -1 if expense_kind else 1
         if month < start or kind == FundEntryKind.OPENING:
             carried[fund] += sign * amount
-        elif kind == FundEntryKind.OTHER_EXPENSE:
+        elif expense_kind:
             other_expense[fund] += amount
         else:
             income[fund][kind] += amount
@@ -312,7 +340,9 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
         current = year_income - expense
         accumulated = carried[fund] + current
         average = (expense / elapsed).quantize(Decimal("0.01")) if elapsed else Decimal("0.00")
-        capacity = (accumulated / average).quantize(Decimal("0.1")) if average > 0 else None
+        # Cut, not rounded, to one decimal as the seed prints it (001: 14.67 → 14.6).
+        capacity = ((accumulated * elapsed / expense).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+                    if expense > 0 and elapsed else None)
         funds.append({"fund": fund, "income": dict(income[fund]), "income_total": year_income,
                       "claims_expense": claims_expense, "other_expense": other_expense[fund], "expense": expense,
                       "current_balance": current, "accumulated_balance": accumulated,

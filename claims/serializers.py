@@ -25,6 +25,9 @@ class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
     policy_scope_cost = MoneyField(min_value=0)
     in_province = serializers.BooleanField(required=False, default=True)
     referred = serializers.BooleanField(required=False, default=False)
+    in_region = serializers.BooleanField(
+        required=False, default=True,
+        help_text=_("在本市(统筹区)内就医,默认是;统筹区外就医未转诊且无有效异地就医备案的,不予医疗救助"))
     admission_date = serializers.DateField(required=False, allow_null=True)
     basic_paid = MoneyField(min_value=0, required=False, allow_null=True,
                             help_text=_("医院平台已结算的基本医保支付;不填则由经办系统计算"))
@@ -43,7 +46,7 @@ class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
     class Meta:
         model = Claim
         fields = ["id", "person", "visit_type", "hospital_level", "service_date", "admission_date", "total_cost",
-                  "policy_scope_cost", "in_province", "referred", "basic_paid", "critical_paid", "assistance_paid",
+                  "policy_scope_cost", "in_province", "referred", "in_region", "basic_paid", "critical_paid", "assistance_paid",
                   "second_round_paid", "out_of_pocket", "policy_version", "year", "scheme", "status", "source",
                   "external_ref", "platform_settled", "assistance_category", "explanation", "breakdown",
                   "reversal_of", "settled_at", "disease", "diagnosis", "chronic_review"]

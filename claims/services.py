@@ -52,6 +52,7 @@ class ClaimInput:
     critical_paid: Decimal | None = None
     admission_date: date | None = None
     external_ref: str | None = None
+    in_region: bool = True  # care inside the pooling region (市域); False: 统筹区外就医
     source: str = ClaimSource.API
     bills: list[dict[str, str]] | None = None  # the window's bill lines (票据), kept on the claim
     disease: str = ""     # 门诊慢特病: the catalogue code (chronic claims)
@@ -164,6 +165,7 @@ class _Context:
     # 门诊慢特病: person id → [(disease code, valid from, valid to)]; code → catalogue versions
     certified: dict[int, list] = field(default_factory=dict)
     catalogue: dict[str, list] = field(default_factory=dict)
+    offsite: dict[int, list[selectors.OffsitePeriod]] = field(default_factory=dict)
 
 
 def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Context:
@@ -190,7 +192,10 @@ def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Conte
                                                          min(i.service_date for i in chronic),
                                                          max(i.service_date for i in chronic))
         catalogue = chronic_selectors.catalogue_for_codes({i.disease for i in chronic})
-    return _Context(persons, coverage, assistance, stays, cache, certified=certified, catalogue=catalogue)
+    away = {i.person_id for i in inputs if not i.in_region or not i.in_province}
+    offsite = selectors.offsite_periods(away, start, end) if away else {}
+    return _Context(persons, coverage, assistance, stays, cache, certified=certified, catalogue=catalogue,
+                    offsite=offsite)
 
 
 def _coverage_on(ctx: _Context, person_id: int, on: date) -> selectors.Coverage | None:
@@ -271,6 +276,9 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
         hospital_level=inp.hospital_level, service_month=inp.service_date.month,
         total_cost=inp.total_cost, policy_scope_cost=inp.policy_scope_cost,
         in_province=inp.in_province, referred=inp.referred, covered=covered, inpatient_stay_open=stay_open,
+        in_region=inp.in_region and inp.in_province, service_date=inp.service_date,
+        offsite_registered=selectors.offsite_covers(ctx.offsite.get(inp.person_id, ()), inp.service_date,
+                                                    in_province=inp.in_province),
         basic_given=inp.basic_paid, critical_given=inp.critical_paid,
         critical_cap=cov.critical_illness_cap if cov.scheme == Scheme.RESIDENT else None,
         assistance=status, diagnosis=inp.diagnosis, **chronic,
@@ -294,6 +302,7 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
     claim = Claim(
         person_id=inp.person_id, year=inp.service_date.year, scheme=cov.scheme, visit_type=inp.visit_type,
         hospital_level=inp.hospital_level, in_province=inp.in_province, referred=inp.referred,
+        in_region=inp.in_region and inp.in_province,
         service_date=inp.service_date, admission_date=inp.admission_date, total_cost=inp.total_cost,
         policy_scope_cost=inp.policy_scope_cost, basic_paid=result.basic.paid, critical_paid=result.critical.paid,
         assistance_paid=result.assistance.paid, second_round_paid=result.second_round.paid,
@@ -437,7 +446,7 @@ def claim_input_of(claim: Claim) -> ClaimInput:
                       referred=claim.referred, basic_paid=claim.basic_given, critical_paid=claim.critical_given,
                       admission_date=claim.admission_date, source=claim.source,
                       bills=(claim.breakdown or {}).get("bills"), disease=claim.disease, diagnosis=claim.diagnosis,
-                      ref=f"#{claim.pk}")
+                      in_region=claim.in_region, ref=f"#{claim.pk}")
 
 
 def _fold(ctx: _Context, existing: list[Claim], new: list[tuple[int, ClaimInput]]
@@ -734,13 +743,13 @@ def claim_settle(*, person: Person, visit_type: str, hospital_level: int, servic
                  basic_paid: Decimal | None = None, critical_paid: Decimal | None = None,
                  admission_date: date | None = None, external_ref: str | None = None,
                  source: str = ClaimSource.API, bills: list[dict[str, str]] | None = None, actor=None,
-                 reason: str = "", disease: str = "", diagnosis: str = "") -> Claim:
+                 reason: str = "", disease: str = "", diagnosis: str = "", in_region: bool = True) -> Claim:
     """Settle one claim through every tier; raise field errors (nothing written) if it cannot."""
     inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
                      service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
                      in_province=in_province, referred=referred, basic_paid=basic_paid, critical_paid=critical_paid,
                      admission_date=admission_date, external_ref=external_ref, source=source, bills=bills,
-                     disease=disease, diagnosis=diagnosis)
+                     disease=disease, diagnosis=diagnosis, in_region=in_region)
     try:
         return claims_settle_batch(inputs=[inp], actor=actor, reason=reason)[0]
     except BatchError as exc:
@@ -750,12 +759,13 @@ def claim_settle(*, person: Person, visit_type: str, hospital_level: int, servic
 def claim_preview(*, person: Person, visit_type: str, hospital_level: int, service_date: date,
                   total_cost: Decimal, policy_scope_cost: Decimal, in_province: bool = True,
                   referred: bool = False, admission_date: date | None = None,
-                  bills: list[dict[str, str]] | None = None, disease: str = "", diagnosis: str = "") -> Claim:
+                  bills: list[dict[str, str]] | None = None, disease: str = "", diagnosis: str = "",
+                  in_region: bool = True) -> Claim:
     """Compute a settlement without writing anything (the window's 试算 before confirming)."""
     inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
                      service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
                      in_province=in_province, referred=referred, admission_date=admission_date,
-                     source=ClaimSource.MANUAL, bills=bills, disease=disease, diagnosis=diagnosis)
+                     source=ClaimSource.MANUAL, bills=bills, disease=disease, diagnosis=diagnosis, in_region=in_region)
     claim_input_check(inp)
     ctx = _load_context([inp], None)
     row = PersonYearLedger.objects.filter(person_id=person.pk, year=service_date.year).first()
@@ -789,6 +799,7 @@ def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
     reversal = Claim(
         person_id=original.person_id, year=original.year, scheme=original.scheme, visit_type=original.visit_type,
         hospital_level=original.hospital_level, in_province=original.in_province, referred=original.referred,
+        in_region=original.in_region,
         service_date=original.service_date, admission_date=original.admission_date,
         total_cost=-original.total_cost, policy_scope_cost=-original.policy_scope_cost,
         basic_paid=-original.basic_paid, critical_paid=-original.critical_paid,
@@ -811,7 +822,7 @@ def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
 def claim_correct(*, claim: Claim, actor=None, reason: str = "", **changes) -> Claim:
     """Correct a claim: reverse it and settle a new one with ``changes`` applied (更正 = 冲销 + 重新结算)."""
     fields = ("visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost", "in_province",
-              "referred", "basic_paid", "critical_paid", "admission_date", "disease", "diagnosis")
+              "referred", "basic_paid", "critical_paid", "admission_date", "disease", "diagnosis", "in_region")
     unknown = set(changes) - set(fields)
     if unknown:
         raise ValidationError({"detail": [_("不能更正的字段:%(f)s") % {"f": ", ".join(sorted(unknown))}]})

@@ -132,6 +132,10 @@ class Enrollment(models.Model):
     active = models.BooleanField(_("有效"), default=True, db_index=True)
     via = models.CharField(_("参保渠道"), max_length=10, choices=EnrollmentVia.choices, default=EnrollmentVia.WINDOW)
     contribution_base = models.DecimalField(_("缴费基数(月)"), max_digits=14, decimal_places=2, null=True, blank=True)
+    # 单建统筹: a flexible worker paying into the pooling fund only gets no personal account
+    # (004 第十一条(二)).
+    pooling_only = models.BooleanField(_("单建统筹"), default=False,
+                                       help_text=_("灵活就业人员按单建统筹方式参保,不配置个人账户"))
     subsidy_amount = models.DecimalField(_("资助金额"), max_digits=14, decimal_places=2, default=0, editable=False)
     newborn = models.BooleanField(_("新生儿"), default=False, editable=False)
     break_years = models.PositiveSmallIntegerField(_("断保年数"), default=0, editable=False)
@@ -297,6 +301,8 @@ class EntryKind(models.TextChoices):
     CREDIT = "credit", _("按月划入")
     SPEND = "spend", _("本人支付")
     RELATIVE_PREMIUM = "relative_premium", _("代缴近亲属居民医保")
+    RELATIVE_EXPENSE = "relative_expense", _("支付近亲属医药费用")
+    PAYOUT = "payout", _("死亡或出国(境)定居一次性支付")
     REFUND = "refund", _("冲正退回")
 
 

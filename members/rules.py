@@ -155,15 +155,23 @@ class CapParams:
     zero_claim_bonus: Decimal
     bonus_ceiling_rate: Decimal
     break_penalty_per_year: Decimal
+    #: First coverage year whose cap can rise (000: 自2025年起); ``None``: no such date.
+    incentives_from: int | None = None
 
 
 def zero_claim_years(year: int, continuous_years: int, history: Mapping[int, PriorYear],
-                     paid_normally: bool) -> int:
+                     paid_normally: bool, incentives_from: int | None = None) -> int:
     """Count the years of the current continuous run before ``year`` with no fund payment,
     each followed by a normal payment (in the collection period, no waiting period) the
-    next year.  ``paid_normally`` is that fact for ``year`` itself."""
+    next year.  ``paid_normally`` is that fact for ``year`` itself.
+
+    With ``incentives_from`` (000: 自2025年起) a zero-claim year earns the bonus only when the
+    following year — the year it raises — is ``incentives_from`` or later: for 2025 the first
+    zero-claim year that counts is 2024."""
     count = 0
     for y in range(year - continuous_years + 1, year):
+        if incentives_from is not None and y + 1 < incentives_from:
+            continue
         record = history.get(y)
         if record is None or record.had_fund_payment:
             continue
@@ -173,15 +181,23 @@ def zero_claim_years(year: int, continuous_years: int, history: Mapping[int, Pri
     return count
 
 
-def critical_illness_cap(p: CapParams, *, continuous_years: int, zero_claim_count: int, break_years: int) -> Decimal:
+def critical_illness_cap(p: CapParams, *, continuous_years: int, zero_claim_count: int, break_years: int,
+                         year: int | None = None) -> Decimal:
     """Resident critical-illness cap with the incentives (DOMAIN.md §3, seed 000 问题一).
 
     cap = base + min(continuity bonus + zero-claim bonus, ceiling rate × base) − break penalty
     where the continuity bonus is ``bonus × max(0, continuous_years − min_years)`` (after 4
     continuous years, each further continuous year adds one bonus) and the break penalty is
     ``penalty × break_years``.  Never below zero.
+
+    With ``p.incentives_from`` and ``year`` only the continuous years from ``incentives_from``
+    on raise the cap: a person enrolled 2021–2025 gets one bonus in 2025 (the 5th year), and
+    one enrolled 2015–2025 also one (2025 is the first year that can rise).
     """
-    continuity = p.continuity_bonus * max(0, continuous_years - p.continuity_min_years)
+    bonus_years = max(0, continuous_years - p.continuity_min_years)
+    if p.incentives_from is not None and year is not None:
+        bonus_years = min(bonus_years, max(0, year - p.incentives_from + 1))
+    continuity = p.continuity_bonus * bonus_years
     zero = p.zero_claim_bonus * zero_claim_count
     bonus = min(continuity + zero, money(p.base * p.bonus_ceiling_rate))
     penalty = p.break_penalty_per_year * break_years

@@ -214,6 +214,8 @@ def cap_params(snap: PolicySnapshot) -> rules.CapParams:
         zero_claim_bonus=snap.decimal("critical.cap.zero_claim_bonus"),
         bonus_ceiling_rate=snap.decimal("critical.cap.bonus_ceiling_rate"),
         break_penalty_per_year=snap.decimal("critical.cap.break_penalty_per_year"),
+        incentives_from=(int(snap.value("critical.cap.incentives_from"))
+                         if snap.value("critical.cap.incentives_from", None) is not None else None),
     )
 
 
@@ -351,9 +353,10 @@ def enrollment_fields(*, person, year: int, scheme: str, paid_on: date, employee
             raise _error("amount", _("应缴 %(due)s 元(个人缴费标准 %(premium)s 元,资助 %(subsidy)s 元)。")
                          % {"due": due, "premium": premium, "subsidy": subsidy})
         normal = not terms.waiting_period and not terms.newborn
-        zero_years = rules.zero_claim_years(year, terms.continuous_years, history, normal)
-        cap = rules.critical_illness_cap(policy.cap, continuous_years=terms.continuous_years,
-                                         zero_claim_count=zero_years, break_years=terms.break_years)
+        params = policy.cap
+        zero_years = rules.zero_claim_years(year, terms.continuous_years, history, normal, params.incentives_from)
+        cap = rules.critical_illness_cap(params, continuous_years=terms.continuous_years,
+                                         zero_claim_count=zero_years, break_years=terms.break_years, year=year)
     else:
         due = _employee_due(policy.employee_rate, contribution_base)
         if amount is None:
@@ -403,7 +406,7 @@ def _switch_scheme(old: Enrollment, new: Enrollment, actor) -> None:
 @transaction.atomic
 def enrollment_create(*, person: Person, year: int, scheme: str, paid_on: date, employee_status: str = "",
                       amount: Decimal | None = None, contribution_base: Decimal | None = None,
-                      via: str = "window", actor=None) -> Enrollment:
+                      via: str = "window", actor=None, pooling_only: bool = False) -> Enrollment:
     """Enrol a person in a scheme for a coverage year, taking the payment (年度参保缴费).
 
     Computes the benefit period, waiting period, continuity and (residents) the
@@ -422,11 +425,15 @@ def enrollment_create(*, person: Person, year: int, scheme: str, paid_on: date, 
         subsidy=confirmed_subsidies([person.pk], year).get(person.pk, ZERO) if scheme == Scheme.RESIDENT else ZERO,
     )
     new = draft.enrollment
+    if pooling_only:
+        if scheme != Scheme.EMPLOYEE or employee_status != EmployeeStatus.FLEXIBLE:
+            raise _error("pooling_only", _("只有灵活就业人员可按单建统筹方式参保。"))
+        new.pooling_only = True
     other = Enrollment.objects.select_for_update().filter(person=person, year=year, active=True).first()
     if other is not None:
         _switch_scheme(other, new, actor)
     audited_save(new, actor=actor, reason=_("年度参保缴费"))
-    if scheme == Scheme.EMPLOYEE:
+    if scheme == Scheme.EMPLOYEE and not new.pooling_only:  # 单建统筹: no personal account
         _account_ensure(person, paid_on, actor)
     return new
 
@@ -513,10 +520,11 @@ def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | No
     for row in rows:
         history = histories.get(row.person_id, {})
         normal = not row.waiting_period and not row.newborn
-        zero = rules.zero_claim_years(year, row.continuous_years, history, normal)
         snap = cache.get(row.person.township, date(year, 1, 1))
-        cap = rules.critical_illness_cap(cap_params(snap), continuous_years=row.continuous_years,
-                                         zero_claim_count=zero, break_years=row.break_years)
+        params = cap_params(snap)
+        zero = rules.zero_claim_years(year, row.continuous_years, history, normal, params.incentives_from)
+        cap = rules.critical_illness_cap(params, continuous_years=row.continuous_years,
+                                         zero_claim_count=zero, break_years=row.break_years, year=year)
         if cap != row.critical_illness_cap:
             row.critical_illness_cap = cap
             changed.append(row)
@@ -588,7 +596,9 @@ def account_pay_relative_premium(*, payer: Person, relative: Person, year: int, 
     account = _locked_account(payer)
     payer = Person.objects.select_related("township").get(pk=payer.pk)
     relation = allowed_relation(payer, relative)
-    allowed = policy_snapshot(payer.township, paid_on).value("account.relative_premium.relations")
+    snap = policy_snapshot(payer.township, paid_on)
+    _family_use_in_force(snap, paid_on)
+    allowed = snap.value("account.relative_premium.relations")
     if relation is None or relation not in allowed:
         names = "、".join(str(Relation(r).label) for r in allowed)
         raise _error("relative", _("个人账户只能为以下近亲属代缴:%(names)s。") % {"names": names})
@@ -598,6 +608,68 @@ def account_pay_relative_premium(*, payer: Person, relative: Person, year: int, 
                   relative=relative, enrollment=enrollment,
                   memo=_("代缴%(year)s年度居民医保") % {"year": year}, policy_version=enrollment.policy_version)
     return enrollment, entry
+
+
+def _family_use_in_force(snap: PolicySnapshot, on: date) -> None:
+    """Refuse a family use of the account dated before the rules allowing it (Shiyan: 004
+    第二十九条, from 2022-12-31)."""
+    raw = snap.value("account.in_force_from", None)
+    if raw and on < date.fromisoformat(str(raw)):
+        raise _error("on", _("个人账户家庭共济自%(from)s起施行,此前不能为近亲属支付。") % {"from": raw})
+
+
+@transaction.atomic
+def account_pay_relative_expense(*, payer: Person, relative: Person, amount: Decimal, on: date, institution: str,
+                                 actor=None) -> AccountEntry:
+    """Pay an enrolled close relative's self-pay for care or medicines at a designated hospital
+    or pharmacy (定点医药机构) from an employee's personal account (004 第十三条(二); 000 两个放宽).
+
+    The relation must be one the payer's region allows (``account.relative_expense.relations``),
+    the relative must be enrolled on ``on`` and the balance must cover the amount; the debit is
+    written atomically and audited.
+    """
+    errors = {}
+    if payer.pk == relative.pk:
+        errors["relative"] = [_("本人费用请使用本人支付。")]
+    if amount is None or amount <= 0:
+        errors["amount"] = [_("支付金额应大于0。")]
+    elif rules.money(amount) != amount:
+        errors["amount"] = [_("金额最多保留两位小数。")]
+    if not (institution or "").strip():
+        errors["institution"] = [_("请填写定点医疗机构或定点零售药店。")]
+    if errors:
+        raise ValidationError(errors)
+    account = _locked_account(payer)
+    payer = Person.objects.select_related("township").get(pk=payer.pk)
+    snap = policy_snapshot(payer.township, on)
+    _family_use_in_force(snap, on)
+    allowed = snap.value("account.relative_expense.relations", None) or []
+    relation = allowed_relation(payer, relative)
+    if relation is None or relation not in allowed:
+        names = "、".join(str(Relation(r).label) for r in allowed)
+        raise _error("relative", _("个人账户只能支付以下近亲属的医药费用:%(names)s。") % {"names": names or "—"})
+    if not Enrollment.objects.filter(person=relative, year=on.year, active=True).exists():
+        raise _error("relative", _("该近亲属%(year)s年度未参保,不能用个人账户支付其医药费用。") % {"year": on.year})
+    return _post(account, kind=EntryKind.RELATIVE_EXPENSE, amount=-rules.money(amount), on=on, actor=actor,
+                 relative=relative, memo=_("支付近亲属在%(place)s的个人负担医药费用") % {"place": institution.strip()[:80]},
+                 policy_version=_version(snap))
+
+
+@transaction.atomic
+def account_close_payout(*, person: Person, on: date, reason: str, actor=None) -> AccountEntry:
+    """Pay out and close a personal account on death (to the heirs or named beneficiary) or on
+    settling abroad (to the holder) — 004 第十五条.  ``reason`` is ``death`` or ``emigration``.
+    The whole balance is debited in one audited entry and the account closed; nothing is left."""
+    labels = {"death": _("参保职工死亡,个人账户一次性支付给法定继承人或指定受益人"),
+              "emigration": _("出国、出境定居,个人账户余额支付给本人")}
+    if reason not in labels:
+        raise _error("reason", _("支付原因应为 death(死亡)或 emigration(出国、出境定居)。"))
+    account = _locked_account(person)
+    balance = account.balance
+    entry = _post(account, kind=EntryKind.PAYOUT, amount=-balance, on=on, actor=actor, memo=str(labels[reason]))
+    account.closed_on = on
+    audited_save(account, actor=actor, reason=labels[reason], update_fields=["closed_on"])
+    return entry
 
 
 @dataclass
@@ -623,6 +695,7 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     report = CreditRunReport(month=first)
     enrollments = list(Enrollment.objects.filter(
         scheme=Scheme.EMPLOYEE, year=first.year, active=True, benefit_start__lte=last, benefit_end__gte=first,
+        pooling_only=False,  # 单建统筹: no personal account (004 第十一条(二))
     ).select_related("person__township").order_by("person_id"))
     if not enrollments:
         return report

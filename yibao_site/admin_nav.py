@@ -49,6 +49,7 @@ NAVIGATION = [
         _item(_("结算单"), "receipt_long", reverse_lazy("admin:claims_claim_changelist"), "staff"),
         _item(_("手工报销"), "edit_note", reverse_lazy("admin:claims_claim_manual"), "clerk"),
         _item(_("基金运行"), "monitoring", reverse_lazy("admin:claims_fund_report"), "finance"),
+        _item(_("公布报表"), "summarize", reverse_lazy("admin:claims_published_reports"), "staff"),
     ]},
     {"title": _("医疗救助"), "separator": True, "items": [
         _item(_("救助申请"), "assignment", reverse_lazy("admin:assistance_application_changelist"), "reviewer"),

@@ -53,7 +53,39 @@ def _parse_pack(name: str, _version: int) -> dict:
         if ident in seen:
             raise ValidationError(f"{name}: duplicate entry {ident}")
         seen.add(ident)
+    check_citations(name, data["parameters"], data.get("seeds") or {})
     return data
+
+
+def _cites_a_seed(source: str, seeds: dict) -> bool:
+    """Whether ``source`` names one of the pack's seed documents (its ``seeds:`` keys such as
+    ``004``; ``DOMAIN`` — the rulebook's defaults — is not a seed) — a citation, not just words."""
+    return any(str(tag) in source for tag in seeds if str(tag) != "DOMAIN")
+
+
+def check_citations(name: str, entries: list[dict], seeds: dict | None = None) -> None:
+    """Refuse a pack with a value that neither cites its seed (``source`` naming one of the
+    pack's ``seeds``) nor is marked ``illustrative: true`` with a ``source`` saying where the
+    sensible default comes from (DOMAIN.md §…).  Every number a rule reads must be traceable."""
+    if seeds is None:
+        seeds = _parse_seeds(name)
+    missing = []
+    for entry in entries:
+        source = str(entry.get("source") or "").strip()
+        illustrative = entry.get("illustrative", False) is True
+        if not source or (not illustrative and not _cites_a_seed(source, seeds)):
+            missing.append(f"{entry.get('key')}@{entry.get('effective_from')}")
+    if missing:
+        raise ValidationError(
+            _("政策包 %(name)s 中以下取值没有注明依据(source 引用种子文件)也未标注 illustrative: true:%(keys)s")
+            % {"name": name, "keys": ", ".join(missing[:20]) + (" …" if len(missing) > 20 else "")})
+
+
+def _parse_seeds(name: str) -> dict:
+    path = PACK_DIR / f"{name}.yaml"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    return data.get("seeds") or {}
 
 
 @dataclass

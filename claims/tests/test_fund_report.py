@@ -27,7 +27,7 @@ def test_months_of_capacity_by_fund(shiyan):
 
     Resident fund: expense 7 125 + 1 000 = 8 125; current 200 000 − 8 125 = 191 875;
     accumulated 1 191 875; average 8 125 / 12 = 677.08; 1 191 875 / 677.08 = 1 760.3 months.
-    Assistance fund: expense 2 012.50; accumulated 97 987.50; average 167.71; 584.3 months.
+    Assistance fund: expense 2 012.50; accumulated 97 987.50; average 167.71; 97 987.50 × 12 ÷ 2 012.50 = 584.27 → cut to 584.2 months.
     """
     city = shiyan.city
     for fund, kind, month, amount in (("resident", "premium", date(2023, 11, 1), "999"),
@@ -57,7 +57,7 @@ def test_months_of_capacity_by_fund(shiyan):
     assert (resident["expense"], resident["current_balance"], resident["accumulated_balance"]) == (
         D("8125.00"), D("191875.00"), D("1191875.00"))
     assert resident["average_monthly_expense"] == D("677.08") and resident["months_of_capacity"] == D("1760.3")
-    assert assistance["accumulated_balance"] == D("97987.50") and assistance["months_of_capacity"] == D("584.3")
+    assert assistance["accumulated_balance"] == D("97987.50") and assistance["months_of_capacity"] == D("584.2")  # cut, not rounded (issue 12)
     assert funds["employee"]["months_of_capacity"] is None
 
     other_township = selectors.fund_report(year=2024, region=shiyan.townships[1], as_of=date(2025, 1, 10))

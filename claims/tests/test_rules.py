@@ -157,7 +157,7 @@ def test_shiyan_category_1_is_assisted_100_percent():
 def test_out_of_province_care_without_referral_gets_no_assistance():
     (s,), _ = run(SHIYAN, [facts(policy_scope_cost=10000, total_cost=11000, in_province=False, referred=False,
                                  assistance=AssistanceStatus(category=1))])
-    assert s.assistance.paid == 0 and "省外就医未按规定转诊" in s.explanation
+    assert s.assistance.paid == 0 and "统筹区外就医,未按规定转诊" in s.explanation
     (s,), _ = run(SHIYAN, [facts(policy_scope_cost=10000, total_cost=11000, in_province=False, referred=True,
                                  assistance=AssistanceStatus(category=1))])
     assert s.assistance.paid == D("2875.00")

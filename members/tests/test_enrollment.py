@@ -76,19 +76,33 @@ def test_continuity_bonus_after_four_years(shiyan):
 
 def test_zero_claim_years_add_a_bonus_each(shiyan):
     """Enrolled 2022–2024, fund paid in 2022 only (2023 and 2024 zero), all paid on time,
-    pays 2025 on time: continuity 4 ⇒ no continuity bonus; zero-claim years 2023, 2024 each
-    followed by a normal payment ⇒ 2 × 3 000 ⇒ cap 406 000."""
+    pays 2025 on time: continuity 4 ⇒ no continuity bonus.  The incentives date from 2025
+    (000 自2025年起): the zero-claim 2024 raises 2025 (+3 000); the zero-claim 2023 would have
+    raised 2024, before the incentive existed, so it earns nothing ⇒ cap 403 000.
+    (Before issue 12 this test expected 406 000, counting 2023 too — wrong by the seed.)"""
     p = register(shiyan)
     for y in range(2022, 2025):
         enrol(p, y, date(y - 1, 11, 1))
     services.enrollment_record_fund_payments(person_ids=[p.pk], year=2022)
     e = enrol(p, 2025, date(2024, 11, 1))
-    assert e.continuous_years == 4 and e.critical_illness_cap == Decimal("406000.00")
+    assert e.continuous_years == 4 and e.critical_illness_cap == Decimal("403000.00")
 
 
-def test_incentives_stop_at_twenty_percent_of_the_base_cap(shiyan):
-    """Enrolled 2001–2024 with no fund payment: continuity 25 ⇒ 21 × 3 000 = 63 000, zero-claim
-    24 × 3 000 = 72 000; together 135 000 > 20 % × 400 000 = 80 000 ⇒ cap 480 000."""
+def test_incentives_date_from_2025_yicheng_worked_example(yicheng):
+    """Issue 12: a Yicheng resident enrolled 2021–2025 on time who never claimed.  2025 is the
+    5th continuous year: +3 000; zero-claim 2024 followed by the 2025 payment: +3 000; the
+    zero-claim years 2021–2023 raised years before 2025 and earn nothing ⇒ 406 000 (not 415 000)."""
+    p = register(yicheng)
+    for y in range(2021, 2026):
+        e = enrol(p, y, date(y - 1, 11, 1))
+    assert e.year == 2025 and e.continuous_years == 5
+    assert e.critical_illness_cap == Decimal("406000.00")
+
+
+def test_incentives_count_only_years_from_2025(shiyan):
+    """Enrolled 2001–2024 with no fund payment, pays 2025 on time: continuity 25, but only 2025
+    can rise ⇒ one continuity bonus 3 000 + zero-claim 2024 3 000 ⇒ 406 000 (the old 480 000
+    counted 21 continuity years and 24 zero-claim years before the incentive existed)."""
     p = register(shiyan, birth=date(1970, 1, 1))
     from members.models import Enrollment as E
     for y in range(2001, 2021):  # years before the packs: written directly as history
@@ -97,7 +111,23 @@ def test_incentives_stop_at_twenty_percent_of_the_base_cap(shiyan):
     for y in range(2021, 2025):
         enrol(p, y, date(y - 1, 11, 1))
     e = enrol(p, 2025, date(2024, 11, 1))
-    assert e.continuous_years == 25 and e.critical_illness_cap == Decimal("480000.00")
+    assert e.continuous_years == 25 and e.critical_illness_cap == Decimal("406000.00")
+
+
+def test_incentives_stop_at_twenty_percent_of_the_base_cap():
+    """The rule alone: base 400 000, incentives from 2025, in 2045 a person continuous since
+    2001 with 20 zero-claim years 2025–2044: continuity min(45 − 4, 2045 − 2025 + 1) = 21 ×
+    3 000 = 63 000, zero-claim 21 × 3 000 = 63 000; together 126 000 > 20 % × 400 000 = 80 000
+    ⇒ cap 480 000."""
+    from members import rules as mrules
+    params = mrules.CapParams(base=Decimal("400000"), continuity_min_years=4, continuity_bonus=Decimal("3000"),
+                              zero_claim_bonus=Decimal("3000"), bonus_ceiling_rate=Decimal("0.20"),
+                              break_penalty_per_year=Decimal("3000"), incentives_from=2025)
+    history = {y: mrules.PriorYear(y) for y in range(2001, 2045)}
+    zero = mrules.zero_claim_years(2045, 45, history, True, 2025)
+    assert zero == 21
+    assert mrules.critical_illness_cap(params, continuous_years=45, zero_claim_count=zero, break_years=0,
+                                       year=2045) == Decimal("480000.00")
 
 
 def test_caps_refresh_applies_a_zero_claim_year_that_ended_after_payment(shiyan):
