@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "assistance",
     "assistance.early_warning",
     "procurement",
+    "payments",
 ]
 
 MIDDLEWARE = [
