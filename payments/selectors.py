@@ -17,7 +17,7 @@ S = InstructionStatus
 
 def _totals(qs) -> dict:
     agg = qs.aggregate(
-        n=Count("id"), amount=Sum("amount"),
+        n=Count("id"), total=Sum("amount"),
         confirmed_n=Count("id", filter=Q(status=S.CONFIRMED)), confirmed=Sum("amount", filter=Q(status=S.CONFIRMED)),
         failed_n=Count("id", filter=Q(status=S.FAILED)), failed=Sum("amount", filter=Q(status=S.FAILED)),
         pending_n=Count("id", filter=Q(status=S.PENDING)), pending=Sum("amount", filter=Q(status=S.PENDING)),
@@ -25,7 +25,7 @@ def _totals(qs) -> dict:
     )
     fen = lambda v: rules.to_fen(v or 0)  # noqa: E731  (SQLite's SUM drops the scale)
     out = {
-        "instructed": {"count": agg["n"], "amount": fen(agg["amount"])},
+        "instructed": {"count": agg["n"], "amount": fen(agg["total"])},
         "confirmed": {"count": agg["confirmed_n"], "amount": fen(agg["confirmed"])},
         "failed": {"count": agg["failed_n"], "amount": fen(agg["failed"])},
         "pending": {"count": agg["pending_n"], "amount": fen(agg["pending"])},
