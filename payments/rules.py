@@ -10,6 +10,20 @@ FEN = Decimal("0.01")
 FILE_FIELDS = ("number", "payee_name", "account_name", "account_number", "bank_name", "amount", "purpose",
                "memo", "payee_code", "batch")
 
+#: The layout shipped with the system (created by migration 0002; admin-editable).
+STANDARD_LAYOUT = {
+    "code": "standard-csv", "name": "通用代发格式(CSV)", "file_format": "csv", "encoding": "utf-8-sig",
+    "columns": [
+        {"header": "指令编号", "field": "number"},
+        {"header": "收款账号", "field": "account_number"},
+        {"header": "收款户名", "field": "account_name"},
+        {"header": "开户银行", "field": "bank_name"},
+        {"header": "金额", "field": "amount"},
+        {"header": "用途", "field": "purpose"},
+        {"header": "附言", "field": "memo"},
+    ],
+}
+
 #: Age buckets (days since the file was sent) of the reconciliation chart.
 AGE_BUCKETS = ((0, 1), (2, 3), (4, 7), (8, 15), (16, 30), (31, None))
 

@@ -176,9 +176,11 @@ def batch_approve(*, batch_id: int, actor) -> InstructionBatch:
 # ── bank files ─────────────────────────────────────────────────────────────────────────────
 
 def default_layout() -> BankFileLayout:
+    """The default layout; the shipped standard one when none is marked default."""
     layout = BankFileLayout.objects.filter(is_default=True).first()
     if layout is None:
-        raise ValidationError({"layout": [_("没有默认的银行文件格式,请先在后台设置。")]})
+        layout, _created = BankFileLayout.objects.get_or_create(code=rules.STANDARD_LAYOUT["code"],
+                                                                defaults={**rules.STANDARD_LAYOUT, "is_default": True})
     return layout
 
 

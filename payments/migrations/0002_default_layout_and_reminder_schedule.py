@@ -1,23 +1,13 @@
 from django.db import migrations
 
-DEFAULT_COLUMNS = [
-    {"header": "指令编号", "field": "number"},
-    {"header": "收款账号", "field": "account_number"},
-    {"header": "收款户名", "field": "account_name"},
-    {"header": "开户银行", "field": "bank_name"},
-    {"header": "金额", "field": "amount"},
-    {"header": "用途", "field": "purpose"},
-    {"header": "附言", "field": "memo"},
-]
-
 
 def forwards(apps, schema_editor):
+    from payments.rules import STANDARD_LAYOUT
     from payments.schedule import ensure_reminder_schedule
 
     Layout = apps.get_model("payments", "BankFileLayout")
-    if not Layout.objects.filter(code="standard-csv").exists():
-        Layout.objects.create(code="standard-csv", name="通用代发格式(CSV)", file_format="csv", encoding="utf-8-sig",
-                              columns=DEFAULT_COLUMNS, is_default=not Layout.objects.filter(is_default=True).exists())
+    if not Layout.objects.filter(code=STANDARD_LAYOUT["code"]).exists():
+        Layout.objects.create(**STANDARD_LAYOUT, is_default=not Layout.objects.filter(is_default=True).exists())
     ensure_reminder_schedule(apps.get_model("django_celery_beat", "CrontabSchedule"),
                              apps.get_model("django_celery_beat", "PeriodicTask"))
 
