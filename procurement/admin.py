@@ -267,7 +267,7 @@ class DeliveryAdmin(ServiceFormMixin, ScopedImportExportAdmin):
 
     @admin.display(description=_("付款"))
     def payment(self, obj):
-        line = PaymentLine.objects.filter(delivery=obj).select_related("order").first()
+        line = PaymentLine.objects.filter(delivery=obj).exclude(state="failed").select_related("order").first()
         if line is None:
             return "-"
         return format_html('<a href="{}">{}</a> {} · {}', reverse("admin:procurement_paymentorder_change",
@@ -467,7 +467,8 @@ class ReportForm(forms.Form):
 
 class PaymentLineInline(ReadOnlyInline):
     model = PaymentLine
-    fields = ["delivery", "hospital", "amount", "accepted_on", "due_on", "paid_on", "days_to_pay", "on_time"]
+    fields = ["delivery", "hospital", "amount", "accepted_on", "due_on", "state", "paid_on", "bank_reference",
+              "days_to_pay", "on_time"]
     readonly_fields = fields
 
     def get_queryset(self, request):

@@ -181,7 +181,7 @@ class DeliveryViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.Rea
     """配送 deliveries: POST registers one; ``accept`` records acceptance; ``reconcile`` records
     a corrected invoice for a held delivery."""
 
-    queryset = Delivery.objects.select_related("hospital", "supplier", "product", "payment_line__order")
+    queryset = Delivery.objects.select_related("hospital", "supplier", "product").prefetch_related("payment_lines__order")
     serializer_class = DeliverySerializer
     filterset_class = DeliveryFilter
     ordering_fields = ["delivered_on", "due_on", "accepted_on", "id"]

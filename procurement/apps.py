@@ -9,3 +9,6 @@ class ProcurementConfig(AppConfig):
 
     def ready(self):
         from . import dashboard  # noqa: F401  (registers the to-do providers)
+        from .payments_handlers import register
+
+        register()  # what the bank's answers mean for supplier payments

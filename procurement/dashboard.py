@@ -20,7 +20,7 @@ def procurement_items(request) -> list[dashboard.Item]:
     if not user.is_authenticated or not (user.is_superuser or user.role in (Role.FINANCE, Role.SUPERVISOR)):
         return []
     group = _("集采与直接结算")
-    unpaid = scope_queryset(Delivery.objects.filter(status__in=[DeliveryStatus.ACCEPTED, DeliveryStatus.HELD]), user)
+    unpaid = scope_queryset(Delivery.objects.filter(status__in=selectors.UNPAID), user)
     counts = unpaid.aggregate(
         due_soon=Count("id", filter=Q(alert=DeliveryAlert.DUE_SOON)),
         overdue=Count("id", filter=Q(alert=DeliveryAlert.OVERDUE)),

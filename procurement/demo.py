@@ -107,5 +107,21 @@ def seed(ctx) -> None:
         runs += 1
         if back > 2 * RUN_EVERY_DAYS and run.reviewed_at is None and run.status == RunStatus.COMPLETED:
             services.payment_run_review(run_id=run.pk, actor=finance, note="演示:已核对付款单与扣减")
+        _through_the_bank(ctx, run, back=back, today=today)
     unreviewed = PaymentRun.objects.filter(reviewed_at__isnull=True).count()
     log(f"  payment runs: {runs} (to review: {unreviewed})")
+
+
+def _through_the_bank(ctx, run, *, back: int, today) -> None:
+    """Older runs: signed off, sent and paid by the bank the next day; the last few days'
+    runs: sent and still unconfirmed; the latest: waiting for finance to prepare it."""
+    from payments.models import InstructionBatch
+    from payments.testing import answer, send
+
+    batch = InstructionBatch.objects.filter(purpose="supplier", source_ref=f"run:{run.pk}").first()
+    finance, supervisor = ctx.staff.get("demo_finance"), ctx.staff.get("demo_supervisor")
+    if batch is None or back <= RUN_EVERY_DAYS or finance is None or supervisor is None:
+        return
+    send(batch, finance=finance, supervisor=supervisor)
+    if back > 2 * RUN_EVERY_DAYS:
+        answer(batch, on=min(today, run.as_of + timedelta(days=1)), finance=finance)

@@ -7,8 +7,10 @@ accepted quantity × selected price → the daily payment run pays the supplier 
 records the deduction from the hospital's fund settlement.
 
 Never paying a supplier twice for one delivery rests on the database, not on the code path:
-``PaymentLine.delivery`` is unique (one payment line per delivery, ever), and the run pays a
-delivery and marks it paid in the same transaction (see ``services.payment_run_execute``).
+a delivery has at most one live ``PaymentLine`` (unique unless the bank returned it), and the
+run instructs a delivery and marks it instructed in the same transaction (see
+``services.payment_run_execute``).  The delivery is paid when the bank confirms its
+instruction (``payments``), on the bank's date: the 30-day promise is about money received.
 """
 from __future__ import annotations
 
@@ -199,6 +201,8 @@ class DeliveryStatus(models.TextChoices):
     DELIVERED = "delivered", _("待验收")
     ACCEPTED = "accepted", _("已验收待支付")
     HELD = "held", _("对账不符挂起")
+    INSTRUCTED = "instructed", _("已发支付指令待银行确认")
+    RETURNED = "returned", _("银行退回待更正收款信息")
     PAID = "paid", _("已支付")
     REJECTED = "rejected", _("全部拒收")
 
@@ -266,7 +270,8 @@ class Delivery(models.Model):
                 condition=Q(accepted_quantity__isnull=True) | Q(accepted_quantity__lte=models.F("quantity")),
                 name="proc_delivery_accepted_le_delivered"),
             models.CheckConstraint(
-                condition=~Q(status__in=["accepted", "held", "paid"]) | Q(accepted_on__isnull=False, due_on__isnull=False),
+                condition=~Q(status__in=["accepted", "held", "instructed", "returned", "paid"])
+                | Q(accepted_on__isnull=False, due_on__isnull=False),
                 name="proc_delivery_accepted_has_dates"),
         ]
         indexes = [
@@ -275,7 +280,8 @@ class Delivery(models.Model):
             # The payment run's scan: payable deliveries in id order.
             models.Index(fields=["id"], condition=Q(status="accepted"), name="proc_delivery_payable"),
             # Due-soon / overdue flagging and lists of unpaid deliveries.
-            models.Index(fields=["due_on"], condition=Q(status__in=["accepted", "held"]), name="proc_delivery_unpaid"),
+            models.Index(fields=["due_on"], condition=Q(status__in=["accepted", "held", "instructed", "returned"]),
+                         name="proc_delivery_unpaid"),
             models.Index(fields=["alert", "due_on"], condition=~Q(alert=""), name="proc_delivery_alert"),
             # List filters (admin and API): status, supplier, hospital/product, by date.
             models.Index(fields=["status", "delivered_on"], name="proc_delivery_status"),
@@ -285,6 +291,11 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supplier.code}→{self.hospital.code} {self.product.code} ×{self.quantity} ({self.delivered_on})"
+
+    @property
+    def payment_line(self) -> "PaymentLine | None":
+        """The live (instructed or confirmed) payment line; prefetch ``payment_lines`` in lists."""
+        return next((line for line in self.payment_lines.all() if line.state != "failed"), None)
 
 
 class RunStatus(models.TextChoices):
@@ -363,23 +374,34 @@ class PaymentOrder(models.Model):
         return self.number
 
 
-class PaymentLine(models.Model):
-    """One delivery paid (付款明细).  ``delivery`` is unique: a delivery is paid at most once.
+class LineState(models.TextChoices):
+    INSTRUCTED = "instructed", _("已发指令")
+    CONFIRMED = "confirmed", _("银行已支付")
+    FAILED = "failed", _("银行退回")
 
-    Lines are append-only and never edited; the line itself is the audit record of the payment
-    (run, date, amount, timeliness), so it carries no separate history table.
+
+class PaymentLine(models.Model):
+    """One delivery instructed for payment (付款明细), and what the bank did with it.
+
+    A delivery has at most one live line (``instructed`` or ``confirmed``): the database
+    refuses a second one.  A line the bank returned (``failed``) stays as the record of that
+    attempt; once the supplier's details are corrected and reviewed, the delivery returns to
+    the queue and the next run writes a new line.  ``paid_on`` is the bank's confirmation date
+    (到账日期), from which the days to pay and the timeliness are measured.
     """
 
     order = models.ForeignKey(PaymentOrder, verbose_name=_("付款单"), on_delete=models.PROTECT, related_name="lines")
-    delivery = models.OneToOneField(Delivery, verbose_name=_("配送"), on_delete=models.PROTECT,
-                                    related_name="payment_line")
+    delivery = models.ForeignKey(Delivery, verbose_name=_("配送"), on_delete=models.PROTECT,
+                                 related_name="payment_lines")
     hospital = models.ForeignKey(Hospital, verbose_name=_("医疗机构"), on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(_("金额(元)"), **MONEY)
     accepted_on = models.DateField(_("验收日期"))
     due_on = models.DateField(_("付款期限"))
-    paid_on = models.DateField(_("支付日期"), db_index=True)
-    days_to_pay = models.PositiveIntegerField(_("验收至支付天数"))
-    on_time = models.BooleanField(_("按期支付"))
+    state = models.CharField(_("银行状态"), max_length=10, choices=LineState.choices, default=LineState.INSTRUCTED)
+    paid_on = models.DateField(_("到账日期(银行确认)"), null=True, blank=True, db_index=True)
+    bank_reference = models.CharField(_("银行流水号"), max_length=60, blank=True)
+    days_to_pay = models.PositiveIntegerField(_("验收至到账天数"), null=True, blank=True)
+    on_time = models.BooleanField(_("按期支付"), null=True, blank=True)
 
     SCOPE_TOWNSHIP = "hospital__township"
 
@@ -389,6 +411,9 @@ class PaymentLine(models.Model):
         ordering = ["order", "delivery_id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="proc_payment_line_amount_nonnegative"),
+            models.UniqueConstraint(fields=["delivery"], condition=~Q(state="failed"), name="proc_payment_line_live"),
+            models.CheckConstraint(condition=~Q(state="confirmed") | Q(paid_on__isnull=False, days_to_pay__isnull=False),
+                                   name="proc_payment_line_confirmed_dated"),
         ]
 
     def __str__(self) -> str:
@@ -396,7 +421,8 @@ class PaymentLine(models.Model):
 
 
 class HospitalDeduction(models.Model):
-    """What a run paid on a hospital's behalf, deducted from its fund settlement (从医保基金结算中扣减)."""
+    """What the bank confirmed paid on a hospital's behalf for a run, deducted from its fund
+settlement (从医保基金结算中扣减): it follows confirmed payments, not instructed ones."""
 
     run = models.ForeignKey(PaymentRun, verbose_name=_("支付批次"), on_delete=models.PROTECT,
                             related_name="deductions")

@@ -116,7 +116,7 @@ class PaymentRefSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentLine
-        fields = ["order", "paid_on", "amount", "days_to_pay", "on_time"]
+        fields = ["order", "state", "paid_on", "amount", "days_to_pay", "on_time"]
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -150,7 +150,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         return fields
 
     def get_payment(self, obj) -> dict | None:
-        line = getattr(obj, "payment_line", None) if obj.status == "paid" else None
+        line = obj.payment_line if obj.status in ("instructed", "paid") else None
         return PaymentRefSerializer(line).data if line else None
 
 
@@ -188,7 +188,8 @@ class PaymentLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentLine
-        fields = ["delivery", "hospital", "amount", "accepted_on", "due_on", "paid_on", "days_to_pay", "on_time"]
+        fields = ["delivery", "hospital", "amount", "accepted_on", "due_on", "state", "paid_on", "bank_reference",
+                  "days_to_pay", "on_time"]
 
 
 class PaymentOrderDetailSerializer(PaymentOrderSerializer):

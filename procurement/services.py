@@ -3,11 +3,15 @@ reconciliation and the supplier payment run.
 
 How a supplier is never paid twice for one delivery
 ---------------------------------------------------
-1. **The database forbids it.**  ``PaymentLine.delivery`` is a one-to-one (unique) column: a
-   second line for the same delivery cannot be inserted, whatever the code does.
-2. **A delivery is paid and marked paid in one transaction.**  Each chunk of the run locks the
-   payable rows (``SELECT … FOR UPDATE SKIP LOCKED`` on ``status = 'accepted'``), inserts their
-   payment lines and sets them ``paid`` before it commits.  A chunk that dies (worker killed,
+1. **The database forbids it.**  ``PaymentLine.delivery`` is unique among live lines
+   (``state <> 'failed'``): a second line for the same delivery cannot be inserted, whatever
+   the code does; only a line the bank returned frees the delivery for a new one.
+2. **A delivery is instructed and marked instructed in one transaction.**  Each chunk of the
+   run locks the payable rows (``SELECT … FOR UPDATE SKIP LOCKED`` on ``status = 'accepted'``),
+   inserts their payment lines and sets them ``instructed`` before it commits.  When the run
+   finishes, one bank instruction per supplier (``payments``) carries its payment order to the
+   bank; the delivery becomes ``paid`` only when the bank confirms it, on the bank's date
+   (``payments_handlers``), and the hospital's deduction follows that confirmation.  A chunk that dies (worker killed,
    exception, lost connection) rolls back whole: its deliveries stay ``accepted`` and the next
    run pays them.  Committed chunks are final, so a rerun never sees them as payable again.
 3. **One runner at a time.**  On PostgreSQL the run holds a session-level advisory lock
@@ -46,7 +50,7 @@ from yibao_site.policy import PolicyCache, policy_snapshot
 from . import rules
 from .models import (
     AgreedVolume, BatchLevel, Delivery, DeliveryAlert, DeliveryStatus, Hospital, HospitalDeduction, HospitalLevel,
-    Order, PaymentLine, PaymentOrder, PaymentRun, ProcurementBatch, Product, ProductKind, Supplier, RunStatus,
+    LineState, Order, PaymentLine, PaymentOrder, PaymentRun, ProcurementBatch, Product, ProductKind, Supplier, RunStatus,
     RunTrigger,
 )
 
@@ -54,6 +58,8 @@ log = logging.getLogger(__name__)
 
 PAYMENT_RUN_LOCK_KEY = zlib.crc32(b"procurement.payment_run")  # advisory lock id (a stable int32)
 FINANCE_ROLES = frozenset({Role.FINANCE})
+#: Accepted but no money received yet: the 30-day clock is still running.
+UNPAID = [DeliveryStatus.ACCEPTED, DeliveryStatus.HELD, DeliveryStatus.INSTRUCTED, DeliveryStatus.RETURNED]
 
 
 def _chunk_size() -> int:
@@ -354,9 +360,10 @@ def _after_chunk(run: PaymentRun, paid: int) -> None:
 def payment_run_start(*, as_of: date, trigger: str = RunTrigger.API, actor=None) -> PaymentRun:
     """Run (or resume) the supplier payment run for ``as_of``; return it once completed.
 
-    Pays every accepted, reconciled, unpaid delivery accepted on or before ``as_of``, grouped
-    per supplier into payment orders, records each hospital's deduction, and flags deliveries
-    due soon and overdue.  A date already completed is returned unchanged.
+    Instructs every accepted, reconciled, unpaid delivery accepted on or before ``as_of`` whose
+    supplier has bank details, grouped per supplier into payment orders, each carried to the
+    bank by one payment instruction (``payments``), and flags deliveries due soon and overdue.
+    A date already completed is returned unchanged.
     """
     _require_role(actor, FINANCE_ROLES)
     if not isinstance(as_of, date):
@@ -371,7 +378,7 @@ def payment_run_start(*, as_of: date, trigger: str = RunTrigger.API, actor=None)
 
 
 def payment_run_execute(*, run_id: int) -> PaymentRun:
-    """Pay in chunks (one transaction each) under the run lock, then total and flag."""
+    """Instruct in chunks (one transaction each) under the run lock, then total, instruct and flag."""
     with _run_lock():
         run = PaymentRun.objects.select_related("started_by").get(pk=run_id)
         if run.status == RunStatus.COMPLETED:  # a concurrent start finished it while we waited
@@ -394,10 +401,15 @@ def payment_run_execute(*, run_id: int) -> PaymentRun:
 
 @transaction.atomic
 def _pay_chunk(run: PaymentRun, size: int) -> int:
-    """Pay up to ``size`` payable deliveries in one transaction; return how many."""
+    """Instruct up to ``size`` payable deliveries in one transaction; return how many.
+
+    A supplier without bank details cannot be paid: its deliveries wait (and are flagged due
+    soon and overdue like any unpaid delivery) until its account is recorded.
+    """
     rows = list(
-        Delivery.objects.select_for_update(skip_locked=True)
+        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=DeliveryStatus.ACCEPTED, accepted_on__lte=run.as_of)
+        .exclude(supplier__bank_account="").exclude(supplier__bank_name="")
         .order_by("id")
         .values_list("id", "supplier_id", "hospital_id", "amount", "accepted_on", "due_on")[:size]
     )
@@ -417,15 +429,14 @@ def _pay_chunk(run: PaymentRun, size: int) -> int:
     as_of = run.as_of
     PaymentLine.objects.bulk_create(
         [PaymentLine(order_id=orders[sid], delivery_id=did, hospital_id=hid, amount=amount, accepted_on=accepted_on,
-                     due_on=due_on, paid_on=as_of, days_to_pay=rules.days_to_pay(accepted_on, as_of),
-                     on_time=as_of <= due_on)
+                     due_on=due_on, state=LineState.INSTRUCTED)
          for did, sid, hid, amount, accepted_on, due_on in rows],
         batch_size=2500,
     )
     ids = [r[0] for r in rows]
-    Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.PAID, paid_on=as_of, alert=DeliveryAlert.NONE)
+    Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.INSTRUCTED)
     _history_snapshot(ids, user=run.started_by,
-                      reason=_("支付批次 %(date)s 直接结算") % {"date": as_of.isoformat()})
+                      reason=_("支付批次 %(date)s 已发支付指令") % {"date": as_of.isoformat()})
     return len(rows)
 
 
@@ -486,22 +497,11 @@ def _finish(run: PaymentRun) -> PaymentRun:
             changed.append(o)
     bulk_update_audited(changed, PaymentOrder, ["count", "amount"], actor=run.started_by, reason=_("付款单合计"))
 
-    by_hospital = grouped("hospital_id")
-    existing = {d.hospital_id: d for d in HospitalDeduction.objects.filter(run=run)}
-    new, upd = [], []
-    for hid, r in by_hospital.items():
-        d = existing.get(hid)
-        if d is None:
-            new.append(HospitalDeduction(run=run, hospital_id=hid, count=r["n"], amount=r["total"]))
-        elif (d.count, d.amount) != (r["n"], r["total"]):
-            d.count, d.amount = r["n"], r["total"]
-            upd.append(d)
-    bulk_create_audited(new, HospitalDeduction, actor=run.started_by, reason=_("从医保基金结算中扣减"))
-    bulk_update_audited(upd, HospitalDeduction, ["count", "amount"], actor=run.started_by, reason=_("扣减合计"))
+    _instruct(run, orders)
 
     _flag_due(run.as_of)
     totals = lines.aggregate(n=Count("id"), total=Sum("amount"))
-    unpaid = Delivery.objects.filter(status__in=[DeliveryStatus.ACCEPTED, DeliveryStatus.HELD])
+    unpaid = Delivery.objects.filter(status__in=UNPAID)
     flags = unpaid.aggregate(
         due_soon=Count("id", filter=Q(alert=DeliveryAlert.DUE_SOON)),
         overdue=Count("id", filter=Q(alert=DeliveryAlert.OVERDUE)),
@@ -519,6 +519,31 @@ def _finish(run: PaymentRun) -> PaymentRun:
     return run
 
 
+def _instruct(run: PaymentRun, orders: list[PaymentOrder]) -> None:
+    """Hand the run's payment orders to the bank: one instruction per supplier (``payments``).
+
+    Idempotent (one batch per run), in the run's finishing transaction.  The graded sign-off
+    threshold is the strictest in force in any township whose hospitals the run pays for.
+    """
+    from payments.models import PayeeKind, Purpose
+    from payments.services import PayeeLine, batch_create
+
+    live = [o for o in orders if o.count]
+    if not live:
+        return
+    suppliers = {s.pk: s for s in Supplier.objects.filter(pk__in=[o.supplier_id for o in live])}
+    townships = list(Region.objects.filter(pk__in=PaymentLine.objects.filter(order__run=run)
+                                           .values("hospital__township")).order_by("code"))
+    city = Region.objects.get(code=townships[0].ancestors_codes()[0])
+    payees = [PayeeLine(source_ref=f"order:{o.pk}", payee_kind=PayeeKind.SUPPLIER, payee_code=suppliers[o.supplier_id].code,
+                        payee_name=suppliers[o.supplier_id].name, account_name=suppliers[o.supplier_id].name,
+                        bank_name=suppliers[o.supplier_id].bank_name, account_number=suppliers[o.supplier_id].bank_account,
+                        amount=o.amount, memo=o.number) for o in live]
+    batch_create(purpose=Purpose.SUPPLIER, source_ref=f"run:{run.pk}",
+                 title=_("供应商直接结算 %(date)s") % {"date": run.as_of.isoformat()}, region=city, on=run.as_of,
+                 payees=payees, policy_regions=townships, actor=run.started_by)
+
+
 def _flag_due(as_of: date) -> None:
     """Recompute the due-soon / overdue flags of unpaid accepted deliveries on ``as_of``.
 
@@ -529,7 +554,7 @@ def _flag_due(as_of: date) -> None:
     """
     if PaymentRun.objects.filter(status=RunStatus.COMPLETED, as_of__gt=as_of).exists():
         return
-    unpaid = Delivery.objects.filter(status__in=[DeliveryStatus.ACCEPTED, DeliveryStatus.HELD])
+    unpaid = Delivery.objects.filter(status__in=UNPAID)
     unpaid.filter(due_on__lt=as_of, escalated_on__isnull=True).update(escalated_on=as_of)
     unpaid.filter(due_on__lt=as_of).exclude(alert=DeliveryAlert.OVERDUE).update(alert=DeliveryAlert.OVERDUE)
     cache = PolicyCache()

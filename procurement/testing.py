@@ -35,3 +35,11 @@ def bulk_accepted_deliveries(*, n: int, hospitals: list[Hospital], products: lis
         Delivery.objects.bulk_create(buf, batch_size=batch_size)
         created += len(buf)
     return created
+
+
+def bank_confirms(run, *, on: date | None = None):
+    """Have the bank pay a completed run's instructions on ``on`` (default the run's date):
+    sign-off, file, sent, result (test and benchmark helper)."""
+    from payments.testing import confirm
+
+    return confirm(f"run:{run.pk}", on=on)

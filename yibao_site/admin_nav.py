@@ -62,6 +62,13 @@ NAVIGATION = [
         _item(_("支付批次"), "account_balance", reverse_lazy("admin:procurement_paymentrun_changelist"), "finance"),
         _item(_("集采报表"), "bar_chart", reverse_lazy("admin:procurement_reports"), "staff"),
     ]},
+    {"title": _("银行支付"), "separator": True, "items": [
+        _item(_("支付指令批次"), "request_quote", reverse_lazy("admin:payments_instructionbatch_changelist"), "finance"),
+        _item(_("支付指令"), "receipt", reverse_lazy("admin:payments_instruction_changelist"), "finance"),
+        _item(_("银行回盘"), "move_to_inbox", reverse_lazy("admin:payments_bankresult_changelist"), "finance"),
+        _item(_("收款信息更正"), "edit", reverse_lazy("admin:payments_payeecorrection_changelist"), "finance"),
+        _item(_("支付对账"), "balance", reverse_lazy("admin:payments_reconciliation"), "finance"),
+    ]},
     {"title": _("系统"), "separator": True, "items": [
         _item(_("政策参数"), "tune", reverse_lazy("admin:yibao_site_policyparameter_changelist"), "staff"),
         _item(_("行政区划"), "map", reverse_lazy("admin:yibao_site_region_changelist"), "staff"),

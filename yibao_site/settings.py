@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "assistance",
     "assistance.early_warning",
     "procurement",
+    "payments",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("assistance.urls")),
     path("", include("assistance.early_warning.urls")),
     path("", include("procurement.urls")),
+    path("", include("payments.urls")),
 ]
 
 urlpatterns = [

@@ -29,7 +29,8 @@ def run(ctx) -> list[dict]:
     j = ctx.jurisdiction
     today = timezone.localdate()
 
-    suppliers = [services.supplier_save(code=f"BS{i:03d}", name=f"基准企业{i}") for i in range(SUPPLIERS)]
+    suppliers = [services.supplier_save(code=f"BS{i:03d}", name=f"基准企业{i}", bank_name="基准银行",
+                                        bank_account=f"62000000{i:06d}") for i in range(SUPPLIERS)]
     products = [services.product_save(code=f"BP{i:04d}", name=f"基准产品{i}", kind="drug" if i % 3 else "consumable",
                                       unit_price=f"{1 + i % 97}.{i % 100:02d}", supplier=suppliers[i % SUPPLIERS])
                 for i in range(PRODUCTS)]

@@ -36,8 +36,10 @@ class World:
 
 def build_world(j) -> World:
     batch = services.batch_save(code="GJ-7", name="第七批国家集采", level="national")
-    s1 = services.supplier_save(code="S001", name="华中医药有限公司")
-    s2 = services.supplier_save(code="S002", name="鄂西器械有限公司")
+    s1 = services.supplier_save(code="S001", name="华中医药有限公司", bank_name="中国工商银行十堰分行",
+                                bank_account="4200100100000001")
+    s2 = services.supplier_save(code="S002", name="鄂西器械有限公司", bank_name="中国建设银行十堰分行",
+                                bank_account="4200200200000002")
     return World(
         h1=services.hospital_save(code="H001", name="第1镇卫生院", level=1, township=j.townships[0]),
         h2=services.hospital_save(code="H002", name="区人民医院", level=2, township=j.townships[1]),

@@ -6,6 +6,7 @@ import pytest
 from openpyxl import load_workbook
 
 from procurement.models import Delivery, DeliveryStatus, PaymentRun
+from procurement.testing import bank_confirms
 
 
 @pytest.fixture
@@ -33,6 +34,11 @@ def test_finance_registers_accepts_and_pays_a_delivery_end_to_end(world, fin):
     assert (r.json()["count"], r.json()["total_amount"], r.json()["as_of"]) == (1, "1234.00", "2024-03-10")
     again = fin.post("/api/v1/payment-runs/", {"as_of": "2024-03-10"})
     assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
+    d = fin.get(f"/api/v1/deliveries/{body['id']}/").json()
+    # The run instructs the bank; the delivery is paid when the bank confirms (issue 17).
+    assert d["status"] == "instructed" and d["payment"]["state"] == "instructed" and d["payment"]["paid_on"] is None
+    assert fin.get(f"/api/v1/payment-runs/{r.json()['id']}/").json()["deductions"] == []
+    bank_confirms(PaymentRun.objects.get(pk=r.json()["id"]))
     d = fin.get(f"/api/v1/deliveries/{body['id']}/").json()
     assert d["status"] == "paid" and d["payment"]["order"] == "ZF20240310-S001" and d["payment"]["days_to_pay"] == 8
     detail = fin.get(f"/api/v1/payment-runs/{r.json()['id']}/").json()
@@ -152,6 +158,8 @@ def test_reports_settlement_and_statement_and_completion(world, fin):
     fin.post("/api/v1/payment-runs/", {"as_of": "2024-03-10"})
     world.deliver_accepted(quantity=2, accepted_on=date(2024, 3, 2))
     fin.post("/api/v1/payment-runs/", {"as_of": "2024-04-05"})
+    for run in PaymentRun.objects.order_by("as_of"):  # the bank confirms each on its run's date
+        bank_confirms(run)
     r = fin.get("/api/v1/procurement-reports/settlement/?period=month").json()
     assert [(x["period"], x["count"], x["amount"]) for x in r["rows"]] == [("2024-03", 1, "1234.00"), ("2024-04", 1, "24.68")]
     assert r["total"] == {"count": 2, "amount": "1258.68", "average_days": "21.0", "max_days": 34,

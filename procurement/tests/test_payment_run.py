@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
 from procurement import services
+from procurement.testing import bank_confirms
 from procurement.models import (
     Delivery, DeliveryAlert, DeliveryStatus, HospitalDeduction, PaymentLine, PaymentOrder, PaymentRun, RunStatus,
 )
@@ -29,9 +30,16 @@ def _world_with_mixed_deliveries(world):
 
 def test_run_pays_accepted_reconciled_deliveries_grouped_per_supplier(world):
     """Supplier s1: 1 234.00 + 617.00 = 1 851.00 (2 lines); s2: 1 180.00 (1 line); total 3 031.00.
-    Deductions: h1 1 234.00 + 1 180.00 = 2 414.00; h2 617.00."""
+    Deductions, once the bank confirms: h1 1 234.00 + 1 180.00 = 2 414.00; h2 617.00.
+
+    Issue 17 changed the meaning: the run *instructs* the bank (deliveries ``instructed``, no
+    deduction yet); the deliveries become ``paid`` and the deductions appear on confirmation."""
     paid, held, waiting, later = _world_with_mixed_deliveries(world)
     run = services.payment_run_start(as_of=date(2024, 3, 10))
+    assert set(Delivery.objects.filter(pk__in=[d.pk for d in paid]).values_list("status", flat=True)) == {
+        DeliveryStatus.INSTRUCTED}
+    assert not HospitalDeduction.objects.exists()
+    bank_confirms(run)
     assert run.status == RunStatus.COMPLETED
     assert (run.count, run.total_amount) == (3, Decimal("3031.00"))
     orders = {o.supplier.code: (o.count, o.amount, o.number) for o in PaymentOrder.objects.filter(run=run)}
@@ -48,11 +56,11 @@ def test_run_pays_accepted_reconciled_deliveries_grouped_per_supplier(world):
 
 def test_payment_line_records_days_to_pay_and_timeliness(world):
     """Accepted 2 Mar, due 1 Apr: paid 10 Mar → 8 days, on time; accepted 3 Mar (due 2 Apr)
-    paid by the 5 Apr run → 33 days, late."""
+    paid by the 5 Apr run → 33 days, late (days measured to the bank's confirmation date)."""
     on_time = world.deliver_accepted(accepted_on=date(2024, 3, 2))
-    services.payment_run_start(as_of=date(2024, 3, 10))
+    bank_confirms(services.payment_run_start(as_of=date(2024, 3, 10)))  # the bank pays the same day
     late = world.deliver_accepted(accepted_on=date(2024, 3, 3))
-    services.payment_run_start(as_of=date(2024, 4, 5))
+    bank_confirms(services.payment_run_start(as_of=date(2024, 4, 5)))
     a, b = PaymentLine.objects.get(delivery=on_time), PaymentLine.objects.get(delivery=late)
     assert (a.days_to_pay, a.on_time, a.paid_on) == (8, True, date(2024, 3, 10))
     assert (b.days_to_pay, b.on_time, b.due_on) == (33, False, date(2024, 4, 2))
@@ -138,7 +146,7 @@ def test_the_database_refuses_a_second_payment_line_for_a_delivery(world):
     line = PaymentLine.objects.get(delivery=d)
     with pytest.raises(IntegrityError), transaction.atomic():
         PaymentLine.objects.create(order=line.order, delivery=d, hospital=d.hospital, amount=1, accepted_on=d.accepted_on,
-                                   due_on=d.due_on, paid_on=run.as_of, days_to_pay=0, on_time=True)
+                                   due_on=d.due_on)
 
 
 def test_run_date_in_the_future_is_refused(world):

@@ -20,15 +20,23 @@ from .conftest import build_world
 
 
 def _assert_each_paid_exactly_once(expected_ids):
+    """Each delivery has exactly one payment line and is instructed (issue 17: the run instructs
+    the bank; paid comes with the bank's confirmation), and every supplier's order of a run is
+    carried by exactly one bank instruction of the same amount."""
+    from payments.models import Instruction
+
     per_delivery = dict(PaymentLine.objects.values("delivery_id").annotate(n=Count("id")).values_list("delivery_id", "n"))
     assert set(per_delivery) == set(expected_ids), "a delivery was left unpaid or an unknown one was paid"
     assert set(per_delivery.values()) == {1}
-    assert not Delivery.objects.filter(pk__in=expected_ids).exclude(status=DeliveryStatus.PAID).exists()
+    assert not Delivery.objects.filter(pk__in=expected_ids).exclude(status=DeliveryStatus.INSTRUCTED).exists()
     lines_total = PaymentLine.objects.aggregate(s=Sum("amount"))["s"]
     assert lines_total == Delivery.objects.filter(pk__in=expected_ids).aggregate(s=Sum("amount"))["s"]
     runs_total = sum(r.total_amount for r in PaymentRun.objects.all())
     orders_total = PaymentOrder.objects.aggregate(s=Sum("amount"))["s"]
     assert runs_total == orders_total == lines_total
+    live = PaymentOrder.objects.filter(count__gt=0)
+    assert Instruction.objects.count() == live.count()
+    assert Instruction.objects.aggregate(s=Sum("amount"))["s"] == lines_total
 
 
 def _world_with(n, accepted_on):
