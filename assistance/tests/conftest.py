@@ -87,7 +87,7 @@ def settle_claim():
     from members.services import enrollment_create
 
     def settle(person, service_date, *, visit_type="inpatient", policy_scope_cost="0", basic_paid="0",
-               critical_paid="0", total_cost=None, in_province=True, referred=True):
+               critical_paid="0", total_cost=None, in_province=True, referred=True, disease=""):
         year = service_date.year
         if not Enrollment.objects.filter(person=person, year=year).exists():
             enrollment_create(person=person, year=year, scheme="resident", paid_on=date(year - 1, 10, 1))
@@ -95,7 +95,7 @@ def settle_claim():
         return claim_settle(person=person, visit_type=visit_type, hospital_level=2, service_date=service_date,
                             total_cost=Decimal(total_cost) if total_cost is not None else scope,
                             policy_scope_cost=scope, in_province=in_province, referred=referred,
-                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid))
+                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid), disease=disease)
 
     return settle
 

@@ -79,11 +79,14 @@ def past_claims(settle_claim):
     critical-illness insurance; the person is no assistance object yet, so settlement paid no
     assistance (out-of-pocket = total − basic)."""
     def add(person):
+        from chronic.testing import certify
+
+        certify(person, "M00202", date(2023, 1, 1), None)  # the chronic claim's disease is certified
         # 2023, inside the 12 months before 2024-03-15:
         settle_claim(person, date(2023, 6, 1), policy_scope_cost="30000", basic_paid="18000",
                      total_cost="38000")                                                # base 12 000, oop 20 000
         settle_claim(person, date(2023, 8, 1), visit_type="chronic", policy_scope_cost="2000",
-                     basic_paid="1300")                                                 # base 700, oop 700
+                     basic_paid="1300", disease="M00202")                                                 # base 700, oop 700
         settle_claim(person, date(2023, 7, 1), visit_type="outpatient", policy_scope_cost="500",
                      basic_paid="300")                                                  # not eligible
         settle_claim(person, date(2023, 9, 1), policy_scope_cost="8000", basic_paid="4000",

@@ -57,12 +57,17 @@ def test_yicheng_chronic_only_year_below_the_threshold_pays_nothing(yicheng):
     The 3 000 threshold runs on inpatient and chronic together: 2 800 < 3 000 ⇒ 0.00 (the
     project paid 2 800 × 50 % = 1 400.00).  A second chronic claim, scope 2 000: basic 1 300,
     self-pay 700, cumulative 3 500 ⇒ (3 500 − 3 000) × 50 % = 250.00."""
+    from chronic.testing import certify
+
     p = insured(yicheng)
     identity(p, "monitored")
-    first = settle(p, visit_type="chronic", level=1, total="8000", scope="8000", on=date(2024, 3, 1))
+    certify(p, "M00201", date(2024, 1, 1), None)  # a certified disease: chronic benefits (DOMAIN.md §11)
+    first = settle(p, visit_type="chronic", level=1, total="8000", scope="8000", on=date(2024, 3, 1),
+                   disease="M00201")
     assert first.basic_paid == D("5200.00") and first.assistance_paid == D("0.00")
     assert "本次计入2800元" in first.explanation
-    second = settle(p, visit_type="chronic", level=1, total="2000", scope="2000", on=date(2024, 4, 1))
+    second = settle(p, visit_type="chronic", level=1, total="2000", scope="2000", on=date(2024, 4, 1),
+                    disease="M00201")
     assert second.basic_paid == D("1300.00") and second.assistance_paid == D("250.00")
 
 
@@ -70,9 +75,12 @@ def test_yicheng_threshold_is_shared_by_chronic_then_inpatient(yicheng):
     """Chronic first (self-pay 2 800 counts 2 800 of the 3 000), then the inpatient claim of the
     first example (self-pay 4 875): only 200 left of the threshold ⇒ (4 875 − 200) × 50 % =
     2 337.50."""
+    from chronic.testing import certify
+
     p = insured(yicheng)
     identity(p, "monitored")
-    settle(p, visit_type="chronic", level=1, total="8000", scope="8000", on=date(2024, 3, 1))
+    certify(p, "M00201", date(2024, 1, 1), None)
+    settle(p, visit_type="chronic", level=1, total="8000", scope="8000", on=date(2024, 3, 1), disease="M00201")
     c = settle(p, total="20000", scope="18000", basic_paid=D("13125"), on=date(2024, 6, 1))
     assert c.assistance_paid == D("2337.50")
 

@@ -48,8 +48,9 @@ def test_load_policy_refuses_an_uncited_pack(monkeypatch):
 
     j = build_jurisdiction(pack="")
     shutil.copy(packs.PACK_DIR / "shiyan-2022.yaml", tmp_path / "shiyan-2022.yaml")
-    bad = (tmp_path / "shiyan-2022.yaml").read_text(encoding="utf-8") + (
-        '- {key: extra.number, effective_from: 2024-01-01, value: "7"}\n')
+    # The uncited value goes into the parameters list (the pack ends with other sections).
+    bad = (tmp_path / "shiyan-2022.yaml").read_text(encoding="utf-8").replace(
+        "parameters:\n", 'parameters:\n- {key: extra.number, effective_from: 2024-01-01, value: "7"}\n', 1)
     (tmp_path / "broken-pack.yaml").write_text(bad, encoding="utf-8")
     monkeypatch.setattr(packs, "PACK_DIR", tmp_path)
     with pytest.raises(ValidationError, match="extra.number"):
