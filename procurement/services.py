@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.inputs import parse_money
 from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.policy import PolicyCache, policy_snapshot
 
@@ -69,12 +70,9 @@ def _require_role(actor, roles) -> None:
 
 def _money(value, field: str) -> Decimal:
     try:
-        amount = Decimal(str(value))
-    except Exception:
-        raise ValidationError({field: [_("请输入有效的金额。")]}) from None
-    if not amount.is_finite() or amount < 0 or amount != rules.to_fen(amount) or amount >= Decimal("1e12"):
-        raise ValidationError({field: [_("金额应为不小于0、最多两位小数的数字。")]})
-    return amount
+        return parse_money(value, allow_number=True)  # the kernel's one money rule and bound
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
 
 
 def _positive_int(value, field: str, *, allow_zero: bool = False) -> int:

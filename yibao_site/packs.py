@@ -44,6 +44,11 @@ def _parse_pack(name: str, _version: int) -> dict:
         if ident in seen:
             raise ValidationError(f"{name}: duplicate entry {ident}")
         seen.add(ident)
+    from .policy_schema import check_pack_entries
+
+    problems = check_pack_entries(name, data["parameters"])
+    if problems:
+        raise ValidationError(problems)
     return data
 
 
