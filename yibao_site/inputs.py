@@ -51,7 +51,8 @@ def ascii_digits(text: str) -> str:
 
 def has_foreign_digits(text: str) -> bool:
     """Whether ``text`` has a decimal digit of another script (Arabic-Indic, Devanagari…)."""
-    return any(ch.isdigit() and not ch.isascii() and unicodedata.decimal(ch, None) is not None for ch in text)
+    return any(not ch.isascii() and not "\uff10" <= ch <= "\uff19" and unicodedata.decimal(ch, None) is not None
+               for ch in text)
 
 
 def normalise_code_like(text: str) -> str:
