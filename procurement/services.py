@@ -29,7 +29,7 @@ import logging
 import os
 import zlib
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -552,3 +552,40 @@ def payment_run_review(*, run_id: int, note: str = "", actor) -> PaymentRun:
     run.reviewed_by, run.reviewed_at, run.review_note = actor, timezone.now(), note
     audited_save(run, actor=actor, reason=_("复核支付批次"), update_fields=["reviewed_by", "reviewed_at", "review_note"])
     return run
+
+
+# ── runs left behind by a dead worker ───────────────────────────────────────────────────────
+
+def _stale_after_seconds() -> int:
+    return int(getattr(settings, "JOBS_STALE_AFTER_SECONDS", 1800))
+
+
+def payment_runs_stale() -> list[PaymentRun]:
+    """Return the runs left ``running`` by a worker that died (killed, machine lost).
+
+    On PostgreSQL a live run holds the run-level advisory lock for as long as it works, and
+    PostgreSQL drops a dead session's lock: a ``running`` run whose lock is free is stale.
+    Elsewhere (SQLite, one process) a run still ``running`` after ``JOBS_STALE_AFTER_SECONDS``
+    is taken for stale.
+    """
+    running = PaymentRun.objects.filter(status=RunStatus.RUNNING).order_by("as_of")
+    if connection.vendor != "postgresql":
+        cutoff = timezone.now() - timedelta(seconds=_stale_after_seconds())
+        return list(running.filter(started_at__lt=cutoff))
+    if not running.exists():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [PAYMENT_RUN_LOCK_KEY])
+        free = cursor.fetchone()[0]
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [PAYMENT_RUN_LOCK_KEY])
+    return list(running) if free else []
+
+
+def payment_runs_resume_stale() -> list[PaymentRun]:
+    """Resume every stale run (the scheduled tick); each completes paying nothing twice."""
+    resumed = []
+    for run in payment_runs_stale():
+        log.warning("payment run %s was left running by a dead worker: resuming it", run.as_of)
+        resumed.append(payment_run_execute(run_id=run.pk))
+    return resumed

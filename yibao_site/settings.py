@@ -262,6 +262,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# A task whose worker died (kill -9, lost machine) is delivered again once the broker's
+# visibility timeout passes; Redis's default is an hour.  Longer than any run takes between
+# acknowledgements would be wrong, but every task here is idempotent and the payment run is
+# serialised by its lock, so an early redelivery only waits, it never pays twice.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600"))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://", "sqs://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# A run left ``running`` without its PostgreSQL lock is stale at once; elsewhere after this.
+JOBS_STALE_AFTER_SECONDS = int(os.environ.get("JOBS_STALE_AFTER_SECONDS", "1800"))
+# Watchdog ticks (django-celery-beat copies these into its table when beat starts).
+CELERY_BEAT_SCHEDULE = {
+    "procurement.resume_stale_runs": {"task": "procurement.resume_stale_runs", "schedule": 300.0},
+    "early_warning.resume_missed_runs": {"task": "early_warning.resume_missed_runs", "schedule": 600.0},
+}
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TIMEZONE = TIME_ZONE
