@@ -196,7 +196,7 @@ def read_table(source: str | Path | bytes | io.IOBase, filename: str | None = No
             continue
     else:
         raise ValidationError(_("无法识别文件编码,请另存为 UTF-8 的 CSV 或 XLSX。"))
-    reader = csv.DictReader(io.StringIO(text.replace("\x00", "\ufffd")))  # csv cannot read NUL
+    reader = csv.DictReader(io.StringIO(text))
     return [{(k or "").strip(): _normalise(v) for k, v in row.items()} for row in reader]
 
 
