@@ -16,7 +16,7 @@ from .models import (
 
 
 class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ApplicationEvent
@@ -63,11 +63,11 @@ class ApplicationSerializer(serializers.ModelSerializer):
     basis = serializers.ChoiceField(choices=DeterminationBasis.choices, required=False, allow_blank=True)
     filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     means_oop = MoneyField(read_only=True)
     means_threshold = MoneyField(read_only=True)
-    amount = MoneyField(read_only=True)
+    amount = MoneyField(read_only=True, allow_null=True)
     materials = MaterialSerializer(many=True, read_only=True)
     notices = NoticeSerializer(many=True, read_only=True)
     history = EventSerializer(source="events", many=True, read_only=True)

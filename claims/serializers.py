@@ -41,7 +41,7 @@ class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
     assistance_paid = MoneyField(read_only=True)
     second_round_paid = MoneyField(read_only=True)
     out_of_pocket = MoneyField(read_only=True)
-    reversal_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    reversal_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Claim

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Person, Scheme
 from yibao_site.audit import audited_save, bulk_create_audited
+from yibao_site.inputs import MONEY_MAX
 from yibao_site.models import Region
 from yibao_site.policy import PolicyCache
 
@@ -97,8 +98,8 @@ def money_value(value, field_name: str, *, required: bool = True) -> Decimal | N
         raise ValidationError({field_name: [_("金额不能为负数。")]})
     if amount != amount.quantize(rules.CENT):
         raise ValidationError({field_name: [_("金额最多保留两位小数。")]})
-    if amount >= Decimal("1e12"):
-        raise ValidationError({field_name: [_("金额过大。")]})
+    if amount > MONEY_MAX:  # the kernel's input bound: ledger sums must fit their columns
+        raise ValidationError({field_name: [_("金额不能超过 %(max)s 元。") % {"max": f"{MONEY_MAX:,.2f}"}]})
     return amount.quantize(rules.CENT)
 
 
@@ -129,8 +130,10 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
             errors.setdefault(name, []).append(_("金额格式不正确。"))
         elif value < 0:
             errors.setdefault(name, []).append(_("金额不能为负数。"))
-        elif value != value.quantize(rules.CENT) or value >= Decimal("1e12"):
-            errors.setdefault(name, []).append(_("金额最多保留两位小数,且小于一万亿元。"))
+        elif value != value.quantize(rules.CENT):
+            errors.setdefault(name, []).append(_("金额最多保留两位小数。"))
+        elif value > MONEY_MAX:  # the kernel's input bound: ledger sums must fit their columns
+            errors.setdefault(name, []).append(_("金额不能超过 %(max)s 元。") % {"max": f"{MONEY_MAX:,.2f}"})
     inp.disease = (inp.disease or "").strip().upper()
     inp.diagnosis = chronic_rules.normalize_icd10(inp.diagnosis)
     if inp.disease and inp.visit_type != VisitType.CHRONIC:

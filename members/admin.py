@@ -77,20 +77,37 @@ def _show_error(request, exc: ValidationError) -> None:
 
 
 class MaskedIdAdminMixin:
-    """A masked-ID column for the list (whole for roles that need it)."""
+    """A masked-ID column for the list (whole for roles that need it).
+
+    The admin instance is shared by every request (and thread), so the viewer is never kept
+    on it: ``get_list_display`` swaps the ``masked_id`` name for a column bound to this
+    request's user.
+    """
 
     id_attr = "person__id_number"
 
-    @admin.display(description=_("公民身份号码"))
-    def masked_id(self, obj):
+    def _id_of(self, obj) -> str:
         value = obj
         for part in self.id_attr.split("__"):
             value = getattr(value, part)
-        return display_id(self._request_user, value)
+        return value
 
-    def changelist_view(self, request, extra_context=None):
-        self._request_user = request.user
-        return super().changelist_view(request, extra_context)
+    @admin.display(description=_("公民身份号码"))
+    def masked_id(self, obj):
+        """Without a request (checks, other callers) the ID is always masked."""
+        return display_id(None, self._id_of(obj))
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if "masked_id" not in columns:
+            return columns
+        user, id_of = request.user, self._id_of
+
+        @admin.display(description=_("公民身份号码"))
+        def masked_id(obj):
+            return display_id(user, id_of(obj))
+
+        return [masked_id if c == "masked_id" else c for c in columns]
 
 
 class ServiceFormMixin(BaseServiceFormMixin):

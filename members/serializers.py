@@ -100,7 +100,7 @@ class EnrollmentSerializer(MaskedIdMixin, serializers.ModelSerializer):
     amount = MoneyField(required=False, allow_null=True, min_value=0)
     contribution_base = MoneyField(required=False, allow_null=True, min_value=0)
     via = serializers.ChoiceField(choices=EnrollmentVia.choices, required=False)
-    critical_illness_cap = MoneyField(read_only=True)
+    critical_illness_cap = MoneyField(read_only=True, allow_null=True)
     subsidy_amount = MoneyField(read_only=True)
 
     class Meta:
@@ -156,7 +156,8 @@ class SubsidyBatchSerializer(serializers.ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     total_amount = MoneyField(read_only=True)
-    confirmed_by = serializers.CharField(source="confirmed_by.username", read_only=True, default=None)
+    confirmed_by = serializers.CharField(source="confirmed_by.username", read_only=True, default=None,
+                                         allow_null=True)
 
     class Meta:
         model = SubsidyBatch

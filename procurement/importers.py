@@ -11,7 +11,7 @@ finds every row unchanged.
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,6 +22,7 @@ from yibao_site.audit import bulk_create_audited, bulk_update_audited
 from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
+from yibao_site.inputs import parse_money
 from yibao_site.policy import PolicyCache
 from yibao_site.scoping import scope_queryset
 
@@ -51,16 +52,11 @@ def _int(row: dict[str, Any], key: str, errors: dict, *, required: bool = True, 
 
 
 def _money(row: dict[str, Any], key: str, errors: dict) -> Decimal | None:
-    text = _text(row, key)
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors.setdefault(key, []).append(_("应为金额数字,如 1234.50。"))
+    try:  # the kernel's one money rule and bound
+        return parse_money(_text(row, key), allow_number=True)
+    except ValidationError as exc:
+        errors.setdefault(key, []).extend(exc.messages)
         return None
-    if not value.is_finite() or value < 0 or value != rules.to_fen(value) or value >= Decimal("1e12"):
-        errors.setdefault(key, []).append(_("金额应为不小于0、最多两位小数的数字。"))
-        return None
-    return value
 
 
 @register

@@ -16,3 +16,7 @@ def ensure_payment_run_schedule(crontab_model, task_model) -> tuple[object, bool
     return ensure_periodic_task(
         crontab_model, task_model, name=PAYMENT_RUN_SCHEDULE_NAME, task=PAYMENT_RUN_TASK, crontab=PAYMENT_RUN_CRONTAB,
         description="每日供应商直接结算:支付已验收对账的配送,标记临期与逾期")
+
+# Every few minutes: resume a payment run left ``running`` by a dead worker (settings'
+# CELERY_BEAT_SCHEDULE installs it; django-celery-beat syncs it into its table at start).
+RESUME_STALE_TASK = "procurement.resume_stale_runs"

@@ -210,7 +210,8 @@ class HospitalDeductionSerializer(serializers.ModelSerializer):
 
 class PaymentRunSerializer(serializers.ModelSerializer):
     total_amount = MoneyField()
-    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, read_only=True,
+                                        allow_null=True)
 
     class Meta:
         model = PaymentRun

@@ -33,7 +33,7 @@ import logging
 import os
 import zlib
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.inputs import parse_money
 from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.policy import PolicyCache, policy_snapshot
 
@@ -75,12 +76,9 @@ def _require_role(actor, roles) -> None:
 
 def _money(value, field: str) -> Decimal:
     try:
-        amount = Decimal(str(value))
-    except Exception:
-        raise ValidationError({field: [_("请输入有效的金额。")]}) from None
-    if not amount.is_finite() or amount < 0 or amount != rules.to_fen(amount) or amount >= Decimal("1e12"):
-        raise ValidationError({field: [_("金额应为不小于0、最多两位小数的数字。")]})
-    return amount
+        return parse_money(value, allow_number=True)  # the kernel's one money rule and bound
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
 
 
 def _positive_int(value, field: str, *, allow_zero: bool = False) -> int:
@@ -579,3 +577,40 @@ def payment_run_review(*, run_id: int, note: str = "", actor) -> PaymentRun:
     run.reviewed_by, run.reviewed_at, run.review_note = actor, timezone.now(), note
     audited_save(run, actor=actor, reason=_("复核支付批次"), update_fields=["reviewed_by", "reviewed_at", "review_note"])
     return run
+
+
+# ── runs left behind by a dead worker ───────────────────────────────────────────────────────
+
+def _stale_after_seconds() -> int:
+    return int(getattr(settings, "JOBS_STALE_AFTER_SECONDS", 1800))
+
+
+def payment_runs_stale() -> list[PaymentRun]:
+    """Return the runs left ``running`` by a worker that died (killed, machine lost).
+
+    On PostgreSQL a live run holds the run-level advisory lock for as long as it works, and
+    PostgreSQL drops a dead session's lock: a ``running`` run whose lock is free is stale.
+    Elsewhere (SQLite, one process) a run still ``running`` after ``JOBS_STALE_AFTER_SECONDS``
+    is taken for stale.
+    """
+    running = PaymentRun.objects.filter(status=RunStatus.RUNNING).order_by("as_of")
+    if connection.vendor != "postgresql":
+        cutoff = timezone.now() - timedelta(seconds=_stale_after_seconds())
+        return list(running.filter(started_at__lt=cutoff))
+    if not running.exists():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [PAYMENT_RUN_LOCK_KEY])
+        free = cursor.fetchone()[0]
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [PAYMENT_RUN_LOCK_KEY])
+    return list(running) if free else []
+
+
+def payment_runs_resume_stale() -> list[PaymentRun]:
+    """Resume every stale run (the scheduled tick); each completes paying nothing twice."""
+    resumed = []
+    for run in payment_runs_stale():
+        log.warning("payment run %s was left running by a dead worker: resuming it", run.as_of)
+        resumed.append(payment_run_execute(run_id=run.pk))
+    return resumed

@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from import_export.admin import ExportMixin, ImportExportMixin
+from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from .imports import check_upload, check_upload_size, read_table
+from .inputs import excel_safe
 from .models import Role
 from .paginator import EstimatedCountPaginator
 from .scoping import scope_queryset
@@ -57,7 +60,65 @@ class ScopedAdmin(SimpleHistoryAdmin, UnfoldModelAdmin):
         return self._role_ok(request, self.delete_roles)
 
 
-class ScopedExportAdmin(ExportMixin, ScopedAdmin):
+class ExcelSafeExportMixin:
+    """Every exported text cell that a spreadsheet would run as a formula is escaped
+    (``inputs.excel_safe``), whatever the format (CSV, XLSX, …)."""
+
+    def get_data_for_export(self, request, queryset, **kwargs):
+        import tablib
+
+        dataset = super().get_data_for_export(request, queryset, **kwargs)
+        safe = tablib.Dataset(headers=dataset.headers, title=dataset.title)
+        for row in dataset:
+            safe.append([excel_safe(cell) for cell in row])
+        return safe
+
+
+def _as_dataset(rows):
+    import tablib
+
+    headers = list(rows[0].keys()) if rows else []
+    dataset = tablib.Dataset(headers=headers)
+    for row in rows:
+        dataset.append([row.get(h) for h in headers])
+    return dataset
+
+
+class SafeCSV(base_formats.CSV):
+    """CSV imports read by the import engine's reader: bounds before parsing, GB18030 too."""
+
+    def create_dataset(self, in_stream, **kwargs):
+        data = in_stream.encode("utf-8") if isinstance(in_stream, str) else in_stream
+        return _as_dataset(read_table(data, filename="upload.csv"))
+
+    def get_read_mode(self):
+        return "rb"
+
+    def is_binary(self):
+        return True
+
+
+class SafeXLSX(base_formats.XLSX):
+    """XLSX imports read by the import engine's reader: size, unpacked size (zip bombs) and
+    rows bounded before parsing; formula cells read as formulas (and refused)."""
+
+    def create_dataset(self, in_stream, **kwargs):
+        return _as_dataset(read_table(bytes(in_stream), filename="upload.xlsx"))
+
+
+class BoundedImportForm(ImportForm):
+    """The upload is refused by size (and, for XLSX, by unpacked size) before anything reads it."""
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        check_upload_size(upload.size)
+        head = upload.read()
+        upload.seek(0)
+        check_upload(head, upload.name)
+        return upload
+
+
+class ScopedExportAdmin(ExcelSafeExportMixin, ExportMixin, ScopedAdmin):
     """Scoped admin with django-import-export's export (of the scoped queryset only)."""
 
     export_form_class = ExportForm
@@ -66,10 +127,11 @@ class ScopedExportAdmin(ExportMixin, ScopedAdmin):
         return self.has_view_permission(request)
 
 
-class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
+class ScopedImportExportAdmin(ExcelSafeExportMixin, ImportExportMixin, ScopedAdmin):
     """Scoped admin with import and export; imports go through the resource's validation."""
 
-    import_form_class = ImportForm
+    import_form_class = BoundedImportForm
+    import_formats = [SafeCSV, SafeXLSX]
     export_form_class = ExportForm
     import_roles: frozenset[str] = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
     importer_class = None  # a yibao_site.imports.BulkImporter subclass

@@ -1,15 +1,19 @@
 """Shared API plumbing: pagination, the error format, scoped viewsets."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .inputs import MONEY_MAX
 from .scoping import scope_queryset
 
 
@@ -47,13 +51,34 @@ class ScopedQuerysetMixin:
         return scope_queryset(super().get_queryset(), self.request.user)
 
 
-class MoneyField(serializers.DecimalField):
-    """Yuan with two places, as a string ("1234.50")."""
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal as a string only: a JSON number is refused with a message saying so
+    (API.md: "never floats"); full-width digits arrive already normalised by the parser."""
+
+    def __init__(self, max_digits, decimal_places, **kwargs):
+        if decimal_places == 2 and kwargs.get("max_value") is None and not kwargs.get("read_only"):
+            kwargs["max_value"] = MONEY_MAX  # every amount in yuan: ledger sums must fit
+        super().__init__(max_digits, decimal_places, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, (bool, int, float)):
+            self.fail("number_not_allowed")
+        return super().to_internal_value(data)
+
+    default_error_messages = {
+        "number_not_allowed": _lazy("请用字符串表示的小数,如 \"1234.50\",不接受 JSON 数字。"),
+    }
+
+
+class MoneyField(StrictDecimalField):
+    """Yuan with two places, as a string ("1234.50"), at most ``inputs.MONEY_MAX``."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_digits", 14)
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("coerce_to_string", True)
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("min_value", Decimal("0"))
         super().__init__(**kwargs)
 
 

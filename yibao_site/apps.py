@@ -12,3 +12,11 @@ class YibaoSiteConfig(AppConfig):
         from . import lookups
 
         lookups.register()
+        from django.db import models
+        from rest_framework import serializers
+
+        from .api_base import StrictDecimalField
+
+        # One money rule for every serializer: a model's DecimalField takes a decimal string
+        # only (a JSON number is refused) and an amount in yuan is bounded (api_base).
+        serializers.ModelSerializer.serializer_field_mapping[models.DecimalField] = StrictDecimalField

@@ -33,6 +33,8 @@ from django.utils.translation import gettext as _
 from import_export import resources
 from import_export.results import Result, RowResult
 
+from .inputs import check_cell, normalise_code_like
+
 REGISTRY: dict[str, type["BulkImporter"]] = {}
 PREVIEW_ROWS = 200
 
@@ -117,15 +119,72 @@ def cell_date(row: dict[str, Any], key: str, errors: dict, *, required: bool = T
         return None
 
 
+def _bound(name: str, default: int) -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, name, default))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f}"
+
+
+def check_upload_size(size: int) -> None:
+    """Refuse a file larger than ``IMPORT_MAX_BYTES`` before reading it."""
+    limit = _bound("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
+    if size > limit:
+        raise ValidationError(_("文件过大:%(size)s MB,上限 %(limit)s MB。请拆分后分批导入。")
+                              % {"size": _mb(size), "limit": _mb(limit)})
+
+
+def check_xlsx_bounds(data: bytes) -> None:
+    """Refuse an XLSX whose unpacked size or compression ratio betrays a zip bomb, before
+    openpyxl unpacks anything (the zip directory states every member's size)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValidationError(_("无法读取 XLSX 文件:%(error)s") % {"error": exc}) from exc
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members) or 1
+    limit = _bound("IMPORT_MAX_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024)
+    ratio = _bound("IMPORT_MAX_COMPRESSION_RATIO", 100)
+    if unpacked > limit or unpacked / packed > ratio:
+        raise ValidationError(_("XLSX 文件解压后过大(%(size)s MB,压缩比 %(ratio)s 倍),可能是压缩炸弹,已拒绝。"
+                                "上限 %(limit)s MB、%(max_ratio)s 倍。")
+                              % {"size": _mb(unpacked), "ratio": round(unpacked / packed), "limit": _mb(limit),
+                                 "max_ratio": ratio})
+
+
+def _too_many_rows(limit: int) -> ValidationError:
+    return ValidationError(_("文件行数超过上限 %(limit)s 行。请拆分后分批导入。") % {"limit": f"{limit:,}"})
+
+
+def check_upload(data: bytes, filename: str | None = None) -> None:
+    """Every bound a file must meet before it is parsed: size, unpacked size, rows."""
+    check_upload_size(len(data))
+    if (filename or "").lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        check_xlsx_bounds(data)
+    elif data.count(b"\n") > _bound("IMPORT_MAX_ROWS", 1_000_000) + 1:
+        raise _too_many_rows(_bound("IMPORT_MAX_ROWS", 1_000_000))
+
+
 def read_table(source: str | Path | bytes | io.IOBase, filename: str | None = None) -> list[dict[str, Any]]:
-    """Read a CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX file into a list of dicts."""
+    """Read a CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX file into a list of dicts.
+
+    The file is checked against the upload bounds (``check_upload``) before it is parsed.
+    """
     if isinstance(source, (str, Path)):
         filename = filename or str(source)
+        check_upload_size(Path(source).stat().st_size)
         data = Path(source).read_bytes()
     elif isinstance(source, bytes):
         data = source
     else:
-        data = source.read()
+        data = source.read(_bound("IMPORT_MAX_BYTES", 100 * 1024 * 1024) + 1)
+    check_upload(data, filename)
     name = (filename or "").lower()
     if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
         return _read_xlsx(data)
@@ -145,18 +204,26 @@ def _read_xlsx(data: bytes) -> list[dict[str, Any]]:
     from openpyxl import load_workbook
 
     try:
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        # data_only=False: a formula cell reads as its formula ("=…") and is refused by the
+        # engine, instead of slipping through as its cached value.
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=False).worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a broken file
         raise ValidationError(_("无法读取 XLSX 文件:%(error)s") % {"error": exc}) from exc
-    rows = sheet.iter_rows(values_only=True)
+    max_rows = _bound("IMPORT_MAX_ROWS", 1_000_000)
+    max_cols = _bound("IMPORT_MAX_COLUMNS", 100)
+    rows = sheet.iter_rows(values_only=True, max_col=max_cols)
     try:
         header = [str(h).strip() if h is not None else "" for h in next(rows)]
     except StopIteration:
         return []
+    while header and not header[-1]:
+        header.pop()
     out = []
     for values in rows:
         if values is None or all(v is None or v == "" for v in values):
             continue
+        if len(out) >= max_rows:
+            raise _too_many_rows(max_rows)
         out.append({h: _normalise("" if v is None else v) for h, v in zip(header, values)})
     return out
 
@@ -214,12 +281,20 @@ class BulkImporter(resources.Resource):
             report.errors.append(RowError(1, "", _("缺少列:%(cols)s") % {"cols": ", ".join(missing)}))
             return report
         actor = actor or self.actor
+        # Every cell, whatever the importer: formulas and control characters refused,
+        # full-width numbers and codes read as ASCII (inputs.py, the API's rule).
+        unsafe = {i: bad for i, row in enumerate(rows) if (bad := _unsafe_cells(row))}
+        rows = [row if i in unsafe else _normalised_digits(row) for i, row in enumerate(rows)]
         cleaned: list[tuple[int, Any]] = []
         for start in range(0, len(rows), self.batch_size):
             batch = rows[start:start + self.batch_size]
             self.prepare(batch)
             for offset, row in enumerate(batch):
                 number = start + offset + 2
+                bad = unsafe.get(start + offset)
+                if bad:
+                    report.errors.extend(RowError(number, k, m) for k, m in bad)
+                    continue
                 try:
                     cleaned.append((number, self.clean_row(row)))
                 except ValidationError as exc:
@@ -285,6 +360,29 @@ class BulkImporter(resources.Resource):
         result.totals[RowResult.IMPORT_TYPE_UPDATE] = report.updated
         result.totals[RowResult.IMPORT_TYPE_SKIP] = report.unchanged
         return result
+
+
+def _unsafe_cells(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Cells refused in every import: formulas, NUL and other control characters."""
+    bad = []
+    for key, value in row.items():
+        if isinstance(value, str) and value:
+            try:
+                check_cell(value)
+                normalise_code_like(value)
+            except ValidationError as exc:
+                bad.append((key, exc.messages[0]))
+    return bad
+
+
+def _normalised_digits(row: dict[str, Any]) -> dict[str, Any]:
+    """Full-width numbers, dates and codes in ASCII (the API's rule); names stay as typed."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, str) and value:
+            value = normalise_code_like(value)  # _unsafe_cells has refused foreign digits
+        out[key] = value
+    return out
 
 
 def _row_errors(number: int, exc: ValidationError) -> list[RowError]:

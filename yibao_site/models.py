@@ -155,3 +155,13 @@ class PolicyParameter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}@{self.region.code} {self.effective_from}: {self.value}"
+
+    def clean(self):
+        """Check the key and value against the declared schema (policy_schema.py)."""
+        from .policy_schema import clean_value
+
+        super().clean()
+        if not self.key:
+            return
+        region = self.region if self.region_id else None
+        self.value = clean_value(self.key, self.value, region=region)

@@ -54,6 +54,11 @@ def _parse_pack(name: str, _version: int) -> dict:
             raise ValidationError(f"{name}: duplicate entry {ident}")
         seen.add(ident)
     check_citations(name, data["parameters"], data.get("seeds") or {})
+    from .policy_schema import check_pack_entries
+
+    problems = check_pack_entries(name, data["parameters"])
+    if problems:
+        raise ValidationError(problems)
     return data
 
 

@@ -66,14 +66,22 @@ class PolicySnapshot:
         if raw is None:
             return None
         try:
-            return Decimal(str(raw))
-        except InvalidOperation as exc:
+            number = Decimal(str(raw))
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite() or isinstance(raw, (bool, float)):
             raise PolicyMissing(
-                _("政策参数 %(key)s 的取值不是数字:%(value)s") % {"key": key, "value": raw}
-            ) from exc
+                _("政策参数 %(key)s 的取值不是数字:%(value)s") % {"key": key, "value": str(raw)[:40]}
+            )
+        return number
 
     def integer(self, key: str, default: Any = _MISSING) -> int:
-        return int(self.value(key, default))
+        raw = self.value(key, default)
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise PolicyMissing(
+                _("政策参数 %(key)s 的取值不是整数:%(value)s") % {"key": key, "value": str(raw)[:40]}
+            )
+        return raw
 
     def fork(self) -> "PolicySnapshot":
         """Return a copy with an empty ``used`` record (for one settlement of a batch)."""

@@ -28,8 +28,17 @@ class PolicyParameterSerializer(serializers.ModelSerializer):
         fields = ["id", "region", "key", "value", "effective_from", "pack", "source", "illustrative", "note"]
         read_only_fields = ["id", "pack"]
         validators = []  # uniqueness is handled by the service (create or change)
+        # ``value`` must be sent (null only where the schema allows it: "no cap").
+        extra_kwargs = {"value": {"required": True, "allow_null": True}}
 
-    def validate_value(self, value):
-        if isinstance(value, float):
-            raise serializers.ValidationError(_("金额和比例请用字符串表示的小数,如 \"0.85\"。"))
-        return value
+    def validate(self, attrs):
+        """Check key and value against the declared schema (policy_schema.py)."""
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from .policy_schema import clean_value
+
+        try:
+            attrs["value"] = clean_value(attrs["key"], attrs.get("value"), region=attrs.get("region"))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs

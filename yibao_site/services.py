@@ -66,7 +66,13 @@ def staff_save(*, username: str, role: str, township_code: str | None = None, pa
 def policy_parameter_save(*, region: Region, key: str, value: Any, effective_from: date, source: str = "",
                           pack: str = "", illustrative: bool = False, note: str = "", actor=None,
                           reason: str = "") -> tuple[PolicyParameter, bool]:
-    """Create or change one dated parameter; return it and whether anything changed."""
+    """Create or change one dated parameter; return it and whether anything changed.
+
+    The key and value are checked against the declared schema (``policy_schema``) first.
+    """
+    from .policy_schema import clean_value
+
+    value = clean_value(key, value, region=region)
     param = (PolicyParameter.objects.select_for_update()
              .filter(region=region, key=key, effective_from=effective_from).first())
     created = param is None

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body or the query: size, NUL and control characters.
+    "yibao_site.guards.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -163,6 +165,16 @@ MEDIA_URL = "/media/"  # never served directly: materials go through a scoped vi
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20000
+# Hostile-input bounds (yibao_site/guards.py): any API body, a JSON body, JSON nesting.
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
+API_JSON_MAX_BYTES = int(os.environ.get("API_JSON_MAX_BYTES", str(2 * 1024 * 1024)))
+API_JSON_MAX_DEPTH = 20
+# Imports (yibao_site/imports.py): checked before a file is parsed.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(100 * 1024 * 1024)))
+IMPORT_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_UNCOMPRESSED_BYTES", str(1024 * 1024 * 1024)))
+IMPORT_MAX_COMPRESSION_RATIO = 100  # a real XLSX packs 5–30×; a zip bomb hundreds of times
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
+IMPORT_MAX_COLUMNS = 100
 
 # Security: strict by default outside DEBUG; `manage.py check --deploy` is clean in production.
 SESSION_COOKIE_HTTPONLY = True
@@ -195,6 +207,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": ["yibao_site.guards.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "yibao_site.api_base.exception_handler",
     "NON_FIELD_ERRORS_KEY": "detail",
@@ -254,6 +267,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# A task whose worker died (kill -9, lost machine) is delivered again once the broker's
+# visibility timeout passes; Redis's default is an hour.  Longer than any run takes between
+# acknowledgements would be wrong, but every task here is idempotent and the payment run is
+# serialised by its lock, so an early redelivery only waits, it never pays twice.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600"))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://", "sqs://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# A run left ``running`` without its PostgreSQL lock is stale at once; elsewhere after this.
+JOBS_STALE_AFTER_SECONDS = int(os.environ.get("JOBS_STALE_AFTER_SECONDS", "1800"))
+# Watchdog ticks (django-celery-beat copies these into its table when beat starts).
+CELERY_BEAT_SCHEDULE = {
+    "procurement.resume_stale_runs": {"task": "procurement.resume_stale_runs", "schedule": 300.0},
+    "early_warning.resume_missed_runs": {"task": "early_warning.resume_missed_runs", "schedule": 600.0},
+}
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TIMEZONE = TIME_ZONE

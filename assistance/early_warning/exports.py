@@ -6,6 +6,8 @@ import io
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from yibao_site.inputs import excel_safe_row
+
 from .models import PersonWarning, WarningKind, WarningRun
 
 
@@ -25,8 +27,8 @@ def run_xlsx(run: WarningRun) -> bytes:
     labels = dict(WarningKind.choices)
     for kind, id_number, name, township, village, oop, line, is_new, pk in rows.iterator(chunk_size=5000):
         # ID numbers as text: 18 digits would lose precision as numbers in Excel.
-        sheets[kind].append([id_number, name, township, village, str(labels[kind]), f"{run.month:%Y-%m}",
-                             oop, line, _("是") if is_new else _("否"), pk])
+        sheets[kind].append(excel_safe_row([id_number, name, township, village, str(labels[kind]), f"{run.month:%Y-%m}",
+                             oop, line, _("是") if is_new else _("否"), pk]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -376,6 +376,33 @@ def warning_run_scheduled(*, today: date | None = None, region_codes: list[str] 
     return results
 
 
+def warning_runs_resume_missed(*, now: datetime | None = None) -> list[ScheduledResult]:
+    """Run the lists this month's scheduled run should have made and did not (its worker died).
+
+    A warning run is one transaction, so a killed worker leaves no half-made list: it leaves
+    none.  Once this month's scheduled moment has passed, a scheduled region still without
+    last month's list is run now (``tasks.resume_missed_runs``, every few minutes).
+    """
+    now = timezone.localtime(now or timezone.now())
+    schedule = WarningSchedule.objects.order_by("pk").first()
+    if schedule is None or not schedule.enabled:
+        return []
+    due = now.replace(day=schedule.day_of_month, hour=schedule.hour, minute=schedule.minute, second=0,
+                      microsecond=0)
+    if now < due:
+        return []
+    month = rules.previous_month(now.date().replace(day=1))
+    regions = list(schedule.regions.order_by("code")) or list(
+        Region.objects.filter(level=RegionLevel.CITY).order_by("code"))
+    done = set(WarningRun.objects.filter(month=month, region__in=regions).values_list("region_id", flat=True))
+    missing = [r.code for r in regions if r.pk not in done]
+    if not missing:
+        return []
+    log.warning("warning runs for %s missing after the scheduled time: %s; running them", f"{month:%Y-%m}",
+                ", ".join(missing))
+    return warning_run_scheduled(today=now.date(), region_codes=missing)
+
+
 # ── pushes ──────────────────────────────────────────────────────────────────────────────────
 
 def delivery_payload(delivery: WarningDelivery) -> bytes:

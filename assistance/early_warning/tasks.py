@@ -43,3 +43,9 @@ def push_delivery(self, delivery_id: int) -> str:
 def sweep_deliveries() -> int:
     """Queue again deliveries whose retry is overdue or whose sender vanished."""
     return services.deliveries_sweep()
+
+
+@shared_task(name="early_warning.resume_missed_runs", acks_late=True)
+def resume_missed_runs() -> list[dict]:
+    """Every few minutes (beat): make the scheduled month's lists a dead worker never made."""
+    return [r.__dict__ for r in services.warning_runs_resume_missed()]
