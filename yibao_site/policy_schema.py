@@ -110,7 +110,6 @@ SCHEMA: tuple[Spec, ...] = (
     Spec("critical.cap.continuity_min_years", COUNT, "年", max=100),
     Spec("critical.cap.incentives_from", YEAR, "年"),  # issue 12: incentives date from 2025
     Spec("*.in_force_from", DATE),  # issue 12: a rule's first day (seed), before it the rule does not exist
-    Spec("*.*.in_force_from", DATE),
     Spec("*.*.*.in_force_from", DATE),
     Spec("critical.cap.bonus_ceiling_rate", RATE),
     Spec("critical.cap.*", MONEY, "元"),
