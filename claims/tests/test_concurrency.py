@@ -40,7 +40,12 @@ def test_parallel_settlements_never_pass_the_outpatient_cap(shiyan):
                                      policy_scope_cost=D("100")).basic_paid
 
     paid = _parallel(16, settle)
-    assert sum(paid) == D("200.00")
+    # Claims that commit after a later-dated one are late claims: each is settled in its place
+    # and the later claims get adjustment entries, so the claims and their entries pay 200.
+    from claims.models import LedgerEntry
+    adjustments = sum((e.basic for e in LedgerEntry.objects.filter(person=p)), D("0"))
+    assert sum(paid) + adjustments == D("200.00")
+    assert services.ledger_scratch_differences(year=2024, person_ids=[p.pk]) == []
     ledger = PersonYearLedger.objects.get(person=p, year=2024)
     assert ledger.basic_outpatient_paid == D("200.00") and ledger.claims_count == 16
     assert ledger.out_of_pocket == D("1400.00") and Claim.objects.count() == 16
@@ -50,17 +55,23 @@ def test_parallel_first_claims_create_one_ledger_and_share_the_assistance_cap(yi
     """Yicheng 特困 (category 1, 70 %, cap 30 000): 12 parallel chronic claims of 10 000 with the
     platform's basic 6 500 → 3 500 each to assist → 2 450 each; 12 × 2 450 = 29 400 fits; the
     13th … 16th would pass 30 000: the total stays exactly 30 000."""
+    from chronic.testing import certify
+
     p = f.insured(yicheng)
     f.identity(p, "extreme_poverty")
+    certify(p, "M00201", date(2024, 1, 1), None)  # chronic benefits need a certified disease
 
     def settle(i):
         return services.claim_settle(person=p, visit_type="chronic", hospital_level=2,
                                      service_date=date(2024, 3, 1 + i), total_cost=D("10000"),
                                      policy_scope_cost=D("10000"), basic_paid=D("6500"),
-                                     critical_paid=D("0")).assistance_paid
+                                     critical_paid=D("0"), disease="M00201").assistance_paid
 
     paid = _parallel(16, settle)
-    assert sum(paid) == D("30000.00")
+    from claims.models import LedgerEntry
+    adjustments = sum((e.assistance for e in LedgerEntry.objects.filter(person=p)), D("0"))
+    assert sum(paid) + adjustments == D("30000.00")
+    assert services.ledger_scratch_differences(year=2024, person_ids=[p.pk]) == []
     assert PersonYearLedger.objects.filter(person=p).count() == 1
     assert PersonYearLedger.objects.get(person=p).assistance_paid == D("30000.00")
 
