@@ -122,3 +122,10 @@ class ServiceFormMixin:
         saved = self.save_via_service(request, obj if change else None, form.cleaned_data)
         if saved is not None:
             obj.pk = saved.pk
+
+
+def page_context(model_admin, request, title, **extra) -> dict:
+    """Context for a custom admin page (a report, a form of our own): the admin frame, the
+    model's breadcrumb and the page's own title as the last crumb (not the model's name)."""
+    return {**model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "title": title,
+            "page_crumb": title, **extra}
