@@ -24,6 +24,7 @@ from members.selectors import display_id
 from members.validators import normalise_id_number
 from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin, page_context
 from yibao_site.charts import chart
+from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.models import Region, Role
 from yibao_site.scoping import scope_queryset
 from yibao_site.xlsx import Sheet, xlsx_response
@@ -224,7 +225,7 @@ def fund_report_sheets(report) -> list[Sheet]:
     return [funds, months]
 
 
-class ManualClaimForm(forms.Form):
+class ManualClaimForm(AdminStyledFormMixin, forms.Form):
     person = forms.CharField(label=_("公民身份号码"), max_length=18)
     visit_type = forms.ChoiceField(label=_("就诊类型"), choices=VisitType.choices)
     hospital_level = forms.TypedChoiceField(label=_("医院级别"), coerce=int,
@@ -258,7 +259,7 @@ class ManualClaimForm(forms.Form):
                            "policy_scope_cost": f"{b['policy_scope_cost']:.2f}"} for b in lines]}
 
 
-class BillForm(forms.Form):
+class BillForm(AdminStyledFormMixin, forms.Form):
     number = forms.CharField(label=_("票据号"), max_length=40, required=False)
     total_cost = forms.DecimalField(label=_("医疗总费用"), max_digits=14, decimal_places=2, min_value=0, required=False)
     policy_scope_cost = forms.DecimalField(label=_("政策范围内费用"), max_digits=14, decimal_places=2, min_value=0,

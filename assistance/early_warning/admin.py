@@ -15,6 +15,7 @@ from unfold.admin import TabularInline
 
 from yibao_site.admin_base import ScopedAdmin, ScopedExportAdmin, page_context
 from yibao_site.charts import chart
+from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.models import Region, RegionLevel, Role
 
 from . import rules, selectors, services
@@ -27,7 +28,7 @@ from .models import (
 SUPERVISOR = frozenset({Role.SUPERVISOR})
 
 
-class RunForm(forms.Form):
+class RunForm(AdminStyledFormMixin, forms.Form):
     region = forms.ModelChoiceField(
         label=gettext_lazy("区划"), to_field_name="code",
         queryset=Region.objects.filter(level__in=[RegionLevel.CITY, RegionLevel.COUNTY]).order_by("code"))
