@@ -20,10 +20,12 @@ from django.utils.translation import gettext_lazy
 
 from members.models import Person
 from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin
+from yibao_site.formatting import format_money
 from yibao_site.models import Role
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
+from .display import calculation_html, category_label
 from .forms import (
     FileApplicationForm, MaterialForm, NoteForm, PayoutForm, ReasonForm, RejectForm, ReturnForm, VerifyForm,
 )
@@ -135,16 +137,17 @@ def _run(name: str, request, app: Application, form: forms.Form) -> str:
 
 @admin.register(Application)
 class ApplicationAdmin(ScopedAdmin):
-    list_display = ["id", "person_display", "kind", "category", "status_display", "township", "owner", "deadline",
-                    "overdue", "filed_by", "amount"]
+    list_display = ["id", "person_display", "kind", "category_display", "status_display", "township", "owner",
+                    "deadline", "overdue_display", "filed_by", "amount_display"]
     list_filter = [QueueFilter, "status", "kind", "overdue", "channel"]
     list_select_related = ["person", "township", "owner", "filed_by"]
     search_fields = ["=person__id_number", "person__name"]
     search_help_text = gettext_lazy("按身份证号(完整)或姓名查找")
     date_hierarchy = "filed_at"
     ordering = ["-id"]
-    readonly_fields = [f.name for f in Application._meta.fields]
-    exclude = []
+    readonly_fields = [*(f.name for f in Application._meta.fields if f.name not in ("calculation", "category")),
+                       "category_display", "calculation_display"]
+    exclude = ["calculation", "category"]
     view_roles = STAFF_ROLES
     add_roles = frozenset({Role.WINDOW_CLERK})
     change_roles = frozenset()
@@ -154,6 +157,25 @@ class ApplicationAdmin(ScopedAdmin):
     @admin.display(description=gettext_lazy("申请人"), ordering="person__name")
     def person_display(self, obj):
         return f"{obj.person.name} {obj.person.masked_id}"
+
+    @admin.display(description=gettext_lazy("救助类别"), ordering="category")
+    def category_display(self, obj):
+        return category_label(obj.category)
+
+    @admin.display(description=gettext_lazy("已超期"), ordering="overdue")
+    def overdue_display(self, obj):
+        # Overdue is the bad case: red, worded; on time is a quiet dash (not a green tick).
+        if obj.overdue:
+            return format_html('<span style="color:#b91c1c;font-weight:600" data-overdue="1">{}</span>', _("已超期"))
+        return format_html('<span style="color:#64748b" data-overdue="0">{}</span>', _("未超期"))
+
+    @admin.display(description=gettext_lazy("金额(元)"), ordering="amount")
+    def amount_display(self, obj):
+        return format_money(obj.amount) if obj.amount is not None else "—"
+
+    @admin.display(description=gettext_lazy("计算明细"))
+    def calculation_display(self, obj):
+        return calculation_html(obj.calculation)
 
     @admin.display(description=gettext_lazy("状态"), ordering="status")
     def status_display(self, obj):

@@ -223,7 +223,8 @@ def notice(request, number: str):
             "application", "application__person", "application__township", "issued_by"), request.user),
         number=number)
     return render(request, "assistance/notice.html", {"notice": found, "app": found.application,
-                                                      "items": found.missing_items()})
+                                                      "items": found.notice_lines()[0],
+                                                      "common_note": found.notice_lines()[1]})
 
 
 @login_required
