@@ -25,13 +25,13 @@ from yibao_site.models import Role
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
-from .display import calculation_html, category_label
+from .display import calculation_html, category_label, status_label
 from .forms import (
     FileApplicationForm, MaterialForm, NoteForm, PayoutForm, ReasonForm, RejectForm, ReturnForm, VerifyForm,
 )
 from .models import (
     AWAITING_VERIFICATION, OPEN_STATUSES, Application, ApplicationKind, ApplicationStatus, AssistanceObject,
-    Holiday, MaterialType, Payout,
+    DeterminationBasis, Holiday, MaterialType, Payout,
 )
 
 
@@ -90,7 +90,10 @@ def available_actions(user, app: Application) -> list[str]:
         found.append("resubmit")
     if app.status in AWAITING_VERIFICATION and services.can_verify(user, app):
         found.append("verify")
-    if app.status == ApplicationStatus.VERIFIED and services.can_decide(user, app):
+    # 批准 only when it can succeed: not after the means test or the property check failed.
+    refused = app.basis == DeterminationBasis.ILLNESS_POVERTY and (
+        app.means_passed is False or app.property_check_passed is False)
+    if app.status == ApplicationStatus.VERIFIED and services.can_decide(user, app) and not refused:
         found.append("approve")
     if services.can_return(user, app):
         found.append("return")
@@ -180,7 +183,7 @@ class ApplicationAdmin(ScopedAdmin):
     @admin.display(description=gettext_lazy("状态"), ordering="status")
     def status_display(self, obj):
         colour = {"returned": "#b91c1c", "rejected": "#b91c1c", "approved": "#166534"}.get(obj.status, "#1e40af")
-        return format_html('<span style="color:{}">{}</span>', colour, obj.get_status_display())
+        return format_html('<span style="color:{}">{}</span>', colour, status_label(obj))
 
     # ── adding: the window clerk files a case (then uploads materials and accepts it) ──
     def add_view(self, request, form_url="", extra_context=None):
@@ -226,8 +229,7 @@ class ApplicationAdmin(ScopedAdmin):
                     "case_materials": app.materials.select_related("uploaded_by"),
                     "case_events": app.events.select_related("actor"),
                     "case_notices": app.notices.select_related("issued_by"),
-                    "case_missing": [MaterialType(m).label for m in services.required_materials(app)
-                                     if m not in set(app.materials.values_list("material_type", flat=True))],
+                    "case_missing": [MaterialType(m).label for m in services.missing_materials(app)],
                 })
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -237,6 +239,8 @@ class ApplicationAdmin(ScopedAdmin):
         if spec is None or not self.has_view_permission(request, app):
             raise PermissionDenied
         kwargs = {"application": app} if spec.form is VerifyForm else {}
+        if spec.form is ReturnForm:  # pre-tick what the case lacks up to verification (one rule)
+            kwargs["initial"] = {"missing": services.missing_materials(app)}
         form = spec.form(*((request.POST, request.FILES) if request.method == "POST" else ()), **kwargs)
         change_url = reverse("admin:assistance_application_change", args=[app.pk])
         if request.method == "POST" and form.is_valid():

@@ -100,3 +100,16 @@ def calculation_html(calculation: dict) -> str:
         parts.append(format_html('<div data-testid="calculation-{}"><strong>{}</strong><table>{}</table></div>',
                                  section, title, mark_safe("".join(rows))))
     return mark_safe("".join(parts))
+
+
+def status_label(app) -> str:
+    """The status as the clerk should read it: a case verified by the county reviewer is not
+    "乡镇已核实" (the status code is the same — verified — the verifier differs)."""
+    from yibao_site.models import Role
+
+    from .models import ApplicationStatus
+
+    verifier = getattr(app, "verified_by", None) if app.verified_by_id else None
+    if app.status == ApplicationStatus.VERIFIED and verifier is not None and verifier.role != Role.TOWNSHIP_AGENT:
+        return str(_("已核实(县级审核人员)"))
+    return app.get_status_display()

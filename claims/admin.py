@@ -164,7 +164,8 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
                                                                              "created_by"), pk=pk)
         context = {"claim": claim, "lines": claim.explanation.splitlines(), "bills": claim.breakdown.get("bills", []),
                    "masked_id": display_id(request.user, claim.person.id_number), "printed_at": timezone.now(),
-                   "ledger": PersonYearLedger.objects.filter(person_id=claim.person_id, year=claim.year).first()}
+                   "ledger": PersonYearLedger.objects.filter(person_id=claim.person_id, year=claim.year).first(),
+                   "stay_days": (claim.service_date - claim.admission_date).days if claim.admission_date else None}
         return TemplateResponse(request, "claims/slip.html", context)
 
     # ── 基金运行报表 ──────────────────────────────────────────────────────────────────────
