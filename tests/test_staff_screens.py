@@ -253,3 +253,29 @@ def test_12_favicon_and_warning_card_colours(client, staff, monkeypatch):
     assert "border-left:6px solid #dc2626" in html and "border-left:6px solid #d97706" in html
     charts = dashboard.todo_charts([dashboard.Item("a", 3), dashboard.Item("b", None), dashboard.Item("c", 1)])
     assert json.loads(json.dumps(charts[0].config()))["data"]["labels"] == ["a", "c"]
+
+
+@pytest.mark.django_db
+def test_5_import_shows_chinese_columns_a_template_and_a_chinese_error_report(client, staff, shiyan):
+    import tablib
+
+    from members.importers import PersonImporter
+
+    client.force_login(staff["clerk"])
+    page = client.get("/admin/members/person/import/").content.decode()
+    assert "公民身份号码, 姓名, 村(社区)" in page and "id_number, name, village" not in page
+    assert "/admin/members/person/import-template/" in page
+    template = client.get("/admin/members/person/import-template/")
+    assert template.status_code == 200, (template.status_code, template.content[:300])
+    book = load_workbook(BytesIO(template.content))
+    assert [c.value for c in book["数据"][1]][:3] == ["公民身份号码", "姓名", "村(社区)"]
+    assert book["数据"]["B2"].value == "张三"
+    assert any(row[0].value == "公民身份号码" and row[1].value == "必填" for row in book["填写说明"].iter_rows())
+
+    data = tablib.Dataset(headers=["公民身份号码", "姓名", "村(社区)"])
+    data.append(["123", "李四", shiyan.village().code])
+    result = PersonImporter(actor=staff["clerk"]).import_data(data, dry_run=True)
+    assert result.diff_headers[:3] == ["公民身份号码", "姓名", "村(社区)"]
+    bad = result.invalid_rows[0]
+    assert bad.number == 2 and list(bad.values)[:3] == ["123", "李四", shiyan.village().code]
+    assert "公民身份号码" in bad.field_specific_errors

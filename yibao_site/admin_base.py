@@ -83,6 +83,33 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
     def has_import_permission(self, request):
         return self._role_ok(request, self.import_roles)
 
+    def get_urls(self):
+        from django.urls import path
+
+        meta = self.model._meta
+        return [path("import-template/", self.admin_site.admin_view(self.import_template_view),
+                     name=f"{meta.app_label}_{meta.model_name}_import_template"), *super().get_urls()]
+
+    def import_template_view(self, request):
+        """The import's XLSX template: Chinese headers, an example row, a sheet of notes."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponse
+
+        from .xlsx import XLSX_TYPE
+
+        from urllib.parse import quote
+
+        from .imports import BulkImporter
+
+        importers = [c for c in self.get_import_resource_classes(request) if issubclass(c, BulkImporter)]
+        if not self.has_import_permission(request) or not importers:
+            raise PermissionDenied
+        importer = importers[0]
+        response = HttpResponse(importer.template_xlsx(), content_type=XLSX_TYPE)
+        name = f"{importer.verbose_name or importer.name}-导入模板.xlsx"
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        return response
+
     def has_export_permission(self, request):
         return self.has_view_permission(request)
 

@@ -43,7 +43,7 @@ class RunForm(AdminStyledFormMixin, forms.Form):
 
 @admin.register(WarningRun)
 class WarningRunAdmin(ScopedAdmin):
-    list_display = ["month_label", "region", "count", "return_count", "into_count", "new_count", "trigger",
+    list_display = ["month_label", "region", "count", "return_count", "into_count", "new_count", "trigger_display",
                     "created_at"]
     list_filter = ["trigger"]
     list_select_related = ["region"]
@@ -55,6 +55,13 @@ class WarningRunAdmin(ScopedAdmin):
     @admin.display(description=gettext_lazy("预警月份"), ordering="month")
     def month_label(self, obj):
         return f"{obj.month:%Y-%m}"
+
+    TRIGGERS = {"api": gettext_lazy("接口"), "command": gettext_lazy("命令行"), "schedule": gettext_lazy("定时任务"),
+                "admin": gettext_lazy("后台"), "task": gettext_lazy("后台任务"), "demo": gettext_lazy("演示数据")}
+
+    @admin.display(description=gettext_lazy("触发方式"), ordering="trigger")
+    def trigger_display(self, obj):
+        return self.TRIGGERS.get(obj.trigger, obj.trigger)
 
     def get_urls(self):
         return [
