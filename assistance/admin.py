@@ -20,16 +20,18 @@ from django.utils.translation import gettext_lazy
 
 from members.models import Person
 from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin
+from yibao_site.formatting import format_money
 from yibao_site.models import Role
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
+from .display import calculation_html, category_label, status_label
 from .forms import (
     FileApplicationForm, MaterialForm, NoteForm, PayoutForm, ReasonForm, RejectForm, ReturnForm, VerifyForm,
 )
 from .models import (
     AWAITING_VERIFICATION, OPEN_STATUSES, Application, ApplicationKind, ApplicationStatus, AssistanceObject,
-    Holiday, MaterialType, Payout,
+    DeterminationBasis, Holiday, MaterialType, Payout,
 )
 
 
@@ -88,7 +90,10 @@ def available_actions(user, app: Application) -> list[str]:
         found.append("resubmit")
     if app.status in AWAITING_VERIFICATION and services.can_verify(user, app):
         found.append("verify")
-    if app.status == ApplicationStatus.VERIFIED and services.can_decide(user, app):
+    # 批准 only when it can succeed: not after the means test or the property check failed.
+    refused = app.basis == DeterminationBasis.ILLNESS_POVERTY and (
+        app.means_passed is False or app.property_check_passed is False)
+    if app.status == ApplicationStatus.VERIFIED and services.can_decide(user, app) and not refused:
         found.append("approve")
     if services.can_return(user, app):
         found.append("return")
@@ -135,16 +140,17 @@ def _run(name: str, request, app: Application, form: forms.Form) -> str:
 
 @admin.register(Application)
 class ApplicationAdmin(ScopedAdmin):
-    list_display = ["id", "person_display", "kind", "category", "status_display", "township", "owner", "deadline",
-                    "overdue", "filed_by", "amount"]
+    list_display = ["id", "person_display", "kind", "category_display", "status_display", "township", "owner",
+                    "deadline", "overdue_display", "filed_by", "amount_display"]
     list_filter = [QueueFilter, "status", "kind", "overdue", "channel"]
     list_select_related = ["person", "township", "owner", "filed_by"]
     search_fields = ["=person__id_number", "person__name"]
     search_help_text = gettext_lazy("按身份证号(完整)或姓名查找")
     date_hierarchy = "filed_at"
     ordering = ["-id"]
-    readonly_fields = [f.name for f in Application._meta.fields]
-    exclude = []
+    readonly_fields = [*(f.name for f in Application._meta.fields if f.name not in ("calculation", "category")),
+                       "category_display", "calculation_display"]
+    exclude = ["calculation", "category"]
     view_roles = STAFF_ROLES
     add_roles = frozenset({Role.WINDOW_CLERK})
     change_roles = frozenset()
@@ -155,10 +161,29 @@ class ApplicationAdmin(ScopedAdmin):
     def person_display(self, obj):
         return f"{obj.person.name} {obj.person.masked_id}"
 
+    @admin.display(description=gettext_lazy("救助类别"), ordering="category")
+    def category_display(self, obj):
+        return category_label(obj.category)
+
+    @admin.display(description=gettext_lazy("已超期"), ordering="overdue")
+    def overdue_display(self, obj):
+        # Overdue is the bad case: red, worded; on time is a quiet dash (not a green tick).
+        if obj.overdue:
+            return format_html('<span style="color:#b91c1c;font-weight:600" data-overdue="1">{}</span>', _("已超期"))
+        return format_html('<span style="color:#64748b" data-overdue="0">{}</span>', _("未超期"))
+
+    @admin.display(description=gettext_lazy("金额(元)"), ordering="amount")
+    def amount_display(self, obj):
+        return format_money(obj.amount) if obj.amount is not None else "—"
+
+    @admin.display(description=gettext_lazy("计算明细"))
+    def calculation_display(self, obj):
+        return calculation_html(obj.calculation)
+
     @admin.display(description=gettext_lazy("状态"), ordering="status")
     def status_display(self, obj):
         colour = {"returned": "#b91c1c", "rejected": "#b91c1c", "approved": "#166534"}.get(obj.status, "#1e40af")
-        return format_html('<span style="color:{}">{}</span>', colour, obj.get_status_display())
+        return format_html('<span style="color:{}">{}</span>', colour, status_label(obj))
 
     # ── adding: the window clerk files a case (then uploads materials and accepts it) ──
     def add_view(self, request, form_url="", extra_context=None):
@@ -204,8 +229,7 @@ class ApplicationAdmin(ScopedAdmin):
                     "case_materials": app.materials.select_related("uploaded_by"),
                     "case_events": app.events.select_related("actor"),
                     "case_notices": app.notices.select_related("issued_by"),
-                    "case_missing": [MaterialType(m).label for m in services.required_materials(app)
-                                     if m not in set(app.materials.values_list("material_type", flat=True))],
+                    "case_missing": [MaterialType(m).label for m in services.missing_materials(app)],
                 })
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -215,6 +239,8 @@ class ApplicationAdmin(ScopedAdmin):
         if spec is None or not self.has_view_permission(request, app):
             raise PermissionDenied
         kwargs = {"application": app} if spec.form is VerifyForm else {}
+        if spec.form is ReturnForm:  # pre-tick what the case lacks up to verification (one rule)
+            kwargs["initial"] = {"missing": services.missing_materials(app)}
         form = spec.form(*((request.POST, request.FILES) if request.method == "POST" else ()), **kwargs)
         change_url = reverse("admin:assistance_application_change", args=[app.pk])
         if request.method == "POST" and form.is_valid():

@@ -272,6 +272,17 @@ class SupplementNotice(models.Model):
         labels = dict(MaterialType.choices)
         return [{**item, "label": str(labels.get(item.get("type"), item.get("type")))} for item in self.missing]
 
+    def notice_lines(self) -> tuple[list[dict], str]:
+        """What the printed notice lists: each missing material once, and the requirement the
+        reviewer wrote for all of them once (not repeated after every item).  A note of its
+        own ("其他材料" is …) stays on its item."""
+        items = self.missing_items()
+        notes = {item.get("note", "") for item in items if item.get("type") != MaterialType.OTHER}
+        common = notes.pop() if len(notes) == 1 and len(items) > 1 else ""
+        if common:
+            items = [{**item, "note": ""} if item.get("type") != MaterialType.OTHER else item for item in items]
+        return items, common
+
 
 class Payout(models.Model):
     """The payment of an approved retroactive or tilt amount (救助金支付), made once by finance."""

@@ -23,6 +23,7 @@ from yibao_site.models import Role
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
+from .display import category_label, status_label
 from .forms import FileApplicationForm, MaterialForm, NoteForm, ReturnForm, VerifyForm
 from .models import AWAITING_VERIFICATION, Application, ApplicationStatus, Material, MaterialType, SupplementNotice
 
@@ -108,14 +109,15 @@ def person_detail(request, id_number: str):
 def case_detail(request, pk: int):
     app = _case(request, pk)
     user = request.user
-    required = services.required_materials(app)
+    required = services.required_materials(app, through="verify")
     have = set(app.materials.values_list("material_type", flat=True))
     notice = app.notices.order_by("-issued_at", "-id").first()
     editable = app.status in (ApplicationStatus.DRAFT, ApplicationStatus.RETURNED,
                               ApplicationStatus.SUBMITTED, ApplicationStatus.RESUBMITTED)
     context = {
-        "app": app,
-        "checklist": [{"type": t, "label": MaterialType(t).label, "ok": t in have} for t in required],
+        "app": app, "category_label": category_label(app.category), "status_label": status_label(app),
+        "checklist": [{"type": t, "label": MaterialType(t).label, "ok": t in have,
+                       "at_verification": t not in services.required_materials(app)} for t in required],
         "materials": app.materials.select_related("uploaded_by"),
         "events": app.events.select_related("actor"),
         "notice": notice,
@@ -127,7 +129,7 @@ def case_detail(request, pk: int):
         "can_verify": app.status in AWAITING_VERIFICATION and services.can_verify(user, app),
         "can_return": services.can_return(user, app),
         "verify_form": VerifyForm(application=app),
-        "return_form": ReturnForm(),
+        "return_form": ReturnForm(initial={"missing": services.missing_materials(app)}),
         "note_form": NoteForm(),
         "needs_property": app.basis == "illness_poverty",
     }
@@ -223,7 +225,8 @@ def notice(request, number: str):
             "application", "application__person", "application__township", "issued_by"), request.user),
         number=number)
     return render(request, "assistance/notice.html", {"notice": found, "app": found.application,
-                                                      "items": found.missing_items()})
+                                                      "items": found.notice_lines()[0],
+                                                      "common_note": found.notice_lines()[1]})
 
 
 @login_required

@@ -65,8 +65,28 @@ REQUIRED_MATERIALS: dict[tuple[str, str], tuple[str, ...]] = {
 IDENTITY_BASES = (DeterminationBasis.MARGINAL, DeterminationBasis.MONITORED)
 
 
-def required_materials(application: Application) -> tuple[str, ...]:
-    return REQUIRED_MATERIALS.get((application.kind, application.basis or ""), ())
+#: Materials the case needs before it can be verified, on top of those needed to submit:
+#: 因病致贫 is verified on the household-property check (家庭财产状况核查材料).
+VERIFICATION_MATERIALS = {
+    (ApplicationKind.DETERMINATION, DeterminationBasis.ILLNESS_POVERTY): (MaterialType.PROPERTY,),
+}
+
+
+def required_materials(application: Application, *, through: str = "submit") -> tuple[str, ...]:
+    """The one rule for a case's materials: what it needs to be submitted (``through="submit"``)
+    or, with the verification evidence, to be verified (``through="verify"``).  The agent's
+    checklist, the reviewer's 尚缺 list, the pre-ticked items of a one-time notice and the
+    verification itself all read it, so a notice cannot leave out what verification demands."""
+    key = (application.kind, application.basis or "")
+    needed = REQUIRED_MATERIALS.get(key, ())
+    if through == "verify":
+        needed = needed + tuple(m for m in VERIFICATION_MATERIALS.get(key, ()) if m not in needed)
+    return needed
+
+
+def missing_materials(application: Application, *, through: str = "verify") -> list[str]:
+    have = set(application.materials.values_list("material_type", flat=True))
+    return [m for m in required_materials(application, through=through) if m not in have]
 
 
 # ── guards ───────────────────────────────────────────────────────────────────────────────

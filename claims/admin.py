@@ -22,9 +22,12 @@ from members.admin import ImportExportRoles, MaskedIdAdminMixin, township_filter
 from members.models import Person
 from members.selectors import display_id
 from members.validators import normalise_id_number
-from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin
+from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin, page_context
+from yibao_site.charts import chart
+from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.models import Region, Role
 from yibao_site.scoping import scope_queryset
+from yibao_site.xlsx import Sheet, xlsx_response
 
 from . import selectors, services
 from .importers import ClaimImporter
@@ -155,9 +158,8 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
                         target = field_name if field_name in form.fields else None
                         for msg in msgs:
                             form.add_error(target, msg)
-        context = {**self.admin_site.each_context(request), "title": _("手工报销"), "form": form, "bills": bills,
-                   "preview": preview, "opts": self.model._meta,
-                   "preview_lines": preview.explanation.splitlines() if preview else []}
+        context = page_context(self, request, _("手工报销"), form=form, bills=bills, preview=preview,
+                               preview_lines=preview.explanation.splitlines() if preview else [])
         return TemplateResponse(request, "claims/manual.html", context)
 
     def slip_view(self, request, pk):
@@ -165,7 +167,8 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
                                                                              "created_by"), pk=pk)
         context = {"claim": claim, "lines": claim.explanation.splitlines(), "bills": claim.breakdown.get("bills", []),
                    "masked_id": display_id(request.user, claim.person.id_number), "printed_at": timezone.now(),
-                   "ledger": PersonYearLedger.objects.filter(person_id=claim.person_id, year=claim.year).first()}
+                   "ledger": PersonYearLedger.objects.filter(person_id=claim.person_id, year=claim.year).first(),
+                   "stay_days": (claim.service_date - claim.admission_date).days if claim.admission_date else None}
         return TemplateResponse(request, "claims/slip.html", context)
 
     # ── 基金运行报表 ──────────────────────────────────────────────────────────────────────
@@ -184,8 +187,10 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
         if code:
             region = scope_queryset(Region.objects.filter(code=code), request.user).first() or region
         report = selectors.fund_report(year=year, region=region)
-        context = {**self.admin_site.each_context(request), "title": _("基金运行报表"), "report": report,
-                   "year": year, "region": region, "opts": self.model._meta}
+        if request.GET.get("format") == "xlsx":
+            return xlsx_response(f"基金运行报表-{year}.xlsx", fund_report_sheets(report))
+        context = page_context(self, request, _("基金运行报表"), report=report, year=year, region=region,
+                               fund_names=FUND_NAMES, **fund_report_charts(report))
         return TemplateResponse(request, "claims/fund_report.html", context)
 
 
@@ -242,7 +247,42 @@ def report_region(user, code: str | None):
     return Region.objects.filter(level=RegionLevel.CITY).order_by("code").first()
 
 
-class ManualClaimForm(forms.Form):
+FUND_NAMES = {"employee": _("职工医保统筹基金(含生育)"), "resident": _("城乡居民医保基金"),
+              "assistance": _("医疗救助基金")}
+
+
+def fund_report_charts(report) -> dict:
+    """The fund report's charts: monthly expense by tier (stacked) and balance by fund."""
+    months = [m["month"] for m in report["months"]]
+    tiers = [(_("基本医保"), "basic_paid"), (_("大病保险"), "critical_paid"), (_("医疗救助"), "assistance_paid"),
+             (_("再救助/倾斜救助"), "second_round_paid")]
+    monthly = chart("bar", months, [(label, [m[key] for m in report["months"]]) for label, key in tiers],
+                    title=_("按月、按待遇段支出(元)"), stacked=True)
+    funds = [FUND_NAMES.get(f["fund"], f["fund"]) for f in report["funds"]]
+    balance = chart("bar", funds, [(_("本年收入"), [f["income_total"] for f in report["funds"]]),
+                                   (_("本年支出"), [f["expense"] for f in report["funds"]]),
+                                   (_("累计结余"), [f["accumulated_balance"] for f in report["funds"]])],
+                    title=_("基金收支与结余(元)"))
+    return {"monthly_chart": monthly, "balance_chart": balance}
+
+
+def fund_report_sheets(report) -> list[Sheet]:
+    funds = Sheet(_("基金收支"), [_("基金"), _("本年收入"), _("结算支出"), _("其他支出"), _("当期结余"), _("累计结余"),
+                                _("月均支出"), _("可支付月数")], money_columns={1, 2, 3, 4, 5, 6})
+    for f in report["funds"]:
+        funds.rows.append([FUND_NAMES.get(f["fund"], f["fund"]), f["income_total"], f["claims_expense"],
+                           f["other_expense"], f["current_balance"], f["accumulated_balance"],
+                           f["average_monthly_expense"], f["months_of_capacity"]])
+    months = Sheet(_("按月支出"), [_("月份"), _("基本医保"), _("大病保险"), _("医疗救助"), _("再救助/倾斜救助"),
+                                _("职工基金"), _("居民基金"), _("救助基金")], money_columns={1, 2, 3, 4, 5, 6, 7})
+    for m in report["months"]:
+        months.rows.append([m["month"], m["basic_paid"], m["critical_paid"], m["assistance_paid"],
+                            m["second_round_paid"], m["funds"]["employee"], m["funds"]["resident"],
+                            m["funds"]["assistance"]])
+    return [funds, months]
+
+
+class ManualClaimForm(AdminStyledFormMixin, forms.Form):
     person = forms.CharField(label=_("公民身份号码"), max_length=18)
     visit_type = forms.ChoiceField(label=_("就诊类型"), choices=VisitType.choices)
     hospital_level = forms.TypedChoiceField(label=_("医院级别"), coerce=int,
@@ -283,7 +323,7 @@ class ManualClaimForm(forms.Form):
                            "policy_scope_cost": f"{b['policy_scope_cost']:.2f}"} for b in lines]}
 
 
-class BillForm(forms.Form):
+class BillForm(AdminStyledFormMixin, forms.Form):
     number = forms.CharField(label=_("票据号"), max_length=40, required=False)
     total_cost = forms.DecimalField(label=_("医疗总费用"), max_digits=14, decimal_places=2, min_value=0, required=False)
     policy_scope_cost = forms.DecimalField(label=_("政策范围内费用"), max_digits=14, decimal_places=2, min_value=0,

@@ -25,7 +25,7 @@ def claims_items(request) -> list[dashboard.Item]:
         count = scope_queryset(Claim.objects.filter(source=ClaimSource.MANUAL, settled_at__date=today), user).count()
         items.append(dashboard.Item(_("今日手工报销"), count, reverse("admin:claims_claim_manual"), "info", group))
     if user.is_superuser or user.role in (Role.FINANCE, Role.SUPERVISOR):
-        items.append(dashboard.Item(_("基金运行报表"), timezone.localdate().year, reverse("admin:claims_fund_report"),
+        items.append(dashboard.Item(_("基金运行报表"), None, reverse("admin:claims_fund_report"),
                                     "info", group))
     if user.is_superuser or user.role == Role.SUPERVISOR:
         latest = LedgerCheck.objects.order_by("-checked_on", "-year").first()

@@ -71,6 +71,11 @@ class ClaimImporter(BulkImporter):
     columns = ["person", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost",
                "in_province", "referred", "basic_paid", "critical_paid", "admission_date", "external_ref", "disease",
                "diagnosis", "in_region"]
+    example = {"person": "420302197005060012", "visit_type": "住院", "hospital_level": 2, "service_date": "2026-03-10",
+               "total_cost": "12000.00", "policy_scope_cost": "10000.00", "in_province": "是", "referred": "否",
+               "basic_paid": "6500.00", "critical_paid": "0.00", "admission_date": "2026-03-01",
+               "external_ref": "JS202603100001", "disease": "", "diagnosis": "",
+               "in_region": "是"}
     required = {"person", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost",
                 "external_ref"}
     header_aliases = {"公民身份号码": "person", "身份证号": "person", "就诊类型": "visit_type", "医院级别": "hospital_level",

@@ -14,7 +14,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from yibao_site.admin_base import ServiceFormMixin as BaseServiceFormMixin
+from unfold.widgets import UnfoldAdminTextInputWidget
 from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin
+from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.imports import read_table
 from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.scoping import scope_queryset
@@ -139,7 +141,7 @@ class ImportExportRoles:
 # ── persons ────────────────────────────────────────────────────────────────────────────────
 
 class PersonForm(forms.ModelForm):
-    id_number = forms.CharField(label=_("公民身份号码"), max_length=18)
+    id_number = forms.CharField(label=_("公民身份号码"), max_length=18, widget=UnfoldAdminTextInputWidget)
 
     class Meta:
         model = Person
@@ -352,7 +354,7 @@ class IdentityAdmin(ServiceFormMixin, MaskedIdAdminMixin, ImportExportRoles, Sco
         messages.success(request, _("已终止 %(n)s 条身份。") % {"n": done})
 
 
-class IdentityListForm(forms.Form):
+class IdentityListForm(AdminStyledFormMixin, forms.Form):
     source = forms.ChoiceField(label=_("来源部门"), choices=IdentitySource.choices)
     as_of = forms.DateField(label=_("名单日期"), initial=date.today)
     file = forms.FileField(label=_("名单文件(CSV 或 XLSX)"))

@@ -75,6 +75,8 @@ class PersonImporter(BulkImporter):
     name = "persons"
     verbose_name = "参保人员"
     columns = ["id_number", "name", "village", "phone", "household_no", "sex", "birth_date"]
+    example = {"id_number": "420302197005060012", "name": "张三", "village": "420302001001", "phone": "13800000000",
+               "household_no": "H0001", "sex": "男", "birth_date": "1970-05-06"}
     required = {"id_number", "name", "village"}
     header_aliases = {"公民身份号码": "id_number", "身份证号": "id_number", "姓名": "name", "村(社区)": "village",
                       "村(社区)代码": "village", "联系电话": "phone", "户号": "household_no", "性别": "sex",
@@ -172,6 +174,8 @@ class EnrollmentImporter(BulkImporter):
     name = "enrollments"
     verbose_name = "年度参保"
     columns = ["person", "year", "scheme", "employee_status", "paid_on", "amount", "contribution_base", "via"]
+    example = {"person": "420302197005060012", "year": 2026, "scheme": "resident", "paid_on": "2025-12-20",
+               "amount": "380.00", "via": "window"}
     required = {"person", "year", "scheme", "paid_on"}
     header_aliases = {"公民身份号码": "person", "身份证号": "person", "参保年度": "year", "险种": "scheme",
                       "人员状态": "employee_status", "缴费日期": "paid_on", "缴费金额": "amount",
@@ -326,6 +330,8 @@ class IdentityImporter(BulkImporter):
     name = "identities"
     verbose_name = "困难身份"
     columns = ["person", "kind", "valid_from", "valid_to", "source"]
+    example = {"person": "420302197005060012", "kind": "subsistence", "valid_from": "2026-01-01",
+               "valid_to": "2026-12-31", "source": "civil_affairs"}
     required = {"person", "kind", "valid_from", "source"}
     header_aliases = {"公民身份号码": "person", "身份证号": "person", "身份类别": "kind", "有效期起": "valid_from",
                       "有效期止": "valid_to", "来源": "source"}

@@ -17,7 +17,11 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from yibao_site.admin_base import ServiceFormMixin as BaseServiceFormMixin
-from yibao_site.admin_base import ScopedAdmin, ScopedImportExportAdmin
+from yibao_site.admin_base import ScopedAdmin, ScopedImportExportAdmin, page_context
+from yibao_site.charts import chart
+from yibao_site.forms import AdminStyledFormMixin
+from yibao_site.formatting import format_percent
+from yibao_site.xlsx import Sheet, xlsx_response
 from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.scoping import scope_queryset
 
@@ -95,7 +99,7 @@ class ProcurementBatchAdmin(_MasterAdmin):
                                    starts_on=data.get("starts_on"), ends_on=data.get("ends_on"), actor=request.user)
 
 
-class StatementForm(forms.Form):
+class StatementForm(AdminStyledFormMixin, forms.Form):
     date_from = forms.DateField(label=_("起始日期"))
     date_to = forms.DateField(label=_("截止日期"))
 
@@ -220,13 +224,13 @@ class OrderAdmin(ServiceFormMixin, ScopedAdmin):
 
 # ── deliveries, acceptance, reconciliation ──────────────────────────────────────────────────
 
-class AcceptForm(forms.Form):
+class AcceptForm(AdminStyledFormMixin, forms.Form):
     accepted_on = forms.DateField(label=_("验收日期"))
     quantity = forms.IntegerField(label=_("验收数量"), min_value=0, max_value=2_000_000_000,
                                   help_text=_("部分验收填实际验收数量;填0表示全部拒收。"))
 
 
-class ReconcileForm(forms.Form):
+class ReconcileForm(AdminStyledFormMixin, forms.Form):
     amount = forms.DecimalField(label=_("更正后的发票金额(元)"), max_digits=14, decimal_places=2, min_value=0)
     reason = forms.CharField(label=_("说明"), max_length=100, required=False)
 
@@ -380,7 +384,7 @@ class ToReviewFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RunForm(forms.Form):
+class RunForm(AdminStyledFormMixin, forms.Form):
     as_of = forms.DateField(label=_("结算日期"), help_text=_("支付该日及以前验收、对账通过且未支付的配送;同一日期重复执行不会重复支付。"))
 
 
@@ -450,12 +454,62 @@ class PaymentRunAdmin(ScopedAdmin):
                 response = HttpResponse(volume_completion_xlsx(completion), content_type=XLSX)
                 response["Content-Disposition"] = f'attachment; filename="volume-completion-{data["year"]}.xlsx"'
                 return response
-        context = {**self.admin_site.each_context(request), "title": _("直接结算与约定采购量报表"), "form": form,
-                   "settlement": settlement, "completion": completion, "opts": self.model._meta}
+            if request.GET.get("export") == "settlement":
+                return xlsx_response(f"直接结算统计-{today:%Y%m%d}.xlsx", [settlement_sheet(settlement)])
+        context = page_context(self, request, _("直接结算与约定采购量报表"), form=form, settlement=settlement,
+                               completion=completion, terms=report_terms(request.user, today),
+                               **report_charts(settlement, completion))
         return TemplateResponse(request, "procurement/reports.html", context)
 
 
-class ReportForm(forms.Form):
+def report_terms(user, on):
+    """The parameter values the report's notes quote (the user's own region's, else the
+    city's), so the note reads "30 天" and "80%" rather than a parameter key."""
+    from yibao_site.models import Region, RegionLevel
+    from yibao_site.policy import PolicyMissing, policy_snapshot
+
+    region = user.region if getattr(user, "region_id", None) else (
+        Region.objects.filter(level=RegionLevel.CITY).order_by("code").first())
+    if region is None:
+        return {}
+    try:
+        snap = policy_snapshot(region, on=on)
+        return {"payment_days": snap.integer("procurement.payment_days"),
+                "laggard_ratio": snap.decimal("procurement.volume_laggard_ratio")}
+    except PolicyMissing:
+        return {}
+
+
+def report_charts(settlement, completion) -> dict:
+    charts = {}
+    if settlement and settlement["rows"]:
+        rows = settlement["rows"]
+        charts["settlement_chart"] = chart("bar", [r["period"] for r in rows],
+                                           [(_("直接结算金额(元)"), [r["amount"] for r in rows])],
+                                           title=_("直接结算金额(元)"))
+        share = chart("line", [r["period"] for r in rows],
+                      [(_("按期支付率(%)"), [r["on_time_share"] * 100 for r in rows])],
+                      title=_("按期支付率(%)"), money=False)
+        charts["on_time_chart"] = share
+    if completion:
+        top = sorted(completion, key=lambda r: r.completion)[:20]
+        charts["completion_chart"] = chart(
+            "bar", [f"{r.hospital_name} · {r.product_name}" for r in top],
+            [(_("完成率(%)"), [r.completion * 100 for r in top]), (_("进度要求(%)"), [r.expected * 100 for r in top])],
+            title=_("约定采购量完成率最低的 20 项(%)"), money=False)
+    return charts
+
+
+def settlement_sheet(settlement) -> Sheet:
+    sheet = Sheet(_("直接结算统计"), [_("期间"), _("笔数"), _("直接结算金额(元)"), _("验收至支付平均天数"), _("最长天数"),
+                                   _("按期支付笔数"), _("按期支付率")], money_columns={2})
+    for r in [*settlement["rows"], {**settlement["total"], "period": _("合计")}]:
+        sheet.rows.append([r["period"], r["count"], r["amount"], r["average_days"], r["max_days"], r["on_time_count"],
+                           format_percent(r["on_time_share"])])
+    return sheet
+
+
+class ReportForm(AdminStyledFormMixin, forms.Form):
     period = forms.ChoiceField(label=_("统计周期"), choices=[("month", _("月")), ("quarter", _("季度")),
                                                            ("year", _("年"))])
     date_from = forms.DateField(label=_("支付日期起"), required=False)

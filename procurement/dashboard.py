@@ -40,5 +40,5 @@ def procurement_items(request) -> list[dashboard.Item]:
         items.append(dashboard.Item(_("待复核支付批次"), to_review,
                                     reverse("admin:procurement_paymentrun_changelist") + "?to_review=1",
                                     "warning" if to_review else "info", group))
-    items.append(dashboard.Item(_("直接结算统计报表"), 0, reverse("admin:procurement_reports"), "info", group))
+    items.append(dashboard.Item(_("直接结算统计报表"), None, reverse("admin:procurement_reports"), "info", group))
     return items

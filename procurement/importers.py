@@ -65,6 +65,9 @@ class DeliveryImporter(BulkImporter):
     verbose_name = "配送与验收"
     columns = ["hospital", "supplier", "product", "quantity", "amount", "delivered_on", "invoice_number", "order",
                "accepted_on", "accepted_quantity"]
+    example = {"hospital": "H420302001", "supplier": "S001", "product": "YP001", "quantity": 100, "amount": "1250.00",
+               "delivered_on": "2026-03-02", "invoice_number": "FP0001", "accepted_on": "2026-03-03",
+               "accepted_quantity": 100}
     required = {"hospital", "supplier", "product", "quantity", "amount", "delivered_on", "invoice_number"}
     header_aliases = {"医疗机构编码": "hospital", "医疗机构": "hospital", "企业编码": "supplier", "供应企业": "supplier",
                       "产品编码": "product", "产品": "product", "配送数量": "quantity", "发票金额": "amount",

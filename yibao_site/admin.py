@@ -9,7 +9,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from .admin_base import ScopedAdmin, ScopedImportExportAdmin
 from .importers import RegionImporter
-from .models import PolicyParameter, Region, Role, User
+from .models import PolicyParameter, Region, RegionLevel, Role, User
 from .services import policy_parameter_save, region_save
 
 admin.site.unregister(Group)
@@ -27,6 +27,18 @@ class RegionAdmin(ScopedImportExportAdmin):
     readonly_fields = ["path"]
     add_roles = change_roles = frozenset({Role.SUPERVISOR})
     view_roles = frozenset(Role.values) - {Role.TOWNSHIP_AGENT}
+
+    # An autocomplete for a field named after a level offers only regions of that level (the
+    # person form's 村(社区) box no longer offers a township that saving then refuses).
+    LEVEL_FIELDS = {"village": RegionLevel.VILLAGE, "township": RegionLevel.TOWNSHIP, "county": RegionLevel.COUNTY,
+                    "city": RegionLevel.CITY}
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        level = self.LEVEL_FIELDS.get(request.GET.get("field_name", ""))
+        if level is not None and request.path.endswith("/autocomplete/"):
+            queryset = queryset.filter(level=level)
+        return queryset, may_have_duplicates
 
     def save_model(self, request, obj, form, change):
         saved = region_save(code=obj.code, name=obj.name, level=obj.level,

@@ -145,6 +145,33 @@ class ScopedImportExportAdmin(ExcelSafeExportMixin, ImportExportMixin, ScopedAdm
     def has_import_permission(self, request):
         return self._role_ok(request, self.import_roles)
 
+    def get_urls(self):
+        from django.urls import path
+
+        meta = self.model._meta
+        return [path("import-template/", self.admin_site.admin_view(self.import_template_view),
+                     name=f"{meta.app_label}_{meta.model_name}_import_template"), *super().get_urls()]
+
+    def import_template_view(self, request):
+        """The import's XLSX template: Chinese headers, an example row, a sheet of notes."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponse
+
+        from .xlsx import XLSX_TYPE
+
+        from urllib.parse import quote
+
+        from .imports import BulkImporter
+
+        importers = [c for c in self.get_import_resource_classes(request) if issubclass(c, BulkImporter)]
+        if not self.has_import_permission(request) or not importers:
+            raise PermissionDenied
+        importer = importers[0]
+        response = HttpResponse(importer.template_xlsx(), content_type=XLSX_TYPE)
+        name = f"{importer.verbose_name or importer.name}-导入模板.xlsx"
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        return response
+
     def has_export_permission(self, request):
         return self.has_view_permission(request)
 
@@ -184,3 +211,10 @@ class ServiceFormMixin:
         saved = self.save_via_service(request, obj if change else None, form.cleaned_data)
         if saved is not None:
             obj.pk = saved.pk
+
+
+def page_context(model_admin, request, title, **extra) -> dict:
+    """Context for a custom admin page (a report, a form of our own): the admin frame, the
+    model's breadcrumb and the page's own title as the last crumb (not the model's name)."""
+    return {**model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "title": title,
+            "page_crumb": title, **extra}

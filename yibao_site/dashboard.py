@@ -14,7 +14,7 @@ _providers: list[Callable] = []
 @dataclass
 class Item:
     title: str
-    count: int
+    count: int | None  # None: a link (a report), not a number of cases
     url: str = ""
     level: str = "info"  # info | warning | danger
     group: str = ""
@@ -29,5 +29,18 @@ def dashboard_callback(request, context):
     items: list[Item] = []
     for provider in _providers:
         items.extend(provider(request) or [])
-    context.update({"todo_items": items})
+    context.update({"todo_items": items, "dashboard_charts": todo_charts(items)})
     return context
+
+
+def todo_charts(items: list[Item]) -> list:
+    """The waiting work as one bar chart (counts already computed for the cards)."""
+    from django.utils.translation import gettext as _
+
+    from .charts import chart
+
+    counted = [item for item in items if item.count is not None]
+    if len(counted) < 2:
+        return []
+    return [chart("bar", [item.title for item in counted], [(_("件数"), [item.count for item in counted])],
+                  title=_("待办件数"), money=False)]

@@ -14,6 +14,7 @@ class RegionImporter(BulkImporter):
     name = "regions"
     verbose_name = "行政区划"
     columns = ["code", "name", "level", "parent"]
+    example = {"code": "420302001001", "name": "某某村", "level": "village", "parent": "420302001"}
     required = {"code", "name", "level"}
     header_aliases = {"区划代码": "code", "名称": "name", "层级": "level", "上级区划": "parent"}
 

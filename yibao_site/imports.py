@@ -327,9 +327,32 @@ class BulkImporter(resources.Resource):
         report.seconds = time.perf_counter() - started
         return report
 
+    # ---- what a clerk reads: Chinese column names, a template to fill in ----------------
+    example: ClassVar[dict[str, Any]] = {}  # column → an example value for the template
+
+    @classmethod
+    def column_label(cls, column: str) -> str:
+        """The column's Chinese header (its first alias), e.g. ``id_number`` → ``公民身份号码``."""
+        return next((alias for alias, target in cls.header_aliases.items() if target == column), column)
+
+    @classmethod
+    def template_xlsx(cls) -> bytes:
+        """A template with Chinese headers, an example row and a sheet explaining each column."""
+        from .xlsx import Sheet, workbook_bytes
+
+        labels = [cls.column_label(c) for c in cls.columns]
+        data = Sheet(_("数据"), labels, [[cls.example.get(c, "") for c in cls.columns]])
+        notes = Sheet(_("填写说明"), [_("列名"), _("是否必填"), _("也可用的列名"), _("示例")])
+        for column, label in zip(cls.columns, labels):
+            others = [a for a, t in cls.header_aliases.items() if t == column and a != label] + [column]
+            notes.rows.append([label, _("必填") if column in cls.required else _("选填"), "、".join(others),
+                               cls.example.get(column, "")])
+        notes.rows.append([_("说明"), "", _("表头可用中文列名或英文代码;第1行为表头,示例行请删除后再导入。"), ""])
+        return workbook_bytes([data, notes])
+
     # ---- django-import-export's door (the admin) --------------------------------------
     def get_user_visible_fields(self):
-        return [_Column(c) for c in self.columns]
+        return [_Column(self.column_label(c)) for c in self.columns]
 
     @classmethod
     def get_display_name(cls):  # import-export calls it on the class (the admin's resource choice)
@@ -341,16 +364,21 @@ class BulkImporter(resources.Resource):
         report = self.run(rows, dry_run=dry_run, actor=kwargs.get("user") or self.actor)
         self.last_report = report
         result = Result()
-        result.diff_headers = list(self.columns)
+        labels = [self.column_label(c) for c in self.columns]
+        result.diff_headers = labels
+        mapped = self._map_headers(rows)
         if not report.ok:
+            # The error report: the file's row number, each value under its Chinese column name
+            # (in the columns' order, so values sit under their headers), errors by column name.
             by_row: dict[int, dict[str, list[str]]] = {}
             for err in report.errors:
-                by_row.setdefault(err.row, {}).setdefault(err.field or "__all__", []).append(err.message)
+                key = self.column_label(err.field) if err.field in self.columns else (err.field or "__all__")
+                by_row.setdefault(err.row, {}).setdefault(key, []).append(err.message)
             for number, errors in sorted(by_row.items()):
-                values = rows[number - 2] if number >= 2 else {}
+                row = mapped[number - 2] if 2 <= number < len(mapped) + 2 else {}
+                values = {label: "" if row.get(c) is None else str(row.get(c, "")) for c, label in zip(self.columns, labels)}
                 result.append_invalid_row(number, values, ValidationError(errors))
             return result
-        mapped = self._map_headers(rows)
         for row in mapped[:PREVIEW_ROWS]:
             row_result = RowResult()
             row_result.import_type = RowResult.IMPORT_TYPE_NEW if dry_run else RowResult.IMPORT_TYPE_SKIP

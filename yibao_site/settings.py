@@ -92,6 +92,8 @@ WSGI_APPLICATION = "yibao_site.wsgi.application"
 AUTH_USER_MODEL = "yibao_site.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/agent/"
+# Signing out (agent pages and admin alike) lands on our own login page, in the user's language.
+LOGOUT_REDIRECT_URL = "/accounts/login/?logged_out=1"
 
 TEMPLATES = [
     {
@@ -334,6 +336,7 @@ UNFOLD = {
     "SITE_TITLE": _("医保经办后台"),
     "SITE_HEADER": _("医保经办后台"),
     "SITE_SYMBOL": "health_and_safety",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/static/yibao/favicon.svg"}],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "yibao_site.dashboard.dashboard_callback",

@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.admin import TabularInline
 
-from yibao_site.admin_base import ScopedAdmin, ScopedExportAdmin
+from yibao_site.admin_base import ScopedAdmin, ScopedExportAdmin, page_context
+from yibao_site.charts import chart
+from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.models import Region, RegionLevel, Role
 
 from . import rules, selectors, services
@@ -26,7 +28,7 @@ from .models import (
 SUPERVISOR = frozenset({Role.SUPERVISOR})
 
 
-class RunForm(forms.Form):
+class RunForm(AdminStyledFormMixin, forms.Form):
     region = forms.ModelChoiceField(
         label=gettext_lazy("区划"), to_field_name="code",
         queryset=Region.objects.filter(level__in=[RegionLevel.CITY, RegionLevel.COUNTY]).order_by("code"))
@@ -41,7 +43,7 @@ class RunForm(forms.Form):
 
 @admin.register(WarningRun)
 class WarningRunAdmin(ScopedAdmin):
-    list_display = ["month_label", "region", "count", "return_count", "into_count", "new_count", "trigger",
+    list_display = ["month_label", "region", "count", "return_count", "into_count", "new_count", "trigger_display",
                     "created_at"]
     list_filter = ["trigger"]
     list_select_related = ["region"]
@@ -53,6 +55,13 @@ class WarningRunAdmin(ScopedAdmin):
     @admin.display(description=gettext_lazy("预警月份"), ordering="month")
     def month_label(self, obj):
         return f"{obj.month:%Y-%m}"
+
+    TRIGGERS = {"api": gettext_lazy("接口"), "command": gettext_lazy("命令行"), "schedule": gettext_lazy("定时任务"),
+                "admin": gettext_lazy("后台"), "task": gettext_lazy("后台任务"), "demo": gettext_lazy("演示数据")}
+
+    @admin.display(description=gettext_lazy("触发方式"), ordering="trigger")
+    def trigger_display(self, obj):
+        return self.TRIGGERS.get(obj.trigger, obj.trigger)
 
     def get_urls(self):
         return [
@@ -90,10 +99,19 @@ class WarningRunAdmin(ScopedAdmin):
                                      % {"month": f"{run.month:%Y-%m}", "count": run.count})
                     return HttpResponseRedirect(f"{request.path}?month={run.month:%Y-%m}")
         data = selectors.dashboard(request.user, month=month)
-        return TemplateResponse(request, "early_warning/dashboard.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("双预警看板"),
-            "data": data, "form": form,
-        })
+        month_chart = chart("bar", [bar.label for bar in data.months],
+                            [(_("因病返贫预警"), [bar.return_count for bar in data.months]),
+                             (_("因病致贫预警"), [bar.into_count for bar in data.months])],
+                            title=_("每月预警人数"), money=False, stacked=True)
+        month_chart.datasets.append({"type": "line", "label": str(_("本月新增")), "borderColor": "#dc2626",
+                                     "backgroundColor": "#dc2626", "data": [bar.new_count for bar in data.months]})
+        township_chart = chart("bar", [t.label for t in data.townships],
+                               [(_("因病返贫预警"), [t.return_count for t in data.townships]),
+                                (_("因病致贫预警"), [t.into_count for t in data.townships])],
+                               title=_("各乡镇(街道)预警人数"), money=False, stacked=True) if data.townships else None
+        return TemplateResponse(request, "early_warning/dashboard.html", page_context(
+            self, request, _("双预警看板"), data=data, form=form, month_chart=month_chart,
+            township_chart=township_chart))
 
 
 @admin.register(PersonWarning)

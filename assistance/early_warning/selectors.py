@@ -63,6 +63,7 @@ class MonthBar:
 class TownshipBar:
     code: str
     name: str
+    district: str = ""  # the county (区/县) above it: two districts may each have a 城关镇
     return_count: int = 0
     into_count: int = 0
     return_pct: float = 0
@@ -71,6 +72,10 @@ class TownshipBar:
     @property
     def total(self) -> int:
         return self.return_count + self.into_count
+
+    @property
+    def label(self) -> str:
+        return f"{self.district} · {self.name}" if self.district else self.name
 
 
 @dataclass
@@ -136,9 +141,10 @@ def dashboard(user, *, month: date | None = None, months: int = 12) -> Dashboard
     bars = list(per_month.values())
     chart = _layout(bars)
     towns: dict[str, TownshipBar] = {}
-    for row in (warnings.filter(month=end).values("township__code", "township__name", "kind")
+    for row in (warnings.filter(month=end).values("township__code", "township__name", "township__parent__name", "kind")
                 .annotate(n=Count("id")).order_by("township__code")):
-        bar = towns.setdefault(row["township__code"], TownshipBar(row["township__code"], row["township__name"]))
+        bar = towns.setdefault(row["township__code"], TownshipBar(row["township__code"], row["township__name"],
+                                                                  row["township__parent__name"] or ""))
         if row["kind"] == WarningKind.RETURN_TO_POVERTY:
             bar.return_count = row["n"]
         else:
