@@ -37,7 +37,7 @@ def test_window_clerk_previews_confirms_and_prints(client, staff, shiyan):
     assert claim.source == ClaimSource.MANUAL and claim.total_cost == D("15000.00")
     assert claim.breakdown["bills"][1] == {"number": "FP002", "total_cost": "5000.00", "policy_scope_cost": "4000.00"}
     slip = client.get(done["Location"]).content.decode()
-    assert "医疗费用结算单" in slip and "8625.00" in slip and "6375.00" in slip and "FP002" in slip
+    assert "医疗费用结算单" in slip and "8,625.00" in slip and "6,375.00" in slip and "FP002" in slip
 
 
 def test_manual_form_errors_show_on_the_page_and_write_nothing(client, staff, shiyan):
@@ -101,7 +101,7 @@ def test_fund_report_page(client, staff, shiyan):
     res = client.get(reverse("admin:claims_fund_report"), {"year": "x"})
     assert res.status_code == 200
     html = res.content.decode()
-    assert "可支付月数" in html and "8625.00" in html
+    assert "可支付月数" in html and "8,625.00" in html
 
 
 def test_agents_never_reach_the_admin_pages(client, staff):

@@ -92,7 +92,7 @@ def test_reports_page_highlights_laggards_and_exports(world, fin_client):
     url = reverse("admin:procurement_reports")
     r = fin_client.get(url, {"period": "month", "year": 2024, "as_of": "2024-07-01"})
     html = r.content.decode()
-    assert r.status_code == 200 and "1234.00" in html
+    assert r.status_code == 200 and "1,234.00" in html
     assert html.count('data-testid="laggard"') == 1  # H002 bought nothing; H001 100/200 = 0.50 ≥ 0.40
     x = fin_client.get(url, {"period": "month", "year": 2024, "as_of": "2024-07-01", "export": "completion"})
     assert x["Content-Type"].startswith("application/vnd.openxml")

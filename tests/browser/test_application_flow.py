@@ -136,6 +136,9 @@ def test_agent_files_reviewer_returns_agent_resubmits_colleague_verifies_reviewe
     assert "一次性告知书" in text and "近12个月家庭收入证明" in text
     printable.close()
     upload(agent, "income", "收入证明.pdf")
+    # the notice also listed the household-property check (pre-ticked: verification needs it)
+    assert "家庭财产状况核查材料" in text
+    upload(agent, "property", "财产核查材料.pdf")
     agent.fill("#id_note", "已补齐收入证明")
     agent.click("[data-testid=resubmit]")
     agent.wait_for_load_state("networkidle")
