@@ -19,7 +19,7 @@ from . import selectors, services
 from .models import BankFile, BankFileLayout, BankResult, FileFormat, Instruction, InstructionBatch, PayeeCorrection
 from .serializers import (
     AsOfSerializer, BankFileSerializer, BankResultSerializer, BatchDetailSerializer, BatchSerializer,
-    CorrectionSerializer, InstructionSerializer, NoteSerializer, ProduceFileSerializer, ReconciliationQuerySerializer,
+    CorrectionSerializer, InstructionSerializer, CorrectionNoteSerializer, ProduceFileSerializer, ReconciliationQuerySerializer,
     ResultsInSerializer,
 )
 
@@ -152,19 +152,19 @@ class CorrectionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             account_number=data["account_number"], evidence=data["evidence"], payee_kind=data.get("payee_kind"),
             actor=self.request.user)
 
-    @extend_schema(request=NoteSerializer, responses=CorrectionSerializer)
+    @extend_schema(request=CorrectionNoteSerializer, responses=CorrectionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        ser = NoteSerializer(data=request.data)
+        ser = CorrectionNoteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         c = services.correction_approve(correction_id=self.get_object().pk, note=ser.validated_data["note"],
                                         actor=request.user)
         return Response(CorrectionSerializer(c).data)
 
-    @extend_schema(request=NoteSerializer, responses=CorrectionSerializer)
+    @extend_schema(request=CorrectionNoteSerializer, responses=CorrectionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        ser = NoteSerializer(data=request.data)
+        ser = CorrectionNoteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         c = services.correction_reject(correction_id=self.get_object().pk, note=ser.validated_data["note"],
                                        actor=request.user)

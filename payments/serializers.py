@@ -121,7 +121,7 @@ class CorrectionSerializer(serializers.ModelSerializer):
         return _username(obj.reviewed_by)
 
 
-class NoteSerializer(serializers.Serializer):
+class CorrectionNoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
