@@ -28,10 +28,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Person
+from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, bulk_update_audited
+from yibao_site.dates import validity_window
 from yibao_site.models import Region, Role
 from yibao_site.policy import PolicySnapshot, policy_snapshot
-from yibao_site.scoping import can_see_township
+from yibao_site.scoping import can_see_township, scope_queryset
 from yibao_site.uploads import inspect_upload
 from yibao_site.workflow import (
     clean_missing, deadline_from, has_role, move, require_not_own, require_status, unresolved_items,
@@ -50,6 +52,16 @@ M = CertificationMaterialType
 #: The materials a certification must carry before it is accepted (the bureau's checklist).
 REQUIRED_MATERIALS = (M.APPLICATION_FORM, M.ID_CARD, M.DIAGNOSIS)
 
+#: Who may call each write service at all (``require_actor``, first); the finer rules — own
+#: township, never one's own filing, the case's status — are checked after it.
+FILE_ROLES = frozenset({Role.TOWNSHIP_AGENT, Role.WINDOW_CLERK})
+MATERIAL_ROLES = frozenset({Role.TOWNSHIP_AGENT, Role.WINDOW_CLERK, Role.REVIEWER})
+OPINION_ROLES = frozenset({Role.WINDOW_CLERK, Role.REVIEWER})
+DECIDE_ROLES = frozenset({Role.REVIEWER})
+CATALOGUE_ROLES = frozenset({Role.SUPERVISOR})
+IMPORT_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
+JOB_ROLES = frozenset({Role.SUPERVISOR})
+
 
 # ── guards ───────────────────────────────────────────────────────────────────────────────
 
@@ -67,8 +79,7 @@ def can_file(actor, township) -> bool:
 
 
 def _require_file(actor, township) -> None:
-    if not has_role(actor, Role.TOWNSHIP_AGENT, Role.WINDOW_CLERK):
-        raise PermissionDenied(_("只有乡镇经办或窗口经办可以填报、补正申请。"))
+    require_actor(actor, FILE_ROLES, message=_("只有乡镇经办或窗口经办可以填报、补正申请。"))
     _see(actor, township)
     if not can_file(actor, township):
         raise PermissionDenied(_("乡镇经办只能为本乡镇(街道)的居民办理。"))
@@ -182,6 +193,7 @@ def certification_create(*, actor, person: Person, disease, diagnosis: str, note
 @transaction.atomic
 def material_add(*, actor, certification: Certification, material_type: str, upload) -> CertificationMaterial:
     """Attach a diagnosis, record or report (an image or PDF, type sniffed from its bytes)."""
+    require_actor(actor, MATERIAL_ROLES, message=_("您无权为该申请上传材料。"))
     cert = _lock(certification)
     _see(actor, cert.township)
     if not (can_file(actor, cert.township) or can_return(actor, cert)):
@@ -227,6 +239,7 @@ def certification_submit(*, actor, certification: Certification, on: date | None
 @transaction.atomic
 def certification_return(*, actor, certification: Certification, missing, reason: str = "") -> CertificationNotice:
     """Return for supplement listing every missing item at once (一次性告知); return the notice."""
+    require_actor(actor, OPINION_ROLES, message=_("您无权退回该申请。"))
     cert = _lock(certification)
     _see(actor, cert.township)
     require_not_own(actor, cert.filed_by_id, _("退回"))
@@ -279,6 +292,7 @@ def certification_resubmit(*, actor, certification: Certification, note: str = "
 def certification_record_opinion(*, actor, certification: Certification, hospital_code: str, supports: bool,
                                  opinion: str, on: date | None = None) -> Certification:
     """Record the designated hospital's certification opinion (定点医院认定意见)."""
+    require_actor(actor, OPINION_ROLES, message=_("只有窗口经办或审核人员可以录入医院认定意见。"))
     on = _today(on)
     cert = _lock(certification)
     _see(actor, cert.township)
@@ -304,18 +318,17 @@ def certification_record_opinion(*, actor, certification: Certification, hospita
 
 
 def _validity(cert: Certification, start: date, snap: PolicySnapshot) -> tuple[date, date]:
-    return rules.validity_window(start, snap.integer("chronic.certification.valid_months"))
+    return validity_window(start, snap.integer("chronic.certification.valid_months"))
 
 
 @transaction.atomic
 def certification_approve(*, actor, certification: Certification, reason: str = "",
                           on: date | None = None) -> Certification:
     """Certify (认定): valid from ``on`` for the pack's period. Never by the filer."""
+    require_actor(actor, DECIDE_ROLES, message=_("只有审核人员可以审批申请。"))
     on = _today(on)
     cert = _lock(certification)
     _see(actor, cert.township)
-    if not has_role(actor, Role.REVIEWER):
-        raise PermissionDenied(_("只有审核人员可以审批申请。"))
     require_not_own(actor, cert.filed_by_id, _("审批"))
     require_status(cert, (S.ASSESSED,), _("批准"))
     if cert.hospital_supports is not True:
@@ -335,10 +348,9 @@ def certification_approve(*, actor, certification: Certification, reason: str = 
 @transaction.atomic
 def certification_reject(*, actor, certification: Certification, reason: str) -> Certification:
     """Refuse with a reason (不予认定). A window clerk never refuses (窗口无否决权)."""
+    require_actor(actor, DECIDE_ROLES, message=_("只有审核人员可以作出不予批准的决定(窗口无否决权)。"))
     cert = _lock(certification)
     _see(actor, cert.township)
-    if not has_role(actor, Role.REVIEWER):
-        raise PermissionDenied(_("只有审核人员可以作出不予批准的决定(窗口无否决权)。"))
     require_not_own(actor, cert.filed_by_id, _("审批"))
     require_status(cert, OPEN_STATUSES, _("不予批准"))
     reason = (reason or "").strip()
@@ -355,11 +367,10 @@ def certification_review(*, actor, certification: Certification, reason: str = "
                          on: date | None = None) -> Certification:
     """Review (复审) an approved certification: a new period from the day after the current one
     ends (or from ``on`` if it has lapsed)."""
+    require_actor(actor, DECIDE_ROLES, message=_("只有审核人员可以复审认定。"))
     on = _today(on)
     cert = _lock(certification)
     _see(actor, cert.township)
-    if not has_role(actor, Role.REVIEWER):
-        raise PermissionDenied(_("只有审核人员可以复审认定。"))
     require_status(cert, (S.APPROVED,), _("复审"))
     snap = _snapshot(cert.person, on)
     start = on if cert.valid_to is None or cert.valid_to < on else cert.valid_to + timedelta(days=1)
@@ -379,11 +390,10 @@ def certification_review(*, actor, certification: Certification, reason: str = "
 def certification_revoke(*, actor, certification: Certification, reason: str, on: date | None = None
                          ) -> Certification:
     """Revoke (撤销) from ``on``: the certification covers service dates up to the day before."""
+    require_actor(actor, DECIDE_ROLES, message=_("只有审核人员可以撤销认定。"))
     on = _today(on)
     cert = _lock(certification)
     _see(actor, cert.township)
-    if not has_role(actor, Role.REVIEWER):
-        raise PermissionDenied(_("只有审核人员可以撤销认定。"))
     require_status(cert, (S.APPROVED,), _("撤销"))
     reason = (reason or "").strip()
     if not reason:
@@ -399,8 +409,10 @@ def certification_revoke(*, actor, certification: Certification, reason: str, on
 # ── deadlines ────────────────────────────────────────────────────────────────────────────
 
 @transaction.atomic
-def certifications_flag_overdue(*, on: date | None = None, actor=None) -> dict:
-    """Flag open cases past their deadline and unflag the rest (限时办结); idempotent for a day."""
+def certifications_flag_overdue(*, actor, on: date | None = None) -> dict:
+    """Flag open cases past their deadline and unflag the rest (限时办结); idempotent for a day.
+    The daily job (``system_actor("chronic.flag_overdue")``) or a supervisor."""
+    require_actor(actor, JOB_ROLES, system=True)
     on = _today(on)
     late = list(Certification.objects.select_for_update().filter(
         status__in=OPEN_STATUSES, deadline__lt=on, overdue=False).order_by("pk"))
@@ -420,8 +432,6 @@ def certifications_flag_overdue(*, on: date | None = None, actor=None) -> dict:
 
 
 def material_for(actor, material_id: int) -> CertificationMaterial:
-    from yibao_site.scoping import scope_queryset
-
     return scope_queryset(CertificationMaterial.objects.select_related("certification"), actor).get(pk=material_id)
 
 
@@ -468,10 +478,12 @@ def clean_catalogue_entry(entry: dict) -> dict:
             "source": str(entry.get("source") or "").strip()[:200]}
 
 
-def catalogue_upsert(*, region: Region, entries: list[dict], actor=None, pack: str = "", overwrite: bool = True,
+def catalogue_upsert(*, region: Region, entries: list[dict], actor, pack: str = "", overwrite: bool = True,
                      reason: str = "") -> tuple[int, int, int]:
     """Create or update catalogue rows by (region, code, valid_from); return (created, updated,
-    unchanged).  With ``overwrite=False`` a row a supervisor changed is kept as it is."""
+    unchanged).  With ``overwrite=False`` a row a supervisor changed is kept as it is.  A
+    supervisor, or a job (a policy pack load, a command-line import)."""
+    require_actor(actor, CATALOGUE_ROLES, system=True, message=_("只有管理员可以维护门诊慢特病目录。"))
     cleaned = [clean_catalogue_entry(e) for e in entries]
     existing = {(d.code, d.valid_from): d for d in ChronicDisease.objects.select_for_update().filter(region=region)}
     created = updated = unchanged = 0
@@ -496,7 +508,7 @@ def catalogue_upsert(*, region: Region, entries: list[dict], actor=None, pack: s
     return created, updated, unchanged
 
 
-def catalogue_load_from_pack(*, region: Region, entries: list[dict], pack: str, actor=None, overwrite=False) -> None:
+def catalogue_load_from_pack(*, region: Region, entries: list[dict], pack: str, actor, overwrite=False) -> None:
     """The ``chronic_diseases`` section of a policy pack, loaded with its parameters."""
     catalogue_upsert(region=region, entries=entries, actor=actor, pack=pack, overwrite=overwrite,
                      reason=_("载入政策包 %(name)s") % {"name": pack})
@@ -505,8 +517,7 @@ def catalogue_load_from_pack(*, region: Region, entries: list[dict], pack: str, 
 @transaction.atomic
 def disease_save(*, actor, disease: ChronicDisease, reason: str = "") -> ChronicDisease:
     """Save a catalogue row edited in the admin (a supervisor's job)."""
-    if not has_role(actor, Role.SUPERVISOR):
-        raise PermissionDenied(_("只有管理员可以维护门诊慢特病目录。"))
+    require_actor(actor, CATALOGUE_ROLES, message=_("只有管理员可以维护门诊慢特病目录。"))
     values = clean_catalogue_entry({**{f: getattr(disease, f) for f in CATALOGUE_FIELDS},
                                     "code": disease.code, "valid_from": disease.valid_from})
     for key, value in values.items():
@@ -519,9 +530,10 @@ def disease_save(*, actor, disease: ChronicDisease, reason: str = "") -> Chronic
 
 # ── certifications decided by hospitals (导入) ────────────────────────────────────────────
 
-def certifications_import(*, rows: list[dict], actor=None) -> int:
+def certifications_import(*, rows: list[dict], actor) -> int:
     """Write hospital-decided certifications (cleaned by ``importers.CertificationImporter``):
     each is created approved, valid from its decision date, with its events."""
+    require_actor(actor, IMPORT_ROLES, message=_("只有审核人员可以导入定点医院认定结果(命令行请用 --user 指定账号)。"))
     now = timezone.now()
     count = 0
     for row in rows:

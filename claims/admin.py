@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 
@@ -30,7 +31,7 @@ from yibao_site.models import Region, Role
 from yibao_site.scoping import scope_queryset
 from yibao_site.xlsx import Sheet, xlsx_response
 
-from . import selectors, services
+from . import reports, selectors, services
 from .importers import ClaimImporter
 from .models import (CashStatus, Claim, ClaimSource, ClaimStatus, FundEntry, LedgerCheck, LedgerEntry,
                      PersonYearLedger, VisitType)
@@ -86,14 +87,10 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
 
     @admin.display(description=_("结算说明"))
     def explanation_text(self, obj):
-        from django.utils.html import format_html_join
-
         return format_html_join("", "<p>{}</p>", ((line,) for line in obj.explanation.splitlines()))
 
     @admin.display(description=_("结算单"))
     def slip_link(self, obj):
-        from django.utils.html import format_html
-
         if obj.pk is None:
             return "-"
         return format_html('<a href="{}" target="_blank">{}</a>', reverse("admin:claims_claim_slip", args=[obj.pk]),
@@ -199,10 +196,6 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
     def published_reports_view(self, request):
         """The reports a bureau publishes: tables, an XLSX export (``?format=xlsx``) and the
         series for a chart (``chart_series`` in the context)."""
-        from django.http import HttpResponse
-
-        from . import reports
-
         if not self._role_ok(request, STAFF_ROLES):
             raise PermissionDenied
         kind = request.GET.get("report") or "funds"
@@ -219,33 +212,16 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
                 through = date.fromisoformat(request.GET["through"])
             except ValueError:
                 through = None
-        region = report_region(request.user, request.GET.get("region"))
+        region = reports.report_region(request.user, request.GET.get("region"))
         data = reports.build(kind, year=year, region=region, through=through) if region is not None else None
         if data is not None and request.GET.get("format") == "xlsx":
-            response = HttpResponse(reports.xlsx(kind, data), content_type=(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-            response["Content-Disposition"] = f'attachment; filename="report-{kind}-{year}.xlsx"'
-            return response
+            return xlsx_response(f"report-{kind}-{year}.xlsx", reports.sheets(kind, data))
         context = {**self.admin_site.each_context(request), "title": _("公布报表"), "opts": self.model._meta,
                    "kinds": [(k, _(v)) for k, v in reports.REPORTS.items()], "kind": kind, "year": year,
                    "through": through, "region": region, "data": data,
                    "tables": reports.tables(kind, data) if data is not None else [],
                    "chart_series": data["chart_series"] if data is not None else []}
         return TemplateResponse(request, "claims/published_reports.html", context)
-
-
-def report_region(user, code: str | None):
-    """The region a report covers: the one asked for if the user may see it, else the user's
-    own region, else the (first) city."""
-    from yibao_site.models import RegionLevel
-
-    if code:
-        found = scope_queryset(Region.objects.filter(code=code), user).first()
-        if found is not None:
-            return found
-    if user.region_id and not user.is_superuser:
-        return user.region
-    return Region.objects.filter(level=RegionLevel.CITY).order_by("code").first()
 
 
 FUND_NAMES = {"employee": _("职工医保统筹基金(含生育)"), "resident": _("城乡居民医保基金"),

@@ -43,14 +43,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
-
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
+
+from yibao_site.money import ZERO, jsonable, to_fen
 
 
 @lru_cache(maxsize=1024)
@@ -63,8 +64,6 @@ def _(message: str) -> str:
     claim of its explanation."""
     return _translated(translation.get_language(), message)
 
-ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 
 INPATIENT, OUTPATIENT, CHRONIC = "inpatient", "outpatient", "chronic"
 EMPLOYEE, RESIDENT = "employee", "resident"
@@ -86,11 +85,6 @@ LEDGER_FIELDS = (
 ) + MONTH_FIELDS
 
 
-def fen(amount: Decimal) -> Decimal:
-    """Round to the fen, half up (每一段分别四舍五入到分)."""
-    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def empty_ledger() -> dict[str, Decimal]:
     return {name: ZERO for name in LEDGER_FIELDS}
 
@@ -107,7 +101,7 @@ def yuan(amount: Decimal | None) -> str:
     """``Decimal("500.00")`` → ``500``; ``Decimal("1234.50")`` → ``1234.50``."""
     if amount is None:
         return _("不设限额")
-    amount = fen(amount)
+    amount = to_fen(amount)
     return f"{amount:.0f}" if amount == amount.to_integral_value() else f"{amount:.2f}"
 
 
@@ -154,7 +148,7 @@ def marginal(before: Decimal, amount: Decimal, threshold: Decimal,
              segments: list[tuple[Decimal | None, Decimal]]) -> Decimal:
     """F(before + amount) − F(before), each side rounded to the fen (so a year's payments
     telescope to F(year's total) with no rounding drift)."""
-    return fen(segmented(before + amount, threshold, segments)) - fen(segmented(before, threshold, segments))
+    return to_fen(segmented(before + amount, threshold, segments)) - to_fen(segmented(before, threshold, segments))
 
 
 # ── inputs and outputs ────────────────────────────────────────────────────────────────────
@@ -249,21 +243,13 @@ class Settlement:
     def breakdown(self) -> dict[str, Any]:
         """The per-tier record stored on the claim (amounts as strings)."""
         def tier(t: TierResult):
-            return {"paid": str(t.paid), **{k: _jsonable(v) for k, v in t.detail.items()}}
+            return {"paid": str(t.paid), **jsonable(t.detail)}
         return {
             "tiers": {"basic": tier(self.basic), "critical": tier(self.critical),
                       "assistance": tier(self.assistance), "second_round": tier(self.second_round)},
             "scope_self_pay": str(self.scope_self_pay),
             "ledger_delta": {k: str(v) for k, v in self.delta.items() if v},
         }
-
-
-def _jsonable(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _dec(policy, key: str) -> Decimal | None:
@@ -330,7 +316,7 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
     result, delta = TierResult(), {}
     base_field, paid_field = f"basic_{visit}_base", f"basic_{visit}_paid"
     if facts.basic_given is not None:
-        result.paid = fen(facts.basic_given)
+        result.paid = to_fen(facts.basic_given)
         result.detail = {"source": "platform"}
         result.lines.append(_("基本医保:医院平台已结算,支付%(paid)s元。") % {"paid": yuan(result.paid)})
         if chronic_uncertified(facts):
@@ -383,7 +369,7 @@ def basic_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal]) -> tuple[T
         consumed = threshold_consumed(scope, ledger[base_field], deductible)
         deductible_text = (_("年度起付线%(d)s元(本次计入%(c)s元)") % {"d": yuan(deductible), "c": yuan(consumed)}
                            if deductible else _("不设起付线"))
-    raw = fen((scope - consumed) * rate)
+    raw = to_fen((scope - consumed) * rate)
     paid = min(within_cap(raw, ledger[paid_field], cap), scope)
     result.paid = paid
     result.detail = {"deductible": deductible, "deductible_consumed": consumed, "rate": rate, "cap": cap,
@@ -413,7 +399,7 @@ def critical_tier(policy, facts: ClaimFacts, ledger: dict[str, Decimal], left: D
     annual cap (the enrolment's, with incentives, or the pack's base cap)."""
     result, delta = TierResult(), {}
     if facts.critical_given is not None:
-        given = fen(facts.critical_given)
+        given = to_fen(facts.critical_given)
         if given > left:
             raise ValidationError({"critical_paid": [
                 _("大病保险支付%(given)s元超过基本医保后的政策范围内自付%(left)s元。")
@@ -492,7 +478,7 @@ def assistance_amount(policy, *, category: int, visit_type: str, base: Decimal,
         deductible = _dec(policy, f"assistance.cat{category}.inpatient.annual_deductible") or ZERO
         consumed = threshold_consumed(base, deductible_base_before, deductible)
         delta["assistance_base"] = base
-    raw = fen((base - consumed) * rate)
+    raw = to_fen((base - consumed) * rate)
     paid = min(within_cap(raw, paid_before, cap), base)
     result.paid = paid
     result.detail = {"category": category, "deductible": deductible, "deductible_consumed": consumed,

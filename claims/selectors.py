@@ -12,83 +12,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
-
 from functools import reduce
 from operator import add
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Round
+from django.db.models import Case, Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Round, TruncMonth
+from django.utils import timezone
 
 from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity, OffsiteRegistration
-from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
+from yibao_site.money import to_fen
+from yibao_site.policy import ChangeDatePolicyCache, PolicySnapshot, policy_snapshot, shared_policy_cache
 from yibao_site.scoping import scope_queryset
 
-from .models import Claim, ClaimStatus, PersonYearLedger, VisitType
+from .models import (
+    FUND_EXPENSE_KINDS, Claim, ClaimStatus, FundEntry, FundEntryKind, LedgerEntry, PersonYearLedger, VisitType,
+)
 from .rules import AssistanceStatus
 
 
 # ── policy for a batch ────────────────────────────────────────────────────────────────────
-class SettlementPolicyCache(PolicyCache):
-    """A :class:`PolicyCache` that loads one snapshot per region and *change date*.
-
-    The parameters in force on a date are those in force on the latest ``effective_from`` on
-    or before it among the region chain's parameters, so a batch spread over a year needs one
-    query per region for the change dates plus one snapshot per change date — not one per
-    (region, service date).  The snapshot handed out still says the service date.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._dates: dict[str, list[date]] = {}
-        self._memo: dict[tuple, tuple[dict, str]] = {}
-
-    def get(self, region, on: date) -> PolicySnapshot:
-        from bisect import bisect_right
-
-        from yibao_site.models import PolicyParameter
-
-        code = region.code if hasattr(region, "code") else region
-        dates = self._dates.get(code)
-        if dates is None:
-            chain = region.ancestors_codes() if hasattr(region, "ancestors_codes") else [code]
-            dates = self._dates[code] = sorted(set(
-                PolicyParameter.objects.filter(region__code__in=chain).values_list("effective_from", flat=True)))
-        i = bisect_right(dates, on)
-        base = super().get(region, dates[i - 1] if i else on)
-        return PolicySnapshot(base.region_code, on, base.params)
-
-    def record(self, snap: PolicySnapshot) -> tuple[dict, str]:
-        """``(snap.used_record(), snap.version)``, computed once per set of parameters used."""
-        key = tuple(sorted((k, p.parameter_id) for k, p in snap.used.items()))
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = (snap.used_record(), snap.version)
-        return found
-
-
-_shared_cache: dict = {"token": None, "cache": None}
-
-
-def settlement_policy_cache() -> SettlementPolicyCache:
-    """A process-wide :class:`SettlementPolicyCache`, valid while no policy parameter or region
-    has changed (checked with one query on their history tables), so a single settlement does
-    not reload ~200 parameters each time."""
-    from django.db import connection
-
-    from yibao_site.models import PolicyParameter, Region
-
-    qn = connection.ops.quote_name
-    policy_history = qn(PolicyParameter.history.model._meta.db_table)
-    region_history = qn(Region.history.model._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT MAX(history_id) FROM {policy_history}), "
-                       f"(SELECT MAX(history_date) FROM {policy_history}), "
-                       f"(SELECT MAX(history_id) FROM {region_history}), "
-                       f"(SELECT MAX(history_date) FROM {region_history})")
-        token = (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
-    if _shared_cache["token"] != token:
-        _shared_cache.update(token=token, cache=SettlementPolicyCache())
-    return _shared_cache["cache"]
+#: The kernel's change-date cache, under the name other apps know it by (``claims.public``).
+SettlementPolicyCache = ChangeDatePolicyCache
+settlement_policy_cache = shared_policy_cache
 
 
 # ── coverage (enrolment) ──────────────────────────────────────────────────────────────────
@@ -306,11 +251,6 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
     income by source, balances and months of payment capacity (可支付月数 = accumulated balance
     ÷ average monthly expense) per fund.  ``region`` narrows claims to persons of that region
     and fund entries to entries recorded for it or below."""
-    from django.db.models.functions import TruncMonth
-    from django.utils import timezone
-
-    from .models import FUND_EXPENSE_KINDS, FundEntry, FundEntryKind
-
     as_of = as_of or timezone.localdate()
     start, end = date(year, 1, 1), date(year, 12, 31)
     claims = Claim.objects.all()
@@ -366,7 +306,7 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
         year_income = sum(income[fund].values(), Decimal("0.00"))
         current = year_income - expense
         accumulated = carried[fund] + current
-        average = (expense / elapsed).quantize(Decimal("0.01")) if elapsed else Decimal("0.00")
+        average = to_fen(expense / elapsed) if elapsed else Decimal("0.00")
         # Cut, not rounded, to one decimal as the seed prints it (001: 14.67 → 14.6).
         capacity = ((accumulated * elapsed / expense).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
                     if expense > 0 and elapsed else None)
@@ -391,8 +331,6 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
     out-of-pocket by service month and the count of claims in force.  A reversed claim and its
     reversal entry net to zero, so the sums run over every row.  Return one row per
     difference (an empty list when the ledgers are right)."""
-    from django.db.models import Case, Count, DecimalField, F, Value, When
-
     claims = Claim.objects.filter(year=year)
     ledgers = PersonYearLedger.objects.filter(year=year)
     if person_ids is not None:
@@ -407,8 +345,6 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
                 for row in claims.values("person_id").annotate(**sums).order_by()}
     # Payouts and adjustments (LedgerEntry) move the same totals; their month is the month of
     # the claim they belong to.
-    from .models import LedgerEntry
-
     entries = LedgerEntry.objects.filter(year=year)
     if person_ids is not None:
         entries = entries.filter(person_id__in=ids)
@@ -449,8 +385,6 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
 def ledger_entries(person_id: int, year: int) -> list[dict]:
     """Every entry of a person-year in the order it was written: each claim's settlement and
     reversal (the ``Claim`` rows) and each one-time payment and adjustment (``LedgerEntry``)."""
-    from .models import LedgerEntry
-
     out = []
     for c in (Claim.objects.filter(person_id=person_id, year=year).order_by("settled_at", "id")
               .only("id", "status", "reversal_of_id", "basic_paid", "critical_paid", "assistance_paid",

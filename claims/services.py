@@ -13,28 +13,40 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from chronic.public import (
+    catalogue_for_codes, certified_diseases, is_certified, normalize_icd10, pick_catalogue_entry, valid_icd10,
+)
 from members.models import Person, Scheme
-from yibao_site.audit import audited_save, bulk_create_audited
-from yibao_site.inputs import MONEY_MAX
-from yibao_site.models import Region
+from members.public import enrollment_caps_refresh_persons, enrollment_record_fund_payments
+from yibao_site.actors import require_actor
+from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.inputs import MONEY_MAX, parse_money
+from yibao_site.models import Region, Role
+from yibao_site.money import FEN, ZERO
 from yibao_site.policy import PolicyCache
 
-from chronic import rules as chronic_rules
-from chronic import selectors as chronic_selectors
-
 from . import rules, selectors
-from .models import Claim, ClaimSource, ClaimStatus, EntryKind, FundEntry, LedgerEntry, PersonYearLedger, VisitType
+from .models import (
+    CashStatus, Claim, ClaimSource, ClaimStatus, EntryKind, FundEntry, LedgerCheck, LedgerEntry, PersonYearLedger,
+    VisitType,
+)
 
-ZERO = Decimal("0.00")
 LEVELS = (1, 2, 3)
+
+#: Who may call the write services (the API's and the admin's roles; superusers always).
+SETTLE_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
+RESETTLE_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
+FINANCE_ROLES = frozenset({Role.FINANCE, Role.SUPERVISOR})
+CHECK_ROLES = frozenset({Role.SUPERVISOR})
 
 
 @dataclass
@@ -86,21 +98,10 @@ def money_value(value, field_name: str, *, required: bool = True) -> Decimal | N
         if required:
             raise ValidationError({field_name: [_("必须填写。")]})
         return None
-    if isinstance(value, float):
-        value = repr(value)
     try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise ValidationError({field_name: [_("金额格式不正确。")]}) from None
-    if not amount.is_finite():
-        raise ValidationError({field_name: [_("金额格式不正确。")]})
-    if amount < 0:
-        raise ValidationError({field_name: [_("金额不能为负数。")]})
-    if amount != amount.quantize(rules.CENT):
-        raise ValidationError({field_name: [_("金额最多保留两位小数。")]})
-    if amount > MONEY_MAX:  # the kernel's input bound: ledger sums must fit their columns
-        raise ValidationError({field_name: [_("金额不能超过 %(max)s 元。") % {"max": f"{MONEY_MAX:,.2f}"}]})
-    return amount.quantize(rules.CENT)
+        return parse_money(value, allow_number=True)
+    except ValidationError as exc:
+        raise ValidationError({field_name: exc.messages}) from None
 
 
 def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
@@ -130,17 +131,17 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
             errors.setdefault(name, []).append(_("金额格式不正确。"))
         elif value < 0:
             errors.setdefault(name, []).append(_("金额不能为负数。"))
-        elif value != value.quantize(rules.CENT):
+        elif value != value.quantize(FEN):
             errors.setdefault(name, []).append(_("金额最多保留两位小数。"))
         elif value > MONEY_MAX:  # the kernel's input bound: ledger sums must fit their columns
             errors.setdefault(name, []).append(_("金额不能超过 %(max)s 元。") % {"max": f"{MONEY_MAX:,.2f}"})
     inp.disease = (inp.disease or "").strip().upper()
-    inp.diagnosis = chronic_rules.normalize_icd10(inp.diagnosis)
+    inp.diagnosis = normalize_icd10(inp.diagnosis)
     if inp.disease and inp.visit_type != VisitType.CHRONIC:
         errors["disease"] = [_("只有门诊慢特病结算单填写病种。")]
     elif len(inp.disease) > 20:
         errors["disease"] = [_("病种编码最长20个字符。")]
-    if inp.diagnosis and not chronic_rules.valid_icd10(inp.diagnosis):
+    if inp.diagnosis and not valid_icd10(inp.diagnosis):
         errors["diagnosis"] = [_("诊断编码应为 ICD-10 编码,例如 I10 或 E11.9。")]
     if not errors and inp.policy_scope_cost > inp.total_cost:
         errors["policy_scope_cost"] = [_("政策范围内费用不能超过医疗总费用。")]
@@ -151,7 +152,7 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
     for name in ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid"):
         value = getattr(inp, name)
         if value is not None:
-            setattr(inp, name, value.quantize(rules.CENT))
+            setattr(inp, name, value.quantize(FEN))
 
 
 # ── the settlement engine ─────────────────────────────────────────────────────────────────
@@ -191,10 +192,10 @@ def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Conte
     chronic = [i for i in inputs if i.visit_type == VisitType.CHRONIC]
     certified = catalogue = {}
     if chronic:  # one query each for the whole batch
-        certified = chronic_selectors.certified_diseases({i.person_id for i in chronic},
+        certified = certified_diseases({i.person_id for i in chronic},
                                                          min(i.service_date for i in chronic),
                                                          max(i.service_date for i in chronic))
-        catalogue = chronic_selectors.catalogue_for_codes({i.disease for i in chronic})
+        catalogue = catalogue_for_codes({i.disease for i in chronic})
     away = {i.person_id for i in inputs if not i.in_region or not i.in_province}
     offsite = selectors.offsite_periods(away, start, end) if away else {}
     return _Context(persons, coverage, assistance, stays, cache, certified=certified, catalogue=catalogue,
@@ -265,13 +266,13 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
     if inp.visit_type == VisitType.CHRONIC:
         entry = None
         if inp.disease:
-            entry = chronic_selectors.pick_catalogue_entry(ctx.catalogue.get(inp.disease), township.path,
+            entry = pick_catalogue_entry(ctx.catalogue.get(inp.disease), township.path,
                                                            inp.service_date)
             if entry is None:
                 raise ValidationError({"disease": [_("病种 %(code)s 不在本地区%(date)s的门诊慢特病目录中。")
                                                    % {"code": inp.disease, "date": inp.service_date.isoformat()}]})
         chronic = {"chronic_disease": inp.disease,
-                   "chronic_certified": bool(inp.disease) and chronic_selectors.is_certified(
+                   "chronic_certified": bool(inp.disease) and is_certified(
                        ctx.certified, inp.person_id, inp.disease, inp.service_date),
                    "chronic_rate_key": entry[0] if entry else "", "chronic_cap_key": entry[1] if entry else ""}
     facts = rules.ClaimFacts(
@@ -346,8 +347,6 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor=None, depth: in
     year's critical-illness cap; a person-year whose cap changed and that already has claims is
     re-settled (its claims may have been capped by the old value).  Set-based: a few
     statements per year in the batch."""
-    from members.services import enrollment_caps_refresh_persons, enrollment_record_fund_payments
-
     by_year: dict[tuple[int, bool], list[int]] = defaultdict(list)
     for row in rows:
         by_year[(row.year, (row.basic_paid + row.critical_paid) > 0)].append(row.person_id)
@@ -366,7 +365,7 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor=None, depth: in
     if keys:
         with translation.override("zh-hans"):
             reason = _("上一年度基金报销情况变化,大病保险年度封顶线重算")
-        person_years_resettle(keys=keys, actor=actor, reason=reason, _depth=depth + 1)
+        _resettle(keys=keys, actor=actor, reason=reason, depth=depth + 1)
 
 
 def _insert_claims(claims: list[Claim], *, actor, reason: str) -> list[Claim]:
@@ -380,8 +379,6 @@ LEDGER_WRITE_FIELDS = (*rules.LEDGER_FIELDS, "claims_count", "updated_at")
 def _write_ledgers(rows: list[PersonYearLedger]) -> None:
     """Write the locked ledger rows back: one parameterised UPDATE executed for all rows
     (``bulk_update``'s CASE expressions over 30 columns cost more than the settlement)."""
-    from django.db import connection
-
     table = PersonYearLedger._meta.db_table
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(name)} = %s" for name in LEDGER_WRITE_FIELDS)
@@ -432,8 +429,6 @@ def _live_claims(keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[Claim
 
 
 def _latest_live_dates(keys: set[tuple[int, int]]) -> dict[tuple[int, int], date]:
-    from django.db.models import Max
-
     rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
                                  status=ClaimStatus.SETTLED)
             .values("person_id", "year").annotate(latest=Max("service_date")).order_by())
@@ -483,7 +478,7 @@ def _fold(ctx: _Context, existing: list[Claim], new: list[tuple[int, ClaimInput]
 
 
 @transaction.atomic
-def claims_settle_batch(*, inputs: list[ClaimInput], actor=None, cache: PolicyCache | None = None,
+def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache | None = None,
                         reason: str = "") -> list[Claim]:
     """Settle a batch of claims (一站式结算) atomically, in service-date order per person.
 
@@ -493,8 +488,10 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor=None, cache: PolicyCa
     the year, and the later claims' differences are written as adjustment entries (补付/追回).
 
     Returns the saved claims in the order of ``inputs``.  Raises :class:`BatchError` (nothing
-    written) if any input is bad.
+    written) if any input is bad.  A window clerk or a supervisor (the API's and the import's
+    roles).
     """
+    require_actor(actor, SETTLE_ROLES)
     if not inputs:
         return []
     errors = _check_batch(inputs)
@@ -612,8 +609,6 @@ def _entries_for(keys: set[tuple[int, int]], expected: dict[int, tuple[dict[str,
     """The entries that bring each claim's recorded amounts to what settling from scratch gives
     (``expected``: claim id → (ledger delta, policy version); a claim not in it — reversed —
     is expected to hold nothing)."""
-    from .models import CashStatus
-
     creator = actor if getattr(actor, "is_authenticated", False) else None
     entries = []
     batch = timezone.now().strftime("R%Y%m%d%H%M%S%f")
@@ -687,17 +682,28 @@ class Resettlement:
 
 
 @transaction.atomic
-def person_years_resettle(*, keys: set[tuple[int, int]], actor=None, reason: str, confirm: bool = True,
+def person_years_resettle(*, keys: set[tuple[int, int]], actor, reason: str, confirm: bool = True,
                           kind: str = EntryKind.ADJUSTMENT, application_id: int | None = None,
-                          cache: PolicyCache | None = None, _follow: bool = True, _depth: int = 0) -> Resettlement:
+                          cache: PolicyCache | None = None) -> Resettlement:
     """Settle person-years again from scratch with the facts known now (重新结算) and write the
     differences as entries (``adjustment``: 补付/追回; ``payout`` for an approval's one-time
     payment), each with a readable reason; the claims themselves are never edited.
 
     ``confirm=False`` computes the same entries without writing anything (预览).  Running it
     again once confirmed finds nothing more to change.  Set-based: the claims, entries and
-    facts of all ``keys`` are loaded in a few queries.
+    facts of all ``keys`` are loaded in a few queries.  A reviewer or supervisor (an
+    assistance approval's one-time payment), or a job (``resettle_ledgers``).
     """
+    require_actor(actor, RESETTLE_ROLES, system=True)
+    return _resettle(keys=keys, actor=actor, reason=reason, confirm=confirm, kind=kind,
+                     application_id=application_id, cache=cache)
+
+
+def _resettle(*, keys: set[tuple[int, int]], actor, reason: str, confirm: bool = True,
+              kind: str = EntryKind.ADJUSTMENT, application_id: int | None = None,
+              cache: PolicyCache | None = None, follow: bool = True, depth: int = 0) -> Resettlement:
+    """:func:`person_years_resettle` for callers that checked their own actor (a reversal, the
+    fund-payment follow-up, the nightly check); run inside the caller's transaction."""
     keys = set(keys)
     if not keys:
         return Resettlement([], {}, confirm)
@@ -736,8 +742,8 @@ def person_years_resettle(*, keys: set[tuple[int, int]], actor=None, reason: str
             row.claims_count, row.updated_at = count, now
             changed.append(row)
     _write_ledgers(changed)
-    if _follow:
-        _follow_fund_payments(list(rows.values()), actor=actor, depth=_depth)
+    if follow:
+        _follow_fund_payments(list(rows.values()), actor=actor, depth=depth)
     return Resettlement(entries, states, True)
 
 
@@ -745,9 +751,10 @@ def claim_settle(*, person: Person, visit_type: str, hospital_level: int, servic
                  total_cost: Decimal, policy_scope_cost: Decimal, in_province: bool = True, referred: bool = False,
                  basic_paid: Decimal | None = None, critical_paid: Decimal | None = None,
                  admission_date: date | None = None, external_ref: str | None = None,
-                 source: str = ClaimSource.API, bills: list[dict[str, str]] | None = None, actor=None,
+                 source: str = ClaimSource.API, bills: list[dict[str, str]] | None = None, actor,
                  reason: str = "", disease: str = "", diagnosis: str = "", in_region: bool = True) -> Claim:
     """Settle one claim through every tier; raise field errors (nothing written) if it cannot."""
+    require_actor(actor, SETTLE_ROLES)
     inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
                      service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
                      in_province=in_province, referred=referred, basic_paid=basic_paid, critical_paid=critical_paid,
@@ -781,11 +788,12 @@ def claim_preview(*, person: Person, visit_type: str, hospital_level: int, servi
 
 # ── reversal and correction ───────────────────────────────────────────────────────────────
 @transaction.atomic
-def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
+def claim_reverse(*, claim: Claim, actor, reason: str = "") -> Claim:
     """Reverse a settled claim (冲销): mark it reversed, write the negative entry of its own
     amounts, and settle the rest of its year again from scratch — the later claims' differences
     (a cap or threshold the reversed claim had used) and any entry written for the reversed
     claim are recorded as adjustments.  Returns the reversal entry."""
+    require_actor(actor, SETTLE_ROLES)
     key = (claim.person_id, claim.year)
     _lock_ledgers({key})
     original = Claim.objects.select_for_update().get(pk=claim.pk)
@@ -817,13 +825,14 @@ def claim_reverse(*, claim: Claim, actor=None, reason: str = "") -> Claim:
     audited_save(reversal, actor=actor, reason=reason)
     original.status = ClaimStatus.REVERSED
     audited_save(original, actor=actor, reason=reason, update_fields=["status"])
-    person_years_resettle(keys={key}, actor=actor, reason=why)
+    _resettle(keys={key}, actor=actor, reason=why)
     return reversal
 
 
 @transaction.atomic
-def claim_correct(*, claim: Claim, actor=None, reason: str = "", **changes) -> Claim:
+def claim_correct(*, claim: Claim, actor, reason: str = "", **changes) -> Claim:
     """Correct a claim: reverse it and settle a new one with ``changes`` applied (更正 = 冲销 + 重新结算)."""
+    require_actor(actor, SETTLE_ROLES)
     fields = ("visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost", "in_province",
               "referred", "basic_paid", "critical_paid", "admission_date", "disease", "diagnosis", "in_region")
     unknown = set(changes) - set(fields)
@@ -843,36 +852,25 @@ def ledger_resettle(*, person: Person, year: int, confirm: bool, actor, reason: 
     """A reviewer's re-settlement of one person-year after correcting a fact (an identity, an
     enrolment, a registration): ``confirm=False`` previews the adjustments (nothing written),
     ``confirm=True`` writes them; the same again finds nothing."""
-    from django.core.exceptions import PermissionDenied
-
-    from yibao_site.models import Role
-
-    if actor is None or not (getattr(actor, "is_superuser", False)
-                             or getattr(actor, "role", None) in (Role.REVIEWER, Role.SUPERVISOR)):
-        raise PermissionDenied(_("只有审核人员可以重新结算个人年度台账。"))
+    require_actor(actor, RESETTLE_ROLES, message=_("只有审核人员可以重新结算个人年度台账。"))
     with translation.override("zh-hans"):
         why = _("审核人员重新结算%(year)s年度台账") % {"year": year}
         if (reason or "").strip():
             why += _("(%(reason)s)") % {"reason": reason.strip()[:200]}
-    return person_years_resettle(keys={(person.pk, year)}, actor=actor, reason=why, confirm=confirm)
+    return _resettle(keys={(person.pk, year)}, actor=actor, reason=why, confirm=confirm)
 
 
 @transaction.atomic
-def ledger_entries_settle_cash(*, application_id: int, reference: str, actor=None) -> int:
+def ledger_entries_settle_cash(*, application_id: int, reference: str, actor) -> int:
     """Mark the one-time payment entries of an assistance application paid (财务已支付):
-    the assistance app calls this when finance pays the approved amount."""
-    from .models import CashStatus
-
+    the assistance app calls this when finance (or a payment run) pays the approved amount."""
+    require_actor(actor, FINANCE_ROLES, system=True)
     entries = list(LedgerEntry.objects.select_for_update().filter(
         application_id=application_id, kind=EntryKind.PAYOUT, cash_status=CashStatus.TO_PAY).order_by("pk"))
     return _settle_cash(entries, reference=reference, actor=actor)
 
 
 def _settle_cash(entries: list, *, reference: str, actor) -> int:
-    from yibao_site.audit import bulk_update_audited
-
-    from .models import CashStatus
-
     now = timezone.now()
     done = {CashStatus.TO_PAY: CashStatus.PAID, CashStatus.TO_RECOVER: CashStatus.RECOVERED}
     changed = []
@@ -889,12 +887,7 @@ def _settle_cash(entries: list, *, reference: str, actor) -> int:
 def ledger_entries_settle(*, entry_ids: list[int], reference: str, actor) -> int:
     """Record that finance paid the 补付 or recovered the 追回 of these entries (a reference is
     required: the bank voucher or receipt).  Returns how many changed."""
-    from django.core.exceptions import PermissionDenied
-
-    from yibao_site.models import Role
-
-    if actor is None or not (getattr(actor, "is_superuser", False) or getattr(actor, "role", None) == Role.FINANCE):
-        raise PermissionDenied(_("只有财务人员可以办理补付和追回。"))
+    require_actor(actor, {Role.FINANCE}, message=_("只有财务人员可以办理补付和追回。"))
     reference = (reference or "").strip()
     if not reference:
         raise ValidationError({"reference": [_("请填写支付或追回凭证号。")]})
@@ -905,8 +898,10 @@ def ledger_entries_settle(*, entry_ids: list[int], reference: str, actor) -> int
 # ── fund entries ──────────────────────────────────────────────────────────────────────────
 @transaction.atomic
 def fund_entry_record(*, fund: str, region: Region, month: date, kind: str, amount: Decimal, note: str = "",
-                      actor=None) -> FundEntry:
-    """Record a fund income / opening balance / other expense figure for a month (财务登记)."""
+                      actor) -> FundEntry:
+    """Record a fund income / opening balance / other expense figure for a month (财务登记):
+    finance or a supervisor, or a job (the demo seed's opening balances)."""
+    require_actor(actor, FINANCE_ROLES, system=True)
     entry = FundEntry(fund=fund, region=region, month=month.replace(day=1), kind=kind, amount=amount, note=note,
                       created_by=actor if getattr(actor, "is_authenticated", False) else None)
     entry.full_clean()
@@ -927,7 +922,7 @@ def ledger_scratch_differences(*, year: int, person_ids=None, chunk: int = 2000)
     for start in range(0, len(ids), chunk):
         keys = {(pid, year) for pid in ids[start:start + chunk]}
         try:
-            result = person_years_resettle(keys=keys, reason="核对", confirm=False)
+            result = _resettle(keys=keys, actor=None, reason="核对", confirm=False)
         except ValidationError as exc:
             out.append({"person_id": None, "year": year, "field": "resettle", "ledger": None,
                         "claims": "; ".join(m for _f, msgs in error_items(exc) for m in msgs)})
@@ -947,12 +942,12 @@ def ledger_scratch_differences(*, year: int, person_ids=None, chunk: int = 2000)
 
 
 @transaction.atomic
-def ledger_check_run(*, year: int, on: date | None = None, from_scratch: bool = True) -> "LedgerCheck":
+def ledger_check_run(*, year: int, actor, on: date | None = None, from_scratch: bool = True) -> LedgerCheck:
     """Check every ledger of ``year`` against its claims and entries, and (``from_scratch``)
     against settling the year again from the facts known now; record the result for ``on``
-    (default today); a second run the same day updates the same record."""
-    from .models import LedgerCheck
-
+    (default today); a second run the same day updates the same record.  The nightly job
+    (``system_actor("claims.ledger_check")``) or a supervisor."""
+    require_actor(actor, CHECK_ROLES, system=True)
     on = on or timezone.localdate()
     found = selectors.ledger_mismatches(year=year)
     if from_scratch:
