@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from members.models import Person
 from yibao_site.api_base import ScopedQuerysetMixin
-from yibao_site.models import Region, Role
+from yibao_site.models import Region
 from yibao_site.money import jsonable
 from yibao_site.permissions import STAFF_ROLES, RolePermission
 from yibao_site.scoping import scope_queryset
@@ -23,6 +23,7 @@ from yibao_site.scoping import scope_queryset
 from . import selectors, services
 from .models import Claim, ClaimSource, ClaimStatus, FundEntry, VisitType
 from .models import PersonYearLedger
+from .services import FINANCE_ROLES, RESETTLE_ROLES, SETTLE_ROLES
 from .serializers import (
     LedgerSerializer,
     ResettleResultSerializer,
@@ -33,9 +34,6 @@ from .serializers import (
     FundReportQuery,
     ReverseSerializer,
 )
-
-SETTLE_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
-FINANCE_ROLES = frozenset({Role.FINANCE, Role.SUPERVISOR})
 
 
 class ClaimFilter(filters.FilterSet):
@@ -127,9 +125,6 @@ class LedgerFilter(filters.FilterSet):
     class Meta:
         model = PersonYearLedger
         fields = ["person", "year"]
-
-
-RESETTLE_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
 
 
 class LedgerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
