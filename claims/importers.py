@@ -34,10 +34,6 @@ JOB = system_actor("claims.import")
 _COMPARED = ("person_id", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost")
 
 
-
-
-
-
 def _bool(row, key, errors, default: bool) -> bool:
     text = _text(row, key).lower()
     if key not in row or row.get(key) is None:

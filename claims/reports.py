@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.translation import gettext as _
@@ -34,6 +34,7 @@ from yibao_site.scoping import scope_queryset
 from yibao_site.xlsx import Sheet
 
 from .models import FUND_EXPENSE_KINDS, Claim, ClaimStatus, Fund, FundEntry, FundEntryKind, VisitType
+from .selectors import cut_months
 
 ZERO = Decimal("0.00")
 WAN = Decimal("10000")
@@ -44,13 +45,6 @@ EXPENSE_KINDS = FUND_EXPENSE_KINDS
 def wan(amount: Decimal) -> Decimal:
     """Yuan → 万元 with two places, half up (the seeds print 401.93万元)."""
     return to_fen(Decimal(amount) / WAN)
-
-
-def cut_months(balance: Decimal, expense: Decimal, months: int) -> Decimal | None:
-    """Months of payment capacity, cut to one decimal: balance ÷ (expense ÷ months)."""
-    if months <= 0 or expense <= 0:
-        return None
-    return (Decimal(balance) * months / Decimal(expense)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
 
 
 def _in_force_claims(region, start: date, end: date):

@@ -17,7 +17,7 @@ from .facts import (
     Coverage, OffsitePeriod, PersonAssistanceFacts, assistance_facts, assistance_status, assistance_status_for,
     coverage_facts, inpatient_stays, offsite_covers, offsite_periods,
 )
-from .funds import FUND_TIERS, TIERS, fund_report
+from .funds import FUND_TIERS, TIERS, cut_months, fund_report
 from .ledgers import (
     LEDGER_CHECKS, claim_list, claim_totals, claims_in_force, entry_row, ledger_entries, ledger_for,
     ledger_mismatches, ledger_view, year_to_date_out_of_pocket, year_to_date_out_of_pocket_expression,
@@ -31,7 +31,7 @@ __all__ = [
     "SettlementPolicyCache", "settlement_policy_cache",
     "Coverage", "OffsitePeriod", "PersonAssistanceFacts", "assistance_facts", "assistance_status",
     "assistance_status_for", "coverage_facts", "inpatient_stays", "offsite_covers", "offsite_periods",
-    "FUND_TIERS", "TIERS", "fund_report",
+    "FUND_TIERS", "TIERS", "cut_months", "fund_report",
     "LEDGER_CHECKS", "claim_list", "claim_totals", "claims_in_force", "entry_row", "ledger_entries", "ledger_for",
     "ledger_mismatches", "ledger_view", "year_to_date_out_of_pocket", "year_to_date_out_of_pocket_expression",
 ]

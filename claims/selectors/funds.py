@@ -24,6 +24,14 @@ FUND_TIERS = {
 TIERS = ("basic_paid", "critical_paid", "assistance_paid", "second_round_paid")
 
 
+def cut_months(balance: Decimal, expense: Decimal, months: int) -> Decimal | None:
+    """Months of payment capacity, balance ÷ (expense ÷ months), cut (not rounded) to one
+    decimal as the seed prints it (001: 14.67 → 14.6); ``None`` without expense."""
+    if months <= 0 or expense <= 0:
+        return None
+    return (Decimal(balance) * months / Decimal(expense)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+
+
 def _fund_amounts(rows) -> dict[str, Decimal]:
     """Map aggregate rows (scheme + tier sums) to amounts per fund."""
     out = {fund: Decimal("0.00") for fund in FUND_TIERS}
@@ -99,9 +107,7 @@ def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
         current = year_income - expense
         accumulated = carried[fund] + current
         average = to_fen(expense / elapsed) if elapsed else Decimal("0.00")
-        # Cut, not rounded, to one decimal as the seed prints it (001: 14.67 → 14.6).
-        capacity = ((accumulated * elapsed / expense).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
-                    if expense > 0 and elapsed else None)
+        capacity = cut_months(accumulated, expense, elapsed)
         funds.append({"fund": fund, "income": dict(income[fund]), "income_total": year_income,
                       "claims_expense": claims_expense, "other_expense": other_expense[fund], "expense": expense,
                       "current_balance": current, "accumulated_balance": accumulated,

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from chronic.public import normalize_icd10, valid_icd10
 from yibao_site.inputs import MONEY_MAX, parse_money
-from yibao_site.money import FEN, ZERO
+from yibao_site.money import FEN, ZERO, to_fen
 
 from ..models import ClaimSource, VisitType
 
@@ -123,4 +123,4 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
     for name in ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid"):
         value = getattr(inp, name)
         if value is not None:
-            setattr(inp, name, value.quantize(FEN))
+            setattr(inp, name, to_fen(value))
