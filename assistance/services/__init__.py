@@ -34,6 +34,15 @@ from .guards import (
     FILERS, FINANCE, RETURNERS, REVIEWERS, SUPERVISORS, UPLOADERS, VERIFIERS, can_decide, can_file, can_return,
     can_verify,
 )
+# The steps every transition shares, for this app's own modules (e.g. a payout batch): the
+# same names ``assistance.services`` had before it became a package.
+from .guards import (  # noqa: F401
+    Action, S, _event, _lock, _move, _not_own, _require_file, _role, _see, _snapshot, _status, _today,
+)
+from .approval import _approve_determination, _approve_retroactive, _approve_tilt, _one_time_payment  # noqa: F401
+from .eligibility import _determination_category, _means_test, _object_category, _retroactive_basis  # noqa: F401
+from .notices import _clean_missing  # noqa: F401
+from yibao_site.money import ZERO  # noqa: F401
 from .materials import (
     REQUIRED_MATERIALS, VERIFICATION_MATERIALS, material_add, material_for, missing_materials, required_materials,
 )

@@ -11,6 +11,7 @@ Every write takes ``actor`` and checks it first (``yibao_site.actors.require_act
 monthly job, the resumption and the pushes run as :data:`SYSTEM`.  Nothing here imports
 ``tasks``: the pushes are queued by task name (:func:`.outbox.enqueue`).
 """
+from ..beat import MONTHLY_TASK_NAME, SWEEP_TASK_NAME
 from .common import SUPERVISOR, SYSTEM, partner_of
 from .determinations import warning_determine
 from .outbox import (
@@ -26,7 +27,7 @@ from .run import (
 from .schedule import schedule_save
 
 __all__ = [
-    "SUPERVISOR", "SYSTEM", "partner_of", "warning_determine",
+    "MONTHLY_TASK_NAME", "SWEEP_TASK_NAME", "SUPERVISOR", "SYSTEM", "partner_of", "warning_determine",
     "ACKNOWLEDGEABLE", "BACKOFF_BASE", "BACKOFF_CAP", "MAX_ATTEMPTS", "PUSH_TASK", "RETRYABLE_4XX", "SWEEP_GRACE",
     "SendOutcome", "deliveries_sweep", "delivery_acknowledge", "delivery_mark_downloaded", "delivery_payload",
     "delivery_redeliver", "delivery_send", "enqueue", "enqueue_on_commit",
