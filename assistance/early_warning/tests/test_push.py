@@ -10,7 +10,7 @@ from assistance.early_warning import rules, services
 from assistance.early_warning.services import outbox
 from assistance.early_warning.models import DeliveryStatus, WarningDelivery
 from assistance.early_warning.tasks import push_delivery, sweep_deliveries
-from yibao_site.celery import app
+from config.celery import app
 
 from .helpers import Receiver, SYSTEM, identity, ledger, person, resident, supervisor
 
