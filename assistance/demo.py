@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 
+from claims.models import ClaimStatus
+from members.models import Identity, Person
 from yibao_site.models import Role
 from yibao_site.services import staff_save
 
@@ -58,9 +60,6 @@ def seed(ctx) -> None:
     if Application.objects.filter(note__startswith=MARK).exists():
         log("  assistance: demo already present, nothing changed")
         return
-    from claims.models import ClaimStatus
-    from members.models import Identity, Person
-
     today = ctx.today
     township = ctx.jurisdiction.townships[0]
     agent = _user(ctx, Role.TOWNSHIP_AGENT, "demo_agent", township.code)
@@ -141,5 +140,5 @@ def seed(ctx) -> None:
         if not has_identity:
             attempt(lambda: _file(clerk, person, ApplicationKind.DETERMINATION, "illness_poverty",
                                   today - timedelta(days=60)))
-    services.applications_flag_overdue(on=today)
+    services.applications_flag_overdue(actor=supervisor, on=today)
     log(f"  assistance: {counts['filed']} demo cases, {counts['skipped']} skipped")

@@ -8,6 +8,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from yibao_site.formatting import format_money, format_percent
+from yibao_site.models import PolicyParameter, Role
+
+from .models import ApplicationStatus
 
 CATEGORY_NAMES = {
     1: _("第一类(特困人员、孤儿)"),
@@ -67,8 +70,6 @@ def _line(item) -> str:
 
 
 def _policy_rows(policy: dict) -> str:
-    from yibao_site.models import PolicyParameter
-
     notes = dict(PolicyParameter.objects.filter(pk__in=[p.get("id") for p in policy.values() if p.get("id")])
                  .values_list("pk", "note"))
     rows = []
@@ -105,10 +106,6 @@ def calculation_html(calculation: dict) -> str:
 def status_label(app) -> str:
     """The status as the clerk should read it: a case verified by the county reviewer is not
     "乡镇已核实" (the status code is the same — verified — the verifier differs)."""
-    from yibao_site.models import Role
-
-    from .models import ApplicationStatus
-
     verifier = getattr(app, "verified_by", None) if app.verified_by_id else None
     if app.status == ApplicationStatus.VERIFIED and verifier is not None and verifier.role != Role.TOWNSHIP_AGENT:
         return str(_("已核实(县级审核人员)"))

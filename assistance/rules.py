@@ -4,38 +4,21 @@ Every number comes in as an argument read from the policy pack by the caller.
 """
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
+from yibao_site.dates import add_months
+from yibao_site.money import ZERO, to_fen
+# The calendar arithmetic is the kernel's (shared with every case workflow).
+from yibao_site.workflow import add_working_days, is_working_day  # noqa: F401
 
-
-def fen(amount: Decimal) -> Decimal:
-    """Round to the fen, half up."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-# ── dates ────────────────────────────────────────────────────────────────────────────────
-
-def add_months(day: date, months: int) -> date:
-    """Return ``day`` moved by ``months`` calendar months (clamped to the month's last day)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+__all__ = ["ZERO", "add_working_days", "is_working_day", "lookback_window", "highest_category", "MeansTest",
+           "means_test"]
 
 
-def validity_window(start: date, months: int) -> tuple[date, date]:
-    """Return (first day, last day) of a status valid ``months`` months from ``start``.
-
-    12 months from 2024-03-15 run to 2025-03-14 inclusive.
-    """
-    return start, add_months(start, months) - timedelta(days=1)
-
+# ── dates (validity windows: ``yibao_site.dates.validity_window``) ─────────────────────────
 
 def lookback_window(before: date, months: int) -> tuple[date, date]:
     """Return (first day, last day) of the ``months`` months before ``before`` (exclusive).
@@ -43,10 +26,6 @@ def lookback_window(before: date, months: int) -> tuple[date, date]:
     The 12 months before 2024-03-15 are 2023-03-15 … 2024-03-14.
     """
     return add_months(before, -months), before - timedelta(days=1)
-
-
-# The calendar arithmetic is the kernel's (shared with every case workflow).
-from yibao_site.workflow import add_working_days, is_working_day  # noqa: E402,F401
 
 
 # ── categories ───────────────────────────────────────────────────────────────────────────
@@ -74,7 +53,7 @@ def means_test(*, out_of_pocket: Decimal, income_per_capita: Decimal, ratio: Dec
     With income 30 000 and ratio 1.00 the threshold is 30 000.00: 30 000.01 passes, 30 000.00
     does not ("超过" is strictly greater).
     """
-    threshold = fen(income_per_capita * ratio)
-    oop = fen(out_of_pocket)
+    threshold = to_fen(income_per_capita * ratio)
+    oop = to_fen(out_of_pocket)
     return MeansTest(oop, income_per_capita, ratio, threshold, oop > threshold)
 

@@ -10,21 +10,24 @@ from typing import Any
 from decimal import Decimal
 
 from django.db.models import (
-    Case, Count, DecimalField, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When,
+    Case, Count, DecimalField, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When,
 )
 from django.db.models.functions import Coalesce, Least
 
+from claims.public import claims_in_force
 from members.models import AssistanceEntitlement, EntitlementKind, Identity, IdentityKind, Person
+from yibao_site.dates import add_months
 from yibao_site.models import Region, RegionLevel, Role
-from yibao_site.policy import PolicySnapshot, policy_snapshot
+from yibao_site.money import ZERO
+from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
 from yibao_site.scoping import scope_queryset
+from yibao_site.workflow import deadline_from as kernel_deadline
 
 from . import rules
 from .models import (
     AWAITING_VERIFICATION, OPEN_STATUSES, Application, ApplicationKind, ApplicationStatus, Holiday,
 )
 
-ZERO = Decimal("0.00")
 NO_CATEGORY = 9  # sorts after every real category (1–4) in LEAST(); never shown
 
 
@@ -38,8 +41,6 @@ def working_calendar(start: date, end: date) -> tuple[frozenset[date], frozenset
 
 def deadline_from(start: date, working_days: int) -> date:
     """Return the deadline ``working_days`` working days after ``start`` (限时办结)."""
-    from yibao_site.workflow import deadline_from as kernel_deadline
-
     return kernel_deadline(start, working_days)
 
 
@@ -118,8 +119,6 @@ def township_mappings(user, on: date) -> list[tuple[dict[str, int], list[int]]]:
     caller sees that share it (DOMAIN.md §2: a county may override the city's parameters, so a
     bureau-wide list resolves each person's own).  One snapshot per township, cached per
     policy region chain."""
-    from yibao_site.policy import PolicyCache
-
     townships = scope_queryset(Region.objects.filter(level=RegionLevel.TOWNSHIP), user) \
         if getattr(user, "role", None) == Role.TOWNSHIP_AGENT else Region.objects.filter(level=RegionLevel.TOWNSHIP)
     if getattr(user, "region_id", None) and user.role != Role.TOWNSHIP_AGENT:
@@ -176,7 +175,7 @@ def _object_on(on: date, kinds: list[str]) -> Q:
 
 def _month_bounds(year: int, month: int) -> tuple[date, date]:
     first = date(year, month, 1)
-    return first - timedelta(days=1), rules.add_months(first, 1) - timedelta(days=1)
+    return first - timedelta(days=1), add_months(first, 1) - timedelta(days=1)
 
 
 def _month_sets(user, year: int, month: int) -> tuple[QuerySet, QuerySet, QuerySet]:
@@ -221,16 +220,10 @@ def month_members(user, year: int, month: int, which: str) -> QuerySet:
 # ── claims read by the rules ─────────────────────────────────────────────────────────────
 
 def eligible_claims(person: Person, start: date, end: date) -> QuerySet:
-    """The person's settled claims with a service date in [start, end], reversals excluded.
-
-    A reversed claim and its reversal row both drop out, whichever way the claims app marks
-    them (status ``reversed`` on the original, ``reversal_of`` on the reversal).
-    """
-    from claims.models import Claim, ClaimStatus
-
-    return (Claim.objects.filter(person=person, status=ClaimStatus.SETTLED, service_date__range=(start, end),
-                                 reversal_of__isnull=True)
-            .exclude(Exists(Claim.objects.filter(reversal_of=OuterRef("pk")))))
+    """The person's settled claims with a service date in [start, end], reversals excluded —
+    claims' own "in force" (``claims.public.claims_in_force``): a reversed claim and its
+    reversal row both drop out."""
+    return claims_in_force(person_ids=[person.pk], start=start, end=end)
 
 
 def out_of_pocket(person: Person, start: date, end: date) -> Decimal:

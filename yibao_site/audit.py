@@ -122,8 +122,20 @@ def _next_ids(cursor, meta, count: int) -> list[int]:
     return [r[0] for r in cursor.fetchall()]
 
 
-def _history_from_rows(cursor, model: type[Model], ids: list[int], *, actor, reason: str, now) -> None:
-    """One ``+`` history row per row of ``ids``, copied by the server from the rows themselves."""
+def history_insert_select(model: type[Model], *, where: dict, actor=None, reason: str = "") -> None:
+    """One ``+`` history row per row of ``model`` whose columns equal ``where`` (attname →
+    value), copied by the server in one ``INSERT … SELECT``: for set-based writers (the early
+    warning's list) whose rows never come to Python."""
+    connection = connections[router.db_for_write(model)]
+    with connection.cursor() as cursor:
+        _history_from_rows(cursor, model, None, actor=actor, reason=audit_reason(actor, reason), now=timezone.now(),
+                           where=where)
+
+
+def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, actor, reason: str, now,
+                       where: dict | None = None) -> None:
+    """One ``+`` history row per row of ``ids`` (or matching ``where``), copied by the server
+    from the rows themselves."""
     meta = model._meta
     history_model = model.history.model
     if getattr(actor, "is_authenticated", False):
@@ -149,9 +161,13 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int], *, actor, rea
             select.append(qn(tracked[f.attname]))
         else:
             select.append("NULL")
+    if where is None:
+        condition, params = f"{qn(meta.pk.column)} = ANY(%s)", params + [list(ids)]
+    else:
+        condition = " AND ".join(f"{qn(meta.get_field(name).column)} = %s" for name in where) or "1 = 1"
+        params = params + list(where.values())
     cursor.execute(f"INSERT INTO {qn(history_model._meta.db_table)} ({', '.join(columns)}) "
-                   f"SELECT {', '.join(select)} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = ANY(%s)",
-                   params + [list(ids)])
+                   f"SELECT {', '.join(select)} FROM {qn(meta.db_table)} WHERE {condition}", params)
 
 
 def _copy_rows(cursor, table: str, columns: list[str], rows) -> None:

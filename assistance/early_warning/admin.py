@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -16,10 +16,10 @@ from unfold.admin import TabularInline
 from yibao_site.admin_base import ScopedAdmin, ScopedExportAdmin, page_context
 from yibao_site.charts import chart
 from yibao_site.forms import AdminStyledFormMixin
-from yibao_site.models import Region, RegionLevel, Role
+from yibao_site.models import Region, RegionLevel, Role, User
 
 from . import rules, selectors, services
-from .exports import run_xlsx, run_xlsx_filename
+from .exports import run_xlsx_response
 from .models import (
     DeliveryAttempt, PartnerAccount, PersonWarning, PushEndpoint, WarningDelivery, WarningRun,
     WarningSchedule,
@@ -163,8 +163,11 @@ class WarningDeliveryAdmin(ScopedAdmin):
 
     @admin.display(description=gettext_lazy("名单"))
     def download_link(self, obj):
+        # A POST (the change list's own form and CSRF token): downloading records the delivery
+        # as downloaded; a GET of the same address only reads the list.
         url = reverse("admin:early_warning_warningdelivery_xlsx", args=[obj.pk])
-        return format_html('<a class="text-primary-600" href="{}">{}</a>', url, _("下载XLSX"))
+        return format_html('<button type="submit" form="changelist-form" formmethod="post" formaction="{}" '
+                           'formnovalidate class="text-primary-600">{}</button>', url, _("下载XLSX"))
 
     def get_urls(self):
         return [
@@ -173,17 +176,14 @@ class WarningDeliveryAdmin(ScopedAdmin):
         ]
 
     def xlsx_view(self, request, pk):
-        """The list as XLSX, for a department without an endpoint (marks it downloaded)."""
+        """The list as XLSX, for a department without an endpoint: ``POST`` (the list's
+        button) records the download; ``GET`` only reads."""
         delivery = self.get_queryset(request).select_related("run__region").filter(pk=pk).first()
         if delivery is None or not self.has_view_permission(request):
             raise PermissionDenied
-        content = run_xlsx(delivery.run)
-        services.delivery_mark_downloaded(delivery=delivery, actor=request.user)
-        response = HttpResponse(content,
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{run_xlsx_filename(delivery.run, delivery.department)}"')
-        return response
+        if request.method == "POST":
+            services.delivery_mark_downloaded(delivery=delivery, actor=request.user)
+        return run_xlsx_response(delivery.run, delivery.department)
 
     def _supervisor(self, request):
         return self._role_ok(request, SUPERVISOR)
@@ -262,8 +262,6 @@ class PartnerAccountForm(forms.ModelForm):
             self.fields["region"].initial = self.instance.user.region_id
 
     def clean_username(self):
-        from yibao_site.models import User
-
         username = self.cleaned_data["username"]
         if not self.instance.pk and User.objects.filter(username=username).exclude(role="").exists():
             raise forms.ValidationError(gettext_lazy("该用户名已是工作人员账号,不能用作协作部门账号。"))

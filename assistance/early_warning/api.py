@@ -9,14 +9,16 @@ Who may do what:
 - other staff: read runs, warnings and deliveries; township agents read only their own
   township's warnings (to help those residents apply), nothing else here;
 - partner-department accounts (``PartnerAccount``: no staff role, token auth): read warnings
-  and their own department's deliveries, download the list, acknowledge their deliveries and
-  send determinations, as their own department.
+  and their own department's deliveries, download the list (``POST …/xlsx/`` records the
+  download; ``GET`` only reads), acknowledge their deliveries and send determinations, as
+  their own department.
 """
 from __future__ import annotations
 
+import uuid
+
 from django import forms
-from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -27,9 +29,10 @@ from rest_framework.response import Response
 from yibao_site.api_base import ScopedQuerysetMixin
 from yibao_site.models import Role
 from yibao_site.permissions import ALL_ROLES, STAFF_ROLES, RolePermission
+from yibao_site.xlsx import XLSX_TYPE as XLSX
 
 from . import rules, services
-from .exports import run_xlsx, run_xlsx_filename
+from .exports import run_xlsx_response
 from .models import PersonWarning, WarningDelivery, WarningKind, WarningRun, WarningStatus
 from .serializers import (
     AcknowledgementSerializer, WarningDeliverySerializer, DeterminationSerializer, WarningRunSerializer, WarningSerializer,
@@ -168,14 +171,10 @@ class WarningDeliveryViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet)
         return qs.filter(department=partner.department) if partner else qs
 
     def get_object(self):
-        import uuid
-
         try:
             uuid.UUID(str(self.kwargs.get(self.lookup_field)))
         except ValueError:
-            from django.http import Http404
-
-            raise Http404
+            raise Http404 from None
         return super().get_object()
 
     @extend_schema(request=AcknowledgementSerializer, responses=WarningDeliverySerializer)
@@ -194,15 +193,15 @@ class WarningDeliveryViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet)
         delivery = services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
         return Response(WarningDeliverySerializer(self.get_queryset().get(pk=delivery.pk)).data)
 
-    @extend_schema(responses={(200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): bytes})
-    @action(detail=True, methods=["get"])
+    @extend_schema(methods=["GET"], responses={(200, XLSX): bytes},
+                   description="The list as XLSX; reading it records nothing.")
+    @extend_schema(methods=["POST"], request=None, responses={(200, XLSX): bytes},
+                   description="Download the list and record the delivery as downloaded (下载名单).")
+    @action(detail=True, methods=["get", "post"])
     def xlsx(self, request, key=None):
+        """``GET``: the list (pure, e.g. to look again); ``POST``: the department's download —
+        the delivery is recorded as downloaded (then it can be acknowledged) and the list sent."""
         delivery = self.get_object()
-        content = run_xlsx(delivery.run)
-        with transaction.atomic():
+        if request.method == "POST":
             services.delivery_mark_downloaded(delivery=delivery, actor=request.user)
-        response = HttpResponse(content,
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{run_xlsx_filename(delivery.run, delivery.department)}"')
-        return response
+        return run_xlsx_response(delivery.run, delivery.department)

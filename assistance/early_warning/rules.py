@@ -10,15 +10,11 @@ import hashlib
 import hmac
 import re
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-FEN = Decimal("0.01")
+from yibao_site.money import to_fen
+
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def money(value) -> Decimal:
-    """Round to the fen, half up."""
-    return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 def parse_month(text: str) -> date:
@@ -51,17 +47,17 @@ def income_reference_date(month: date) -> date:
 
 def threshold(ratio: Decimal, income: Decimal) -> Decimal:
     """Warning line = ratio × last year's rural per-capita disposable income, to the fen."""
-    return money(Decimal(ratio) * Decimal(income))
+    return to_fen(Decimal(ratio) * Decimal(income))
 
 
 def is_above(year_to_date: Decimal, line: Decimal) -> bool:
     """A person is warned only when strictly above the line (超过): exactly at it is not."""
-    return money(year_to_date) > money(line)
+    return to_fen(year_to_date) > to_fen(line)
 
 
 def year_to_date(months: list[Decimal], through: int) -> Decimal:
     """Sum of the monthly out-of-pocket columns 1…``through`` (the ledger's ``oop_mNN``)."""
-    return money(sum((Decimal(m) for m in months[:through]), Decimal("0")))
+    return to_fen(sum((Decimal(m) for m in months[:through]), Decimal("0")))
 
 
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:

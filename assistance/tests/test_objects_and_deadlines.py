@@ -72,16 +72,16 @@ def test_deadline_skips_holidays_of_the_calendar(staff, make_person, file_case):
 
 def test_overdue_job_flags_once_and_lists_the_case(staff, make_person, file_case):
     app = file_case(staff["agent"], make_person(), on=ON)  # deadline 2024-04-05
-    assert services.applications_flag_overdue(on=date(2024, 4, 5))["flagged"] == 0
-    assert services.applications_flag_overdue(on=date(2024, 4, 6))["flagged"] == 1
-    assert services.applications_flag_overdue(on=date(2024, 4, 6)) == {"as_of": "2024-04-06", "flagged": 0,
+    assert services.applications_flag_overdue(actor=tasks.OVERDUE_ACTOR, on=date(2024, 4, 5))["flagged"] == 0
+    assert services.applications_flag_overdue(actor=tasks.OVERDUE_ACTOR, on=date(2024, 4, 6))["flagged"] == 1
+    assert services.applications_flag_overdue(actor=tasks.OVERDUE_ACTOR, on=date(2024, 4, 6)) == {"as_of": "2024-04-06", "flagged": 0,
                                                                         "cleared": 0}
     app.refresh_from_db()
     assert app.overdue is True
     assert ApplicationEvent.objects.filter(application=app, action="overdue").count() == 1
     assert list(selectors.queue_overdue(staff["reviewer"], date(2024, 4, 6))) == [app]
     services.application_reject(actor=staff["reviewer"], application=app, reason="逾期未补")
-    assert services.applications_flag_overdue(on=date(2024, 4, 7))["cleared"] == 0  # rejecting cleared it already
+    assert services.applications_flag_overdue(actor=tasks.OVERDUE_ACTOR, on=date(2024, 4, 7))["cleared"] == 0  # rejecting cleared it already
     app.refresh_from_db()
     assert app.overdue is False
 

@@ -7,14 +7,15 @@ from decimal import Decimal
 from hypothesis import given, strategies as st
 
 from assistance import rules
+from yibao_site.dates import validity_window
 
 D = Decimal
 
 
 def test_validity_window_runs_twelve_months_less_a_day():
-    assert rules.validity_window(date(2024, 3, 15), 12) == (date(2024, 3, 15), date(2025, 3, 14))
+    assert validity_window(date(2024, 3, 15), 12) == (date(2024, 3, 15), date(2025, 3, 14))
     # 31 Jan + 1 month clamps to 29 Feb 2024 → the window ends 28 Feb
-    assert rules.validity_window(date(2024, 1, 31), 1) == (date(2024, 1, 31), date(2024, 2, 28))
+    assert validity_window(date(2024, 1, 31), 1) == (date(2024, 1, 31), date(2024, 2, 28))
 
 
 def test_lookback_window_is_the_twelve_months_before_the_day():

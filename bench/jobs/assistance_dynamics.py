@@ -49,7 +49,7 @@ def _build(ctx, n: int) -> None:
 
 def _reference(year: int, month: int, kinds: list[str]) -> tuple[int, int]:
     """Load every identity (of a kind with a category) and determination, compute added/removed in Python."""
-    from assistance.rules import add_months
+    from yibao_site.dates import add_months
     from members.models import AssistanceEntitlement, Identity
 
     first = date(year, month, 1)

@@ -1,18 +1,15 @@
-"""Create the monthly schedule and its beat tasks (idempotent: safe to run on any database)."""
+"""Create the monthly schedule and its beat tasks (idempotent: safe to run on any database;
+a beat row a supervisor has since edited is left as it is)."""
 from django.db import migrations
 
 
 def create_schedule(apps, schema_editor):
-    from assistance.early_warning.services import sync_periodic_tasks
+    from assistance.early_warning.beat import ensure_warning_schedule
 
     WarningSchedule = apps.get_model("early_warning", "WarningSchedule")
     schedule = WarningSchedule.objects.order_by("pk").first() or WarningSchedule.objects.create()
-    sync_periodic_tasks(
-        schedule,
-        CrontabSchedule=apps.get_model("django_celery_beat", "CrontabSchedule"),
-        IntervalSchedule=apps.get_model("django_celery_beat", "IntervalSchedule"),
-        PeriodicTask=apps.get_model("django_celery_beat", "PeriodicTask"),
-    )
+    ensure_warning_schedule(apps.get_model("django_celery_beat", "CrontabSchedule"),
+                            apps.get_model("django_celery_beat", "PeriodicTask"), schedule)
 
 
 def remove_schedule(apps, schema_editor):

@@ -8,6 +8,9 @@ from decimal import Decimal
 
 from claims.models import PersonYearLedger
 from members import services as members
+from yibao_site.actors import system_actor
+from yibao_site.models import Role
+from yibao_site.services import staff_save
 from yibao_site.testing import make_id_number
 
 _seq = itertools.count(1)
@@ -110,3 +113,12 @@ class Receiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+#: The monthly job's actor (what beat, the push task and the command pass).
+SYSTEM = system_actor("assistance.early_warning")
+
+
+def supervisor():
+    """A supervisor (管理员) to configure endpoints, accounts and the schedule as."""
+    return staff_save(username="ew-supervisor", role=Role.SUPERVISOR)

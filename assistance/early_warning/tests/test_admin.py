@@ -13,7 +13,7 @@ from assistance.early_warning.models import (
     DeliveryStatus, PartnerAccount, PushEndpoint, WarningDelivery, WarningRun, WarningSchedule,
 )
 
-from .helpers import identity, ledger, person, resident
+from .helpers import SYSTEM, identity, ledger, person, resident
 
 DASHBOARD = "/admin/early_warning/warningrun/dashboard/"
 
@@ -26,8 +26,8 @@ def two_months(shiyan):
     resident(b, 2024)
     ledger(a, 2024, m02="8500.00")
     ledger(b, 2024, m03="17000.00")
-    services.warning_run(region=shiyan.city, month=date(2024, 2, 1))
-    services.warning_run(region=shiyan.city, month=date(2024, 3, 1))
+    services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 2, 1))
+    services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 3, 1))
     return a, b
 
 
@@ -68,9 +68,16 @@ def test_a_department_without_an_endpoint_gets_the_list_as_xlsx_from_the_admin(s
     client.force_login(staff["supervisor"])
     listing = client.get("/admin/early_warning/warningdelivery/")
     assert listing.status_code == 200 and "xlsx" in listing.content.decode()
-    response = client.get(f"/admin/early_warning/warningdelivery/{delivery.pk}/xlsx/")
+    # Looking at the list (GET) records nothing: a GET never writes.
+    looked = client.get(f"/admin/early_warning/warningdelivery/{delivery.pk}/xlsx/")
+    assert looked.status_code == 200
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.downloaded_by) == (DeliveryStatus.AWAITING_DOWNLOAD, None)
+    # The list's download button POSTs: the list, and the delivery recorded as downloaded.
+    response = client.post(f"/admin/early_warning/warningdelivery/{delivery.pk}/xlsx/")
     assert response.status_code == 200
-    assert response["Content-Disposition"].endswith('warning-420300-2024-03-rural_revitalization.xlsx"')
+    assert response["Content-Disposition"].endswith("warning-420300-2024-03-rural_revitalization.xlsx")
+    assert response.content == looked.content
     book = load_workbook(io.BytesIO(response.content))
     assert [r[:2] for r in book["因病返贫预警"].iter_rows(min_row=2, values_only=True)] == [(a.id_number, "甲")]
     assert [r[8] for r in book["因病致贫预警"].iter_rows(min_row=2, values_only=True)] == ["是"]

@@ -10,7 +10,7 @@ from assistance.early_warning import services
 from assistance.early_warning.models import DeliveryStatus, PersonWarning, WarningRun, WarningStatus
 from members.models import Identity
 
-from .helpers import identity, ledger, person, resident
+from .helpers import SYSTEM, identity, ledger, person, resident, supervisor
 
 
 @pytest.fixture
@@ -23,14 +23,14 @@ def lists(shiyan):
     resident(b, 2024)
     ledger(a, 2024, m02="8500.00")
     ledger(b, 2024, m02="9000.00", m03="8000.00")
-    services.warning_run(region=shiyan.city, month=date(2024, 2, 1))
-    services.warning_run(region=shiyan.city, month=date(2024, 3, 1))
+    services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 2, 1))
+    services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 3, 1))
     return a, b
 
 
 @pytest.fixture
 def partner(shiyan):
-    account = services.partner_account_save(username="minzheng", department="civil_affairs",
+    account = services.partner_account_save(actor=supervisor(), username="minzheng", department="civil_affairs",
                                             region_code=shiyan.city.code)
     return account.user
 
@@ -125,7 +125,10 @@ def test_a_partner_department_acknowledges_its_delivery_once(shiyan, lists, part
     assert {d["department"] for d in listed["results"]} == {"civil_affairs"}
     # Not yet downloaded (no endpoint): nothing to acknowledge yet.
     assert client.post(f"/api/v1/warning-deliveries/{mine.key}/acknowledge/").status_code == 400
-    download = client.get(f"/api/v1/warning-deliveries/{mine.key}/xlsx/")
+    # Reading the list (GET) is not downloading it: still nothing to acknowledge.
+    assert client.get(f"/api/v1/warning-deliveries/{mine.key}/xlsx/").status_code == 200
+    assert client.post(f"/api/v1/warning-deliveries/{mine.key}/acknowledge/").status_code == 400
+    download = client.post(f"/api/v1/warning-deliveries/{mine.key}/xlsx/")
     assert download.status_code == 200
     book = load_workbook(io.BytesIO(download.content))
     assert [row[0] for row in book["因病致贫预警"].iter_rows(min_row=2, values_only=True)] == [lists[1].id_number]
@@ -166,7 +169,7 @@ def test_a_determination_creates_the_identity_and_closes_the_persons_open_warnin
     assert again.status_code == 400
     assert PersonWarning.objects.get(person=a, month=date(2024, 3, 1)).status == WarningStatus.OPEN
     # The loop is closed: with the identity, B is no longer an ordinary resident in April.
-    april, _ = services.warning_run(region=shiyan.city, month=date(2024, 4, 1))
+    april, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 4, 1))
     assert set(PersonWarning.objects.filter(run=april).values_list("person_id", flat=True)) == {a.pk}
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from assistance.early_warning import rules, services
 from assistance.early_warning.models import PersonWarning
 
-from .helpers import identity, ledger, person, resident
+from .helpers import SYSTEM, identity, ledger, person, resident
 
 cents = st.integers(min_value=0, max_value=1_200_000).map(lambda c: Decimal(c) / 100)
 income = st.integers(min_value=1_000_00, max_value=90_000_00).map(lambda c: Decimal(c) / 100)
@@ -66,7 +66,7 @@ def test_the_run_warns_exactly_those_strictly_above_their_line(people, shiyan, a
     with transaction.atomic():
         for p, months in zip(people, amounts):
             ledger(p, 2024, **{f"m{m:02d}": v for m, v in enumerate(months, start=1)})
-        run, _ = services.warning_run(region=shiyan.city, month=date(2024, month, 1), today=date(2025, 1, 1))
+        run, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, month, 1), today=date(2025, 1, 1))
         got = {w.person_id: w.out_of_pocket for w in PersonWarning.objects.filter(run=run)}
         expected = {p.pk: rules.year_to_date(months, month) for p, months, line in zip(people, amounts, lines)
                     if rules.is_above(rules.year_to_date(months, month), line)}

@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 
 from assistance.early_warning import rules, services
+from assistance.early_warning.services import outbox
 from assistance.early_warning.models import DeliveryStatus, WarningDelivery
 from assistance.early_warning.tasks import push_delivery, sweep_deliveries
 from config.celery import app
 
-from .helpers import Receiver, identity, ledger, person, resident
+from .helpers import Receiver, SYSTEM, identity, ledger, person, resident, supervisor
 
 SECRET = "shared-secret-of-civil-affairs"
 MARCH = date(2024, 3, 1)
@@ -37,12 +38,12 @@ def warned_people(shiyan):
 
 
 def configure(shiyan, url, department="civil_affairs"):
-    return services.endpoint_save(region=shiyan.city, department=department, url=url, secret=SECRET)
+    return services.endpoint_save(actor=supervisor(), region=shiyan.city, department=department, url=url, secret=SECRET)
 
 
 def run_and_push(shiyan, capture):
     with capture(execute=True):
-        run, _created = services.warning_run(region=shiyan.city, month=MARCH)
+        run, _created = services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)
     return run
 
 
@@ -77,7 +78,7 @@ def test_a_failing_endpoint_is_retried_until_it_recovers_and_nothing_is_sent_twi
         with django_capture_on_commit_callbacks(execute=True):
             push_delivery.delay(delivery.pk)
             sweep_deliveries.delay()
-            services.warning_run(region=shiyan.city, month=MARCH)
+            services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)
         assert len(receiver.requests) == 3 and len(receiver.accepted) == 1
     other = run.deliveries.get(department="rural_revitalization")
     assert (other.channel, other.status, other.attempts) == ("download", DeliveryStatus.AWAITING_DOWNLOAD, 0)
@@ -87,7 +88,7 @@ def test_an_endpoint_down_for_every_attempt_fails_then_a_redelivery_recovers(
         shiyan, warned_people, eager, django_capture_on_commit_callbacks, monkeypatch):
     """With 3 attempts per round: 500 × 3 → failed (nothing lost: it waits for a redelivery);
     after the department recovers, a redelivery sends the same key once more → delivered."""
-    monkeypatch.setattr(services, "MAX_ATTEMPTS", 3)
+    monkeypatch.setattr(outbox, "MAX_ATTEMPTS", 3)
     with Receiver(script=[500, 500, 500]) as receiver:
         configure(shiyan, receiver.url)
         run = run_and_push(shiyan, django_capture_on_commit_callbacks)
@@ -97,7 +98,7 @@ def test_an_endpoint_down_for_every_attempt_fails_then_a_redelivery_recovers(
             sweep_deliveries.delay()  # a failed delivery is not retried behind the supervisor's back
         assert len(receiver.requests) == 3
         with django_capture_on_commit_callbacks(execute=True):
-            services.delivery_redeliver(delivery=delivery)
+            services.delivery_redeliver(actor=supervisor(), delivery=delivery)
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts, delivery.round_attempts) == (DeliveryStatus.DELIVERED, 4, 1)
         assert {r["headers"]["Idempotency-Key"] for r in receiver.requests} == {str(delivery.key)}
@@ -119,10 +120,10 @@ def test_an_unreachable_endpoint_records_the_connection_error_and_schedules_a_re
     with Receiver() as receiver:
         url = receiver.url  # the port is closed once the server stops
     endpoint = configure(shiyan, url)
-    run, _ = services.warning_run(region=shiyan.city, month=MARCH)
+    run, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)
     delivery = run.deliveries.get(endpoint=endpoint)
     before = timezone.now()
-    outcome = services.delivery_send(delivery_id=delivery.pk)
+    outcome = services.delivery_send(actor=SYSTEM, delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert outcome.retry_in == services.BACKOFF_BASE
     assert delivery.status == DeliveryStatus.PENDING and "ConnectionError" in delivery.last_error
@@ -134,11 +135,11 @@ def test_a_delivery_another_worker_is_sending_is_left_alone_until_its_lease_expi
         shiyan, warned_people, eager, django_capture_on_commit_callbacks):
     with Receiver() as receiver:
         configure(shiyan, receiver.url)
-        run, _ = services.warning_run(region=shiyan.city, month=MARCH)  # tasks not run: no callbacks
+        run, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)  # tasks not run: no callbacks
         delivery = run.deliveries.get(department="civil_affairs")
         WarningDelivery.objects.filter(pk=delivery.pk).update(
             status=DeliveryStatus.SENDING, lease_until=timezone.now() + timedelta(minutes=5))
-        assert services.delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENDING
+        assert services.delivery_send(actor=SYSTEM, delivery_id=delivery.pk).status == DeliveryStatus.SENDING
         assert services.deliveries_sweep() == 0 and receiver.requests == []
         # The sender died: once the lease has expired the sweeper sends it, with the same key.
         WarningDelivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
@@ -152,7 +153,7 @@ def test_a_delivery_another_worker_is_sending_is_left_alone_until_its_lease_expi
 def test_a_pending_delivery_whose_queue_message_was_lost_is_swept(shiyan, warned_people, eager):
     with Receiver() as receiver:
         configure(shiyan, receiver.url)
-        run, _ = services.warning_run(region=shiyan.city, month=MARCH)  # broker message "lost"
+        run, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)  # broker message "lost"
         assert services.deliveries_sweep() == 0  # not overdue yet
         later = timezone.now() + services.SWEEP_GRACE + timedelta(minutes=1)
         assert services.deliveries_sweep(now=later) == 1
@@ -162,11 +163,11 @@ def test_a_pending_delivery_whose_queue_message_was_lost_is_swept(shiyan, warned
 
 def test_the_county_endpoint_wins_over_the_city_endpoint_for_a_county_run(shiyan, warned_people):
     city = configure(shiyan, "http://127.0.0.1:9/city")
-    county = services.endpoint_save(region=shiyan.county, department="civil_affairs",
+    county = services.endpoint_save(actor=supervisor(), region=shiyan.county, department="civil_affairs",
                                     url="http://127.0.0.1:9/county", secret=SECRET)
-    run, _ = services.warning_run(region=shiyan.county, month=MARCH)
+    run, _ = services.warning_run(actor=SYSTEM, region=shiyan.county, month=MARCH)
     assert run.deliveries.get(department="civil_affairs").endpoint == county
-    assert services._endpoint_for(shiyan.city, "civil_affairs") == city
+    assert services.endpoint_for(shiyan.city, "civil_affairs") == city
 
 
 def test_the_backoff_doubles_up_to_its_cap():

@@ -14,13 +14,13 @@ from assistance.early_warning import services
 from assistance.early_warning.models import PersonWarning, WarningKind, WarningRun
 from yibao_site.services import policy_parameter_save
 
-from .helpers import add_county, employee, identity, ledger, person, resident
+from .helpers import SYSTEM, add_county, employee, identity, ledger, person, resident
 
 MARCH = date(2024, 3, 1)
 
 
 def run(region, month=MARCH):
-    return services.warning_run(region=region, month=month)[0]
+    return services.warning_run(actor=SYSTEM, region=region, month=month)[0]
 
 
 def warned(run_, kind=None):
@@ -118,11 +118,11 @@ def test_running_the_same_month_again_changes_nothing(shiyan):
     p = person(shiyan)
     identity(p, "monitored")
     ledger(p, 2024, m01="8500.00")
-    first, created = services.warning_run(region=shiyan.city, month=MARCH)
+    first, created = services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)
     counts = (PersonWarning.objects.count(), PersonWarning.history.count(), first.deliveries.count(),
               WarningRun.history.count())
     ledger(person(shiyan), 2024, m01="99999.00")  # even new data does not change a month already sent
-    again, created_again = services.warning_run(region=shiyan.city, month=MARCH)
+    again, created_again = services.warning_run(actor=SYSTEM, region=shiyan.city, month=MARCH)
     assert (created, created_again, again.pk) == (True, False, first.pk)
     assert (PersonWarning.objects.count(), PersonWarning.history.count(), again.deliveries.count(),
             WarningRun.history.count()) == counts == (1, 1, 2, 2)
@@ -165,7 +165,7 @@ def test_a_county_run_and_a_city_run_of_the_same_month_cannot_overlap(shiyan):
 @pytest.mark.parametrize("month", [date(2026, 11, 1), date(2030, 1, 1)])
 def test_a_month_not_yet_ended_is_refused(shiyan, month):
     with pytest.raises(ValidationError) as err:
-        services.warning_run(region=shiyan.city, month=month, today=date(2026, 11, 22))
+        services.warning_run(actor=SYSTEM, region=shiyan.city, month=month, today=date(2026, 11, 22))
     assert "month" in err.value.message_dict
 
 

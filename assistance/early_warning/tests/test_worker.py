@@ -12,7 +12,7 @@ from assistance.early_warning import rules, services
 from assistance.early_warning.models import DeliveryStatus, WarningDelivery, WarningRun
 from yibao_site.testing import build_jurisdiction
 
-from .helpers import Receiver, identity, ledger, person, resident
+from .helpers import Receiver, identity, ledger, person, resident, supervisor
 
 
 @pytest.fixture
@@ -50,11 +50,11 @@ def test_the_scheduled_task_runs_last_month_on_a_real_worker_and_pushes_through_
     resident(b, month.year)
     ledger(a, month.year, **{column: "40000.00"})
     ledger(b, month.year, **{column: "80000.00"})
-    schedule = services.schedule_save(day_of_month=5, region_codes=[j.city.code])
+    schedule = services.schedule_save(actor=supervisor(), day_of_month=5, region_codes=[j.city.code])
     task = schedule.periodic_task
     assert (task.task, task.crontab.day_of_month, task.enabled) == ("early_warning.run_scheduled", "5", True)
     with Receiver(script=[503]) as receiver:
-        services.endpoint_save(region=j.city, department="civil_affairs", url=receiver.url, secret="s" * 24)
+        services.endpoint_save(actor=supervisor(), region=j.city, department="civil_affairs", url=receiver.url, secret="s" * 24)
         worker.send_task(task.task, args=json.loads(task.args or "[]"), kwargs=json.loads(task.kwargs or "{}"))
         assert wait_for(lambda: WarningDelivery.objects.filter(department="civil_affairs",
                                                               status=DeliveryStatus.DELIVERED).exists()), \

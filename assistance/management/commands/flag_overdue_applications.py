@@ -4,6 +4,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from assistance.services import applications_flag_overdue
+from assistance.tasks import OVERDUE_ACTOR
 
 
 class Command(BaseCommand):
@@ -17,5 +18,5 @@ class Command(BaseCommand):
             on = date.fromisoformat(as_of) if as_of else None
         except ValueError:
             raise CommandError("--as-of 应为 YYYY-MM-DD") from None
-        report = applications_flag_overdue(on=on)
+        report = applications_flag_overdue(actor=OVERDUE_ACTOR, on=on)
         self.stdout.write(f"{report['as_of']}: 新标记超期 {report['flagged']} 件,解除 {report['cleared']} 件")

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from yibao_site.models import Region
 
 from ...rules import parse_month
-from ...services import warning_run
+from ...services import SYSTEM, warning_run
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"月份格式应为 YYYY-MM:{month}")
         try:
             run, created = warning_run(region=Region.objects.filter(code=region).first(), month=first_day,
-                                       trigger="command")
+                                       actor=SYSTEM, trigger="command")
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages))
         state = "生成" if created else "已存在,未作修改"

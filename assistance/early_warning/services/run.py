@@ -1,0 +1,319 @@
+"""The monthly run of the double early warning (DOMAIN.md §7): the SQL engine.
+
+The run is set-based: for each group of counties that share a threshold, one
+``INSERT … SELECT`` per warning kind reads the per-person yearly ledger the settlement keeps
+(year-to-date = ``oop_m01 + … + oop_mM``, claims' own expression
+``claims.public.year_to_date_out_of_pocket_expression``), decides the group with ``EXISTS``
+sub-queries on identities and enrolments and "new versus continuing" with an ``EXISTS`` on
+last month's list, and writes the warnings — no row ever comes back to Python.  A second
+``INSERT … SELECT`` (the kernel's ``history_insert_select``) writes their history rows.
+Running a month again returns the existing run.
+
+"New" means not on the previous calendar month's list of the same kind (any run), so January
+is compared with December; a month whose previous month was never run has only new entries.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import CharField, Count, DateField, DecimalField, Exists, F, OuterRef, Q, Value
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from claims.models import PersonYearLedger
+from claims.public import year_to_date_out_of_pocket_expression
+from members.models import Enrollment, Identity, IdentityKind, Scheme
+from yibao_site.actors import require_actor
+from yibao_site.audit import audited_save, history_insert_select
+from yibao_site.models import Region, RegionLevel
+from yibao_site.policy import policy_snapshot
+
+from .. import rules
+from ..models import (
+    Channel, DeliveryStatus, Department, PersonWarning, WarningDelivery, WarningKind, WarningRun, WarningSchedule,
+    WarningStatus,
+)
+from . import outbox
+from .common import SUPERVISOR, error, user_or_none
+from .partners import endpoint_for
+
+log = logging.getLogger(__name__)
+
+RETURN_RATIO = "warning.return_to_poverty.ratio"
+RETURN_KINDS = "warning.return_to_poverty.kinds"
+INTO_RATIO = "warning.into_poverty.ratio"
+INCOME = "income.rural_per_capita"
+
+
+# ── the monthly run ─────────────────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class Unit:
+    """A county (or a city without counties) and the lines in force for it."""
+
+    region: Region
+    income: Decimal
+    income_year: int
+    return_line: Decimal
+    return_kinds: tuple[str, ...]
+    into_line: Decimal
+    used: dict
+    version: str
+
+    def group_key(self):
+        return (self.return_line, self.return_kinds, self.into_line)
+
+
+def _units(region: Region, month: date) -> list[Unit]:
+    """Read the policy of every county of ``region`` for ``month`` (thresholds may differ per
+    county when a county overrides the city's income statistics)."""
+    if region.level == RegionLevel.CITY:
+        regions = list(Region.objects.filter(parent=region, level=RegionLevel.COUNTY).order_by("code")) or [region]
+    else:
+        regions = [region]
+    income_on, rules_on = rules.income_reference_date(month), rules.month_end(month)
+    units = []
+    for unit in regions:
+        prev = policy_snapshot(unit, income_on)
+        income = prev.decimal(INCOME)
+        snap = policy_snapshot(unit, rules_on)
+        kinds = snap.value(RETURN_KINDS)
+        if not isinstance(kinds, list) or any(k not in IdentityKind.values for k in kinds):
+            raise error("region", _("政策参数 %(key)s 应为身份类别列表。") % {"key": RETURN_KINDS})
+        return_line = rules.threshold(snap.decimal(RETURN_RATIO), income)
+        into_line = rules.threshold(snap.decimal(INTO_RATIO), income)
+        used = {"income": prev.used_record(), "rules": snap.used_record()}
+        units.append(Unit(unit, income, income_on.year, return_line, tuple(sorted(kinds)), into_line, used,
+                          f"{prev.version}/{snap.version}"))
+    return units
+
+
+def _valid_in_month(month: date) -> Q:
+    return Q(valid_from__lte=rules.month_end(month)) & (Q(valid_to__isnull=True) | Q(valid_to__gte=month))
+
+
+# Column order of the INSERT; the SELECT annotates the same names with a ``w_`` prefix.
+_WARNING_COLUMNS = ["run_id", "person_id", "township_id", "kind", "month", "out_of_pocket", "threshold", "is_new",
+                    "status", "determined_department", "determination_note"]
+
+
+def _candidates(*, run: WarningRun, units: list[Unit], kind: str, line: Decimal, kinds: tuple[str, ...]):
+    """The SELECT of one kind for a group of counties sharing ``line``."""
+    month = run.month
+    money = DecimalField(max_digits=14, decimal_places=2)
+    within = reduce(or_, [Q(person__township__path__startswith=u.region.path) for u in units])
+    identities = Identity.objects.filter(_valid_in_month(month), person=OuterRef("person_id"))
+    # The month columns are sums of settled out-of-pocket by service month (a reversal takes
+    # back exactly what its claim added), so none is negative and year-to-date through month M
+    # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
+    # to test (and indexed), that spares the twelve-column sum for almost every row.
+    qs = (PersonYearLedger.objects.filter(within, year=month.year, out_of_pocket__gt=line)
+          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month))
+          .filter(w_ytd__gt=Value(line, output_field=money)))
+    if kind == WarningKind.RETURN_TO_POVERTY:
+        qs = qs.filter(Exists(identities.filter(kind__in=kinds)))
+    else:
+        resident = Enrollment.objects.filter(person=OuterRef("person_id"), year=month.year,
+                                             scheme=Scheme.RESIDENT, active=True)
+        qs = qs.filter(Exists(resident)).exclude(Exists(identities))
+    last_month = PersonWarning.objects.filter(person=OuterRef("person_id"), kind=kind, month=rules.previous_month(month))
+    qs = qs.annotate(
+        w_run_id=Value(run.pk),
+        w_person_id=F("person_id"),
+        w_township_id=F("person__township_id"),
+        w_kind=Value(kind, output_field=CharField()),
+        w_month=Value(month, output_field=DateField()),
+        w_out_of_pocket=F("w_ytd"),
+        w_threshold=Value(line, output_field=money),
+        w_is_new=~Exists(last_month),
+        w_status=Value(WarningStatus.OPEN, output_field=CharField()),
+        w_determined_department=Value("", output_field=CharField()),
+        w_determination_note=Value("", output_field=CharField()),
+    )
+    return qs.order_by().values_list(*[f"w_{c}" for c in _WARNING_COLUMNS])
+
+
+def _insert_select(table: str, columns: list[str], select_sql: str, params) -> int:
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) {select_sql}", params)
+        return cursor.rowcount
+
+
+def _write_warnings(run: WarningRun, units: list[Unit]) -> None:
+    groups: dict[tuple, list[Unit]] = defaultdict(list)
+    for unit in units:
+        groups[unit.group_key()].append(unit)
+    table = PersonWarning._meta.db_table
+    for (return_line, return_kinds, into_line), members in groups.items():
+        for kind, line in ((WarningKind.RETURN_TO_POVERTY, return_line), (WarningKind.INTO_POVERTY, into_line)):
+            sql, params = _candidates(run=run, units=members, kind=kind, line=line,
+                                      kinds=return_kinds).query.sql_with_params()
+            _insert_select(table, _WARNING_COLUMNS, sql, params)
+
+
+def _write_history(run: WarningRun, actor) -> None:
+    """One ``+`` history row per new warning, in one statement on the server (what
+    ``bulk_create_audited`` would write, without bringing the rows to Python)."""
+    history_insert_select(PersonWarning, where={"run_id": run.pk}, actor=actor, reason=_("生成预警名单"))
+
+
+def validate_run_region(region: Region | None) -> Region:
+    if region is None:
+        raise error("region", _("区划不存在。"))
+    if region.level not in (RegionLevel.CITY, RegionLevel.COUNTY):
+        raise error("region", _("预警按市或县(区)运行,请选择市或县(区)级区划。"))
+    return region
+
+
+def validate_run_month(month: date, today: date | None = None) -> date:
+    today = today or timezone.localdate()
+    if month.day != 1:
+        month = month.replace(day=1)
+    if rules.month_end(month) >= today:
+        raise error("month", _("%(month)s 尚未结束,只能为已结束的月份生成名单。") % {"month": f"{month:%Y-%m}"})
+    return month
+
+
+@transaction.atomic
+def warning_run(*, region: Region, month: date, actor, trigger: str = "api",
+                today: date | None = None) -> tuple[WarningRun, bool]:
+    """Build the double early-warning list of ``region`` for ``month`` and queue its pushes.
+
+    Return ``(run, created)``; a month already run for the region is returned unchanged
+    (``created`` false), so running twice changes nothing.  A region whose month is already
+    covered by a run of a region above or below it is refused.
+    """
+    require_actor(actor, SUPERVISOR, system=True)
+    region = validate_run_region(region)
+    month = validate_run_month(month, today)
+    chain = region.ancestors_codes()
+    # One lock per jurisdiction (the city row) serialises runs of overlapping regions.
+    Region.objects.select_for_update().filter(code=chain[0]).first()
+    existing = WarningRun.objects.filter(region=region, month=month).first()
+    if existing is not None:
+        return existing, False
+    overlap = (WarningRun.objects.filter(month=month)
+               .filter(Q(region__path__startswith=region.path) | Q(region__code__in=chain))
+               .select_related("region").first())
+    if overlap is not None:
+        raise error("region", _("%(month)s 已有覆盖本区划的预警批次(%(other)s),不能重复生成。")
+                     % {"month": f"{month:%Y-%m}", "other": overlap.region.name})
+    if connection.vendor == "postgresql":
+        # A few set-based statements over a million rows: PostgreSQL's JIT would spend longer
+        # compiling them (seconds) than running them.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+    units = _units(region, month)
+    run = WarningRun(
+        region=region, month=month, created_by=user_or_none(actor),
+        trigger=trigger,
+        thresholds={u.region.code: {"income": str(u.income), "income_year": u.income_year,
+                                    WarningKind.RETURN_TO_POVERTY: str(u.return_line),
+                                    "return_kinds": list(u.return_kinds),
+                                    WarningKind.INTO_POVERTY: str(u.into_line)} for u in units},
+        policy_used={u.region.code: u.used for u in units},
+        policy_version="; ".join(sorted({u.version for u in units}))[:200],
+    )
+    audited_save(run, actor=actor, reason=_("生成预警名单"))
+    _write_warnings(run, units)
+    _write_history(run, actor)
+    counts = PersonWarning.objects.filter(run=run).values("kind", "is_new").annotate(n=Count("id")).order_by()
+    for row in counts:
+        run.count += row["n"]
+        if row["kind"] == WarningKind.RETURN_TO_POVERTY:
+            run.return_count += row["n"]
+        else:
+            run.into_count += row["n"]
+        if row["is_new"]:
+            run.new_count += row["n"]
+    audited_save(run, actor=actor, reason=_("统计预警人数"),
+                 update_fields=["count", "return_count", "into_count", "new_count"])
+    to_push = []
+    for department in Department.values:
+        endpoint = endpoint_for(region, department)
+        delivery = WarningDelivery(
+            run=run, department=department, count=run.count, endpoint=endpoint,
+            channel=Channel.PUSH if endpoint else Channel.DOWNLOAD,
+            status=DeliveryStatus.PENDING if endpoint else DeliveryStatus.AWAITING_DOWNLOAD,
+        )
+        audited_save(delivery, actor=actor, reason=_("生成推送记录"))
+        if endpoint:
+            to_push.append(delivery.pk)
+    outbox.enqueue_on_commit(to_push)
+    log.info("warning run %s: region %s month %s, %s warnings", run.pk, region.code, f"{month:%Y-%m}", run.count)
+    return run, True
+
+
+@dataclass
+class ScheduledResult:
+    region: str
+    month: str
+    run_id: int | None
+    created: bool
+    error: str = ""
+
+
+def warning_run_scheduled(*, actor, today: date | None = None,
+                          region_codes: list[str] | None = None) -> list[ScheduledResult]:
+    """What beat runs each month: last month's list for each scheduled region.
+
+    Each region runs in its own transaction, so one region's missing parameter does not stop
+    the others; a region already run for the month is left as it is.  The job runs as
+    ``common.SYSTEM``.
+    """
+    require_actor(actor, SUPERVISOR, system=True)
+    today = today or timezone.localdate()
+    month = rules.previous_month(today.replace(day=1))
+    if region_codes:
+        regions = list(Region.objects.filter(code__in=region_codes).order_by("code"))
+    else:
+        schedule = WarningSchedule.objects.order_by("pk").first()
+        regions = list(schedule.regions.order_by("code")) if schedule else []
+        if not regions:
+            regions = list(Region.objects.filter(level=RegionLevel.CITY).order_by("code"))
+    results = []
+    for region in regions:
+        try:
+            run, created = warning_run(region=region, month=month, actor=actor, trigger="schedule", today=today)
+            results.append(ScheduledResult(region.code, f"{month:%Y-%m}", run.pk, created))
+        except ValidationError as exc:
+            log.warning("scheduled warning run for %s failed: %s", region.code, exc.messages)
+            results.append(ScheduledResult(region.code, f"{month:%Y-%m}", None, False, "; ".join(exc.messages)))
+    return results
+
+
+def warning_runs_resume_missed(*, actor, now: datetime | None = None) -> list[ScheduledResult]:
+    """Run the lists this month's scheduled run should have made and did not (its worker died).
+
+    A warning run is one transaction, so a killed worker leaves no half-made list: it leaves
+    none.  Once this month's scheduled moment has passed, a scheduled region still without
+    last month's list is run now (``tasks.resume_missed_runs``, every few minutes).
+    """
+    require_actor(actor, SUPERVISOR, system=True)
+    now = timezone.localtime(now or timezone.now())
+    schedule = WarningSchedule.objects.order_by("pk").first()
+    if schedule is None or not schedule.enabled:
+        return []
+    due = now.replace(day=schedule.day_of_month, hour=schedule.hour, minute=schedule.minute, second=0,
+                      microsecond=0)
+    if now < due:
+        return []
+    month = rules.previous_month(now.date().replace(day=1))
+    regions = list(schedule.regions.order_by("code")) or list(
+        Region.objects.filter(level=RegionLevel.CITY).order_by("code"))
+    done = set(WarningRun.objects.filter(month=month, region__in=regions).values_list("region_id", flat=True))
+    missing = [r.code for r in regions if r.pk not in done]
+    if not missing:
+        return []
+    log.warning("warning runs for %s missing after the scheduled time: %s; running them", f"{month:%Y-%m}",
+                ", ".join(missing))
+    return warning_run_scheduled(actor=actor, today=now.date(), region_codes=missing)
