@@ -25,7 +25,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -33,9 +33,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.inputs import excel_safe
 from yibao_site.models import Region, Role
+from yibao_site.money import to_fen
 from yibao_site.policy import PolicyCache
+from yibao_site.xlsx import Sheet, workbook_bytes
 
 from . import rules
 from .models import (
@@ -50,12 +54,6 @@ FINANCE = frozenset({Role.FINANCE})
 APPROVERS = frozenset({Role.SUPERVISOR})
 REVIEWERS = frozenset({Role.FINANCE, Role.SUPERVISOR})
 PREFIX = {Purpose.SUPPLIER: "GK", Purpose.ASSISTANCE: "JZ"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _require(actor, roles, message: str) -> None:
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.has_role(*roles):
-        raise PermissionDenied(message)
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,10 @@ def batch_create(*, purpose: str, source_ref: str, title: str, region: Region, o
 
     Idempotent per ``(purpose, source_ref)``: a source already instructed gets its batch back
     unchanged (its numbers, amounts and accounts as first written).  A run with no payee
-    creates nothing and returns ``None``.
+    creates nothing and returns ``None``.  Finance builds it, or a scheduled job (the supplier
+    payment run) with its system actor.
     """
+    require_actor(actor, FINANCE, system=True)
     existing = InstructionBatch.objects.filter(purpose=purpose, source_ref=source_ref).first()
     if existing is not None:
         return existing
@@ -107,11 +107,11 @@ def batch_create(*, purpose: str, source_ref: str, title: str, region: Region, o
     for p in payees:
         if not (p.account_number.strip() and p.account_name.strip() and p.bank_name.strip()):
             errors.append(_("收款方 %(payee)s 的银行账户信息不完整。") % {"payee": p.payee_code})
-        if p.amount <= 0 or p.amount != rules.to_fen(p.amount):
+        if p.amount <= 0 or p.amount != to_fen(p.amount):
             errors.append(_("收款方 %(payee)s 的金额应为正数且最多两位小数。") % {"payee": p.payee_code})
     if errors:
         raise ValidationError({"detail": errors})
-    total = rules.to_fen(sum((p.amount for p in payees), Decimal("0")))
+    total = to_fen(sum((p.amount for p in payees), Decimal("0")))
     threshold, used, version = _signoff_terms(list(policy_regions or [region]), on)
     batch = InstructionBatch(
         purpose=purpose, source_ref=source_ref, title=title[:120], region=region, on=on, count=len(payees),
@@ -130,7 +130,7 @@ def batch_create(*, purpose: str, source_ref: str, title: str, region: Region, o
             number=f"{PREFIX[purpose]}{on:%Y%m%d}{batch.pk:06d}{seq:05d}",
             payee_kind=p.payee_kind, payee_code=p.payee_code[:40], payee_name=p.payee_name[:200],
             account_name=p.account_name.strip()[:200], bank_name=p.bank_name.strip()[:100],
-            account_number=p.account_number.strip()[:40], evidence=p.evidence[:200], amount=rules.to_fen(p.amount),
+            account_number=p.account_number.strip()[:40], evidence=p.evidence[:200], amount=to_fen(p.amount),
             memo=p.memo[:100],
         ) for seq, p in enumerate(ordered, start=1)
     ], Instruction, actor=actor, reason=_("生成支付指令"))
@@ -149,7 +149,7 @@ def _lock_batch(batch_id: int) -> InstructionBatch:
 def batch_prepare(*, batch_id: int, actor) -> InstructionBatch:
     """Finance prepares (制单) a batch: below the threshold it is ready for its bank file;
     above it, it waits for a supervisor's approval."""
-    _require(actor, FINANCE, _("只有财务人员可以制单。"))
+    require_actor(actor, FINANCE, message=_("只有财务人员可以制单。"))
     batch = _lock_batch(batch_id)
     if batch.status != BatchStatus.CREATED:
         raise ValidationError({"detail": [_("该批次已制单(%(status)s)。") % {"status": batch.get_status_display()}]})
@@ -162,7 +162,7 @@ def batch_prepare(*, batch_id: int, actor) -> InstructionBatch:
 @transaction.atomic
 def batch_approve(*, batch_id: int, actor) -> InstructionBatch:
     """A supervisor approves a batch above the sign-off threshold (分级审批); never the preparer."""
-    _require(actor, APPROVERS, _("只有主管可以审批大额支付批次。"))
+    require_actor(actor, APPROVERS, message=_("只有主管可以审批大额支付批次。"))
     batch = _lock_batch(batch_id)
     if batch.status != BatchStatus.AWAITING_APPROVAL:
         raise ValidationError({"detail": [_("该批次不在待审批状态。")]})
@@ -198,13 +198,9 @@ def layout_errors(columns) -> list[str]:
     return errors
 
 
-def _safe(text: str) -> str:
-    """A cell a spreadsheet will not evaluate as a formula."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def render_file(batch: InstructionBatch, layout: BankFileLayout) -> bytes:
-    """The batch's instruction file in ``layout``; the same instructions always give the same bytes."""
+    """The batch's instruction file in ``layout`` (CSV: the same instructions always give the
+    same bytes; XLSX: the same cells).  Text cells never start a spreadsheet formula."""
     errors = layout_errors(layout.columns)
     if errors:
         raise ValidationError({"layout": errors})
@@ -218,22 +214,13 @@ def render_file(batch: InstructionBatch, layout: BankFileLayout) -> bytes:
     header = [str(c["header"]) for c in layout.columns]
     amount_cols = {i for i, c in enumerate(layout.columns) if c["field"] == "amount"}
     if layout.file_format == FileFormat.XLSX:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "instructions"
-        ws.append(header)
-        for row in rows:
-            ws.append([Decimal(v) if i in amount_cols else _safe(v) for i, v in enumerate(row)])
-        wb.properties.created = wb.properties.modified = datetime(2000, 1, 1)  # stable bytes
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue()
+        return workbook_bytes([Sheet("instructions", header, [[Decimal(v) if i in amount_cols else v
+                                                                for i, v in enumerate(row)] for row in rows],
+                                     money_columns=amount_cols)])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows([[v if i in amount_cols else _safe(v) for i, v in enumerate(row)] for row in rows])
+    writer.writerows([[v if i in amount_cols else excel_safe(v) for i, v in enumerate(row)] for row in rows])
     return buf.getvalue().encode(layout.encoding)
 
 
@@ -243,7 +230,7 @@ def bank_file_produce(*, batch_id: int, actor, layout: BankFileLayout | None = N
 
     Producing it again (a lost file, another layout) yields the same instructions and numbers.
     """
-    _require(actor, FINANCE, _("只有财务人员可以生成银行文件。"))
+    require_actor(actor, FINANCE, message=_("只有财务人员可以生成银行文件。"))
     batch = _lock_batch(batch_id)
     if batch.status == BatchStatus.CREATED:
         raise ValidationError({"detail": [_("批次尚未制单,不能生成银行文件。")]})
@@ -263,7 +250,7 @@ def bank_file_produce(*, batch_id: int, actor, layout: BankFileLayout | None = N
 @transaction.atomic
 def bank_file_mark_sent(*, file_id: int, actor) -> BankFile:
     """Record that finance sent the file to the bank (who, when); the batch is then sent."""
-    _require(actor, FINANCE, _("只有财务人员可以登记发送银行。"))
+    require_actor(actor, FINANCE, message=_("只有财务人员可以登记发送银行。"))
     bank_file = BankFile.objects.select_for_update().filter(pk=file_id).first()
     if bank_file is None:
         raise ValidationError({"detail": [_("银行文件不存在。")]})
@@ -352,8 +339,7 @@ def results_record(*, rows: list[ResultRow], channel: str = ResultChannel.FILE, 
     tells the source (registry handler) in the same transaction.  An answer already recorded
     identically changes nothing (the same file imported twice); a different one is refused.
     """
-    if actor is not None:
-        _require(actor, FINANCE, _("只有财务人员可以登记银行结果。"))
+    require_actor(actor, FINANCE, message=_("只有财务人员可以登记银行结果。"))
     numbers = [r.number for r in rows]
     if len(set(numbers)) != len(numbers):
         raise ValidationError({"number": [_("同一指令编号在本次结果中出现多次。")]})
@@ -403,7 +389,7 @@ def results_record(*, rows: list[ResultRow], channel: str = ResultChannel.FILE, 
 def correction_submit(*, instruction_id: int, account_name: str, bank_name: str, account_number: str,
                       evidence: str, payee_kind: str | None = None, actor) -> PayeeCorrection:
     """Finance records the corrected payee details of a returned instruction, with evidence."""
-    _require(actor, FINANCE, _("只有财务人员可以提交收款信息更正。"))
+    require_actor(actor, FINANCE, message=_("只有财务人员可以提交收款信息更正。"))
     ins = Instruction.objects.select_for_update().filter(pk=instruction_id).first()
     if ins is None:
         raise ValidationError({"detail": [_("支付指令不存在。")]})
@@ -441,7 +427,7 @@ def _lock_correction(correction_id: int) -> PayeeCorrection:
 def correction_approve(*, correction_id: int, note: str = "", actor) -> PayeeCorrection:
     """A second person approves the correction: the source updates the payee and returns the
     failed lines to the queue of its next run (复核后重新排队)."""
-    _require(actor, REVIEWERS, _("只有财务或主管可以复核收款信息更正。"))
+    require_actor(actor, REVIEWERS, message=_("只有财务或主管可以复核收款信息更正。"))
     c = _lock_correction(correction_id)
     if c.submitted_by_id == actor.pk:
         raise PermissionDenied(_("提交人不能复核自己提交的更正。"))
@@ -458,7 +444,7 @@ def correction_approve(*, correction_id: int, note: str = "", actor) -> PayeeCor
 @transaction.atomic
 def correction_reject(*, correction_id: int, note: str, actor) -> PayeeCorrection:
     """The reviewer refuses the correction (with a reason); finance may submit another."""
-    _require(actor, REVIEWERS, _("只有财务或主管可以复核收款信息更正。"))
+    require_actor(actor, REVIEWERS, message=_("只有财务或主管可以复核收款信息更正。"))
     if not (note or "").strip():
         raise ValidationError({"note": [_("请填写驳回理由。")]})
     c = _lock_correction(correction_id)
@@ -477,8 +463,7 @@ def person_account_save(*, person, account_name: str, bank_name: str, account_nu
                         payee_kind: str = PayeeKind.SELF, evidence: str = "", actor=None) -> PersonBankAccount:
     """Record the account a person's assistance is paid to: their social-security card's bank
     account, or a close relative's with the evidence (关系证明、委托书)."""
-    if actor is not None:
-        _require(actor, FINANCE | {Role.WINDOW_CLERK}, _("您的角色无权维护收款账户。"))
+    require_actor(actor, FINANCE | {Role.WINDOW_CLERK}, message=_("您的角色无权维护收款账户。"))
     errors: dict[str, list[str]] = {}
     for name, value in (("account_name", account_name), ("bank_name", bank_name), ("account_number", account_number)):
         if not (value or "").strip():
@@ -506,7 +491,9 @@ def person_account_save(*, person, account_name: str, bank_name: str, account_nu
 def instructions_escalate(*, on: date | None = None, actor=None) -> dict:
     """Escalate instructions still unconfirmed more than ``payments.pending_escalation_days``
     after their file was sent (每日提醒); each is escalated once, the first day it is late.
-    Idempotent for a day: the same date twice escalates nothing new."""
+    Idempotent for a day: the same date twice escalates nothing new.  Finance on demand, or
+    the daily reminder job with its system actor."""
+    require_actor(actor, FINANCE, system=True)
     on = on or timezone.localdate()
     pending = (Instruction.objects.select_for_update(of=("self",)).select_related("batch__region")
                .filter(status=InstructionStatus.PENDING, batch__status=BatchStatus.SENT).order_by("pk"))

@@ -3,11 +3,10 @@ reconciliation, payment runs (run, review), payment orders, due-soon and overdue
 the reports.  Every write goes through ``services``; state fields are read-only."""
 from __future__ import annotations
 
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,10 +22,11 @@ from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.formatting import format_percent
 from yibao_site.xlsx import Sheet, xlsx_response
 from yibao_site.models import Region, RegionLevel, Role
+from yibao_site.policy import PolicyMissing, policy_snapshot
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
-from .exports import supplier_statement_xlsx, volume_completion_xlsx
+from .exports import supplier_statement_sheets, volume_completion_sheet
 from .importers import DeliveryImporter
 from .models import (
     AgreedVolume, Delivery, DeliveryStatus, Hospital, HospitalDeduction, Order, PaymentLine, PaymentOrder, PaymentRun,
@@ -34,7 +34,6 @@ from .models import (
 )
 
 FINANCE = frozenset({Role.FINANCE})
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class ServiceFormMixin(BaseServiceFormMixin):
@@ -124,9 +123,7 @@ class SupplierAdmin(_MasterAdmin):
             except ValidationError as exc:
                 form.add_error(None, exc)
         if statement is not None and request.GET.get("export") == "xlsx":
-            response = HttpResponse(supplier_statement_xlsx(statement), content_type=XLSX)
-            response["Content-Disposition"] = f'attachment; filename="statement-{supplier.code}.xlsx"'
-            return response
+            return xlsx_response(f"statement-{supplier.code}.xlsx", supplier_statement_sheets(statement))
         context = {**self.admin_site.each_context(request), "title": _("供应企业对账单:%s") % supplier.name,
                    "form": form, "statement": statement, "supplier": supplier, "opts": self.model._meta,
                    "statuses": dict(DeliveryStatus.choices)}
@@ -436,9 +433,7 @@ class PaymentRunAdmin(ScopedAdmin):
                                                      as_of=data.get("as_of") or today,
                                                      laggards_only=data.get("laggards_only") or False)
             if request.GET.get("export") == "completion":
-                response = HttpResponse(volume_completion_xlsx(completion), content_type=XLSX)
-                response["Content-Disposition"] = f'attachment; filename="volume-completion-{data["year"]}.xlsx"'
-                return response
+                return xlsx_response(f"volume-completion-{data['year']}.xlsx", [volume_completion_sheet(completion)])
             if request.GET.get("export") == "settlement":
                 return xlsx_response(f"直接结算统计-{today:%Y%m%d}.xlsx", [settlement_sheet(settlement)])
         context = page_context(self, request, _("直接结算与约定采购量报表"), form=form, settlement=settlement,
@@ -450,9 +445,6 @@ class PaymentRunAdmin(ScopedAdmin):
 def report_terms(user, on):
     """The parameter values the report's notes quote (the user's own region's, else the
     city's), so the note reads "30 天" and "80%" rather than a parameter key."""
-    from yibao_site.models import Region, RegionLevel
-    from yibao_site.policy import PolicyMissing, policy_snapshot
-
     region = user.region if getattr(user, "region_id", None) else (
         Region.objects.filter(level=RegionLevel.CITY).order_by("code").first())
     if region is None:

@@ -37,15 +37,19 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from payments.models import PayeeKind, Purpose
+from payments.public import PayeeLine, batch_create
+from yibao_site.actors import require_actor
+from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited, history_from_rows
 from yibao_site.inputs import parse_money
 from yibao_site.models import Region, RegionLevel, Role
+from yibao_site.money import to_fen
 from yibao_site.policy import PolicyCache, policy_snapshot
 
 from . import rules
@@ -59,6 +63,8 @@ log = logging.getLogger(__name__)
 
 PAYMENT_RUN_LOCK_KEY = zlib.crc32(b"procurement.payment_run")  # advisory lock id (a stable int32)
 FINANCE_ROLES = frozenset({Role.FINANCE})
+#: Who may approve a supplier's corrected bank details (payments' reviewers of a payee correction).
+CORRECTION_REVIEWERS = frozenset({Role.FINANCE, Role.SUPERVISOR})
 #: Accepted but no money received yet: the 30-day clock is still running.
 UNPAID = [DeliveryStatus.ACCEPTED, DeliveryStatus.HELD, DeliveryStatus.INSTRUCTED, DeliveryStatus.RETURNED]
 
@@ -67,11 +73,6 @@ def _chunk_size() -> int:
     """Deliveries paid per transaction (tuning knob; env ``PROCUREMENT_PAYMENT_CHUNK_SIZE``)."""
     return int(getattr(settings, "PROCUREMENT_PAYMENT_CHUNK_SIZE", 0)
                or os.environ.get("PROCUREMENT_PAYMENT_CHUNK_SIZE", "5000"))
-
-
-def _require_role(actor, roles) -> None:
-    if actor is not None and getattr(actor, "is_authenticated", False) and not actor.has_role(*roles):
-        raise PermissionDenied(_("您的角色无权执行此操作。"))
 
 
 def _money(value, field: str) -> Decimal:
@@ -109,6 +110,7 @@ def _upsert(model, code: str, fields: dict, *, actor, reason: str):
 def batch_save(*, code: str, name: str, level: str, starts_on: date | None = None, ends_on: date | None = None,
                actor=None) -> ProcurementBatch:
     """Create or update the procurement batch ``code``."""
+    require_actor(actor, FINANCE_ROLES)
     if level not in BatchLevel.values:
         raise ValidationError({"level": [_("集采层级应为 national、provincial 或 inter_provincial。")]})
     if starts_on and ends_on and ends_on < starts_on:
@@ -121,8 +123,20 @@ def batch_save(*, code: str, name: str, level: str, starts_on: date | None = Non
 def supplier_save(*, code: str, name: str, credit_code: str = "", bank_name: str = "", bank_account: str = "",
                   actor=None) -> Supplier:
     """Create or update the supplier ``code``."""
+    require_actor(actor, FINANCE_ROLES)
     return _upsert(Supplier, code, {"name": name, "credit_code": credit_code, "bank_name": bank_name,
                                     "bank_account": bank_account}, actor=actor, reason=_("保存供应企业"))
+
+
+@transaction.atomic
+def supplier_bank_correct(*, code: str, bank_name: str, bank_account: str, actor) -> Supplier:
+    """Record the supplier's corrected bank details once a payee correction was reviewed (the
+    reviewer is finance or a supervisor: payments' ``correction_approve`` calls back here)."""
+    require_actor(actor, CORRECTION_REVIEWERS)
+    supplier = Supplier.objects.get(code=code)
+    return _upsert(Supplier, code, {"name": supplier.name, "credit_code": supplier.credit_code,
+                                    "bank_name": bank_name, "bank_account": bank_account},
+                   actor=actor, reason=_("保存供应企业"))
 
 
 @transaction.atomic
@@ -133,6 +147,7 @@ def product_save(*, code: str, name: str, kind: str, unit_price, specification: 
     Deliveries copy the price when they are registered, so a new price applies to later
     deliveries only.
     """
+    require_actor(actor, FINANCE_ROLES)
     if kind not in ProductKind.values:
         raise ValidationError({"kind": [_("类别应为 drug 或 consumable。")]})
     price = _money(unit_price, "unit_price")
@@ -146,6 +161,7 @@ def product_save(*, code: str, name: str, kind: str, unit_price, specification: 
 @transaction.atomic
 def hospital_save(*, code: str, name: str, level: int, township: Region, actor=None) -> Hospital:
     """Create or update the designated hospital ``code`` in a township."""
+    require_actor(actor, FINANCE_ROLES)
     if township is None or township.level != RegionLevel.TOWNSHIP:
         raise ValidationError({"township": [_("所在区划必须是乡镇(街道)。")]})
     if str(level) not in {str(v) for v in HospitalLevel.values}:
@@ -157,6 +173,7 @@ def hospital_save(*, code: str, name: str, level: int, township: Region, actor=N
 @transaction.atomic
 def agreed_volume_save(*, hospital: Hospital, product: Product, year: int, quantity, actor=None) -> AgreedVolume:
     """Set the agreed yearly volume of ``hospital`` for ``product`` (约定采购量)."""
+    require_actor(actor, FINANCE_ROLES)
     qty = _positive_int(quantity, "quantity")
     if not 2000 <= int(year) <= 2100:
         raise ValidationError({"year": [_("年度不正确。")]})
@@ -173,6 +190,7 @@ def agreed_volume_save(*, hospital: Hospital, product: Product, year: int, quant
 def order_create(*, hospital: Hospital, supplier: Supplier, product: Product, quantity, ordered_on: date,
                  number: str = "", actor=None) -> Order:
     """Register a purchase order from a hospital to a supplier."""
+    require_actor(actor, FINANCE_ROLES)
     _check_supplier_of(product, supplier)
     order = Order(hospital=hospital, supplier=supplier, product=product,
                   quantity=_positive_int(quantity, "quantity"), ordered_on=ordered_on, number=number)
@@ -212,6 +230,7 @@ def delivery_create(*, hospital: Hospital, supplier: Supplier, product: Product,
                     delivered_on: date, order: Order | None = None, invoice_number: str = "",
                     actor=None) -> Delivery:
     """Register a delivery with the supplier's invoice amount; it waits for acceptance."""
+    require_actor(actor, FINANCE_ROLES)
     errors = delivery_check(hospital=hospital, supplier=supplier, product=product, order=order,
                             delivered_on=delivered_on, today=timezone.localdate())
     if invoice_taken(supplier, invoice_number):
@@ -281,7 +300,7 @@ def delivery_accept(*, delivery_id: int, accepted_on: date, quantity, actor=None
     it is held for finance.  Either way the payment is due ``procurement.payment_days`` after
     acceptance.  Accepting nothing (quantity 0) rejects the whole delivery.
     """
-    _require_role(actor, FINANCE_ROLES)
+    require_actor(actor, FINANCE_ROLES)
     delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("hospital__township")
                 .filter(pk=delivery_id).first())
     if delivery is None:
@@ -312,7 +331,7 @@ def delivery_reconcile(*, delivery_id: int, amount, reason: str = "", actor=None
     The corrected amount must reconcile with the accepted value (same tolerance as at
     acceptance); otherwise nothing is written and the difference is reported.
     """
-    _require_role(actor, FINANCE_ROLES)
+    require_actor(actor, FINANCE_ROLES)
     delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("hospital__township")
                 .filter(pk=delivery_id).first())
     if delivery is None:
@@ -362,8 +381,11 @@ def payment_run_start(*, as_of: date, trigger: str = RunTrigger.API, actor=None)
     supplier has bank details, grouped per supplier into payment orders, each carried to the
     bank by one payment instruction (``payments``), and flags deliveries due soon and overdue.
     A date already completed is returned unchanged.
+
+    Finance starts it (API, admin) or the scheduled job does, passing its explicit
+    :func:`~yibao_site.actors.system_actor`; nobody else.
     """
-    _require_role(actor, FINANCE_ROLES)
+    require_actor(actor, FINANCE_ROLES, system=True)
     if not isinstance(as_of, date):
         raise ValidationError({"as_of": [_("请输入日期(YYYY-MM-DD)。")]})
     if as_of > timezone.localdate():
@@ -372,25 +394,30 @@ def payment_run_start(*, as_of: date, trigger: str = RunTrigger.API, actor=None)
     run, _created = PaymentRun.objects.get_or_create(as_of=as_of, defaults={"trigger": trigger, "started_by": user})
     if run.status == RunStatus.COMPLETED:
         return run
-    return payment_run_execute(run_id=run.pk)
+    return payment_run_execute(run_id=run.pk, actor=actor)
 
 
-def payment_run_execute(*, run_id: int) -> PaymentRun:
-    """Instruct in chunks (one transaction each) under the run lock, then total, instruct and flag."""
+def payment_run_execute(*, run_id: int, actor) -> PaymentRun:
+    """Instruct in chunks (one transaction each) under the run lock, then total, instruct and flag.
+
+    The run's writes are recorded for whoever started it (a resumed run keeps its starter),
+    for ``actor`` when a job started it."""
+    require_actor(actor, FINANCE_ROLES, system=True)
     with _run_lock():
         run = PaymentRun.objects.select_related("started_by").get(pk=run_id)
         if run.status == RunStatus.COMPLETED:  # a concurrent start finished it while we waited
             return run
+        writer = run.started_by or actor
         PaymentRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, attempts=F("attempts") + 1,
                                                     last_error="")
         try:
             size = _chunk_size()
             while True:
-                paid = _pay_chunk(run, size)
+                paid = _pay_chunk(run, size, writer)
                 if not paid:
                     break
                 _after_chunk(run, paid)
-            return _finish(run)
+            return _finish(run, writer, actor)
         except Exception as exc:
             PaymentRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, last_error=repr(exc)[:2000])
             log.exception("payment run %s interrupted; starting it again resumes it", run.as_of)
@@ -398,7 +425,7 @@ def payment_run_execute(*, run_id: int) -> PaymentRun:
 
 
 @transaction.atomic
-def _pay_chunk(run: PaymentRun, size: int) -> int:
+def _pay_chunk(run: PaymentRun, size: int, writer) -> int:
     """Instruct up to ``size`` payable deliveries in one transaction; return how many.
 
     A supplier without bank details cannot be paid: its deliveries wait (and are flagged due
@@ -420,7 +447,7 @@ def _pay_chunk(run: PaymentRun, size: int) -> int:
         codes = dict(Supplier.objects.filter(pk__in=missing).values_list("pk", "code"))
         bulk_create_audited(
             [PaymentOrder(run=run, supplier_id=sid, number=f"ZF{run.as_of:%Y%m%d}-{codes[sid]}") for sid in missing],
-            PaymentOrder, actor=run.started_by, reason=_("供应商直接结算付款单"),
+            PaymentOrder, actor=writer, reason=_("供应商直接结算付款单"),
         )
         orders = dict(PaymentOrder.objects.filter(run=run, supplier_id__in=supplier_ids)
                       .values_list("supplier_id", "id"))
@@ -433,56 +460,19 @@ def _pay_chunk(run: PaymentRun, size: int) -> int:
     )
     ids = [r[0] for r in rows]
     Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.INSTRUCTED)
-    _history_snapshot(ids, user=run.started_by,
+    history_from_rows(Delivery, ids, actor=writer,
                       reason=_("支付批次 %(date)s 已发支付指令") % {"date": as_of.isoformat()})
     return len(rows)
 
 
-def _history_snapshot(ids: list[int], *, user, reason: str) -> None:
-    """Write one history row ("~") per delivery in ``ids`` with one INSERT … SELECT.
-
-    The same rows ``bulk_history_create`` would write, but copied by the database from the
-    updated deliveries instead of built in Python: the paid transition of 100 000 deliveries
-    keeps its full audit trail without doubling the run's time.
-    """
-    history = Delivery.history.model
-    source = {f.column for f in Delivery._meta.concrete_fields}
-    columns, values, params = [], [], []
-    for f in history._meta.concrete_fields:
-        if f.column == "history_id":
-            continue
-        columns.append(connection.ops.quote_name(f.column))
-        if f.column == "history_date":
-            values.append("%s")
-            params.append(timezone.now())
-        elif f.column == "history_type":
-            values.append("'~'")
-        elif f.column == "history_user_id":
-            values.append("%s")
-            params.append(user.pk if user is not None else None)
-        elif f.column == "history_change_reason":
-            values.append("%s")
-            params.append(reason[:100])
-        elif f.column in source:
-            values.append(connection.ops.quote_name(f.column))
-        else:  # pragma: no cover - a history field this copy does not know how to fill
-            raise RuntimeError(f"unexpected history column {f.column}")
-    placeholders = ", ".join(["%s"] * len(ids))
-    sql = (f"INSERT INTO {connection.ops.quote_name(history._meta.db_table)} ({', '.join(columns)}) "
-           f"SELECT {', '.join(values)} FROM {connection.ops.quote_name(Delivery._meta.db_table)} "
-           f"WHERE id IN ({placeholders})")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params + list(ids))
-
-
 @transaction.atomic
-def _finish(run: PaymentRun) -> PaymentRun:
+def _finish(run: PaymentRun, writer, actor) -> PaymentRun:
     """Total the run from its committed lines, record deductions, flag due-soon and overdue."""
     run = PaymentRun.objects.select_for_update().get(pk=run.pk)
     lines = PaymentLine.objects.filter(order__run=run)
 
     def grouped(field):  # SQLite's SUM drops the scale: bring every total back to the fen
-        return {r[field]: {"n": r["n"], "total": rules.to_fen(r["total"] or 0)}
+        return {r[field]: {"n": r["n"], "total": to_fen(r["total"] or 0)}
                 for r in lines.values(field).annotate(n=Count("id"), total=Sum("amount"))}
 
     by_order = grouped("order_id")
@@ -493,9 +483,9 @@ def _finish(run: PaymentRun) -> PaymentRun:
         if (o.count, o.amount) != (r["n"], r["total"]):
             o.count, o.amount = r["n"], r["total"]
             changed.append(o)
-    bulk_update_audited(changed, PaymentOrder, ["count", "amount"], actor=run.started_by, reason=_("付款单合计"))
+    bulk_update_audited(changed, PaymentOrder, ["count", "amount"], actor=writer, reason=_("付款单合计"))
 
-    _instruct(run, orders)
+    _instruct(run, orders, actor)
 
     _flag_due(run.as_of)
     totals = lines.aggregate(n=Count("id"), total=Sum("amount"))
@@ -505,10 +495,10 @@ def _finish(run: PaymentRun) -> PaymentRun:
         overdue=Count("id", filter=Q(alert=DeliveryAlert.OVERDUE)),
         held=Count("id", filter=Q(status=DeliveryStatus.HELD)),
     )
-    run.count, run.total_amount = totals["n"], rules.to_fen(totals["total"] or 0)
+    run.count, run.total_amount = totals["n"], to_fen(totals["total"] or 0)
     run.due_soon_count, run.overdue_count, run.held_count = flags["due_soon"], flags["overdue"], flags["held"]
     run.status, run.finished_at, run.last_error = RunStatus.COMPLETED, timezone.now(), ""
-    audited_save(run, actor=run.started_by, reason=_("支付批次完成"),
+    audited_save(run, actor=writer, reason=_("支付批次完成"),
                  update_fields=["count", "total_amount", "due_soon_count", "overdue_count", "held_count", "status",
                                 "finished_at", "last_error"])
     if flags["overdue"]:
@@ -517,15 +507,12 @@ def _finish(run: PaymentRun) -> PaymentRun:
     return run
 
 
-def _instruct(run: PaymentRun, orders: list[PaymentOrder]) -> None:
+def _instruct(run: PaymentRun, orders: list[PaymentOrder], actor) -> None:
     """Hand the run's payment orders to the bank: one instruction per supplier (``payments``).
 
     Idempotent (one batch per run), in the run's finishing transaction.  The graded sign-off
     threshold is the strictest in force in any township whose hospitals the run pays for.
     """
-    from payments.models import PayeeKind, Purpose
-    from payments.services import PayeeLine, batch_create
-
     live = [o for o in orders if o.count]
     if not live:
         return
@@ -539,7 +526,7 @@ def _instruct(run: PaymentRun, orders: list[PaymentOrder]) -> None:
                         amount=o.amount, memo=o.number) for o in live]
     batch_create(purpose=Purpose.SUPPLIER, source_ref=f"run:{run.pk}",
                  title=_("供应商直接结算 %(date)s") % {"date": run.as_of.isoformat()}, region=city, on=run.as_of,
-                 payees=payees, policy_regions=townships, actor=run.started_by)
+                 payees=payees, policy_regions=townships, actor=actor)
 
 
 def _flag_due(as_of: date) -> None:
@@ -568,7 +555,7 @@ def _flag_due(as_of: date) -> None:
 @transaction.atomic
 def payment_run_review(*, run_id: int, note: str = "", actor) -> PaymentRun:
     """Record that finance reviewed a completed run (复核)."""
-    _require_role(actor, FINANCE_ROLES)
+    require_actor(actor, FINANCE_ROLES)
     run = PaymentRun.objects.select_for_update().get(pk=run_id)
     if run.status != RunStatus.COMPLETED:
         raise ValidationError({"detail": [_("支付批次尚未完成,不能复核。")]})
@@ -607,10 +594,11 @@ def payment_runs_stale() -> list[PaymentRun]:
     return list(running) if free else []
 
 
-def payment_runs_resume_stale() -> list[PaymentRun]:
+def payment_runs_resume_stale(*, actor) -> list[PaymentRun]:
     """Resume every stale run (the scheduled tick); each completes paying nothing twice."""
+    require_actor(actor, FINANCE_ROLES, system=True)
     resumed = []
     for run in payment_runs_stale():
         log.warning("payment run %s was left running by a dead worker: resuming it", run.as_of)
-        resumed.append(payment_run_execute(run_id=run.pk))
+        resumed.append(payment_run_execute(run_id=run.pk, actor=actor))
     return resumed

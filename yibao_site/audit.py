@@ -122,7 +122,19 @@ def _next_ids(cursor, meta, count: int) -> list[int]:
     return [r[0] for r in cursor.fetchall()]
 
 
-def _history_from_rows(cursor, model: type[Model], ids: list[int], *, actor, reason: str, now) -> None:
+def history_from_rows(model: type[Model], ids: Sequence[int], *, actor=None, reason: str = "",
+                      history_type: str = "~") -> None:
+    """One history row (``~`` by default) per row of ``ids``, copied by the database from the
+    rows as they are now (one ``INSERT … SELECT``): the audit trail of a set-based ``UPDATE``."""
+    if not ids:
+        return
+    with connections[router.db_for_write(model)].cursor() as cursor:
+        _history_from_rows(cursor, model, list(ids), actor=actor, reason=audit_reason(actor, reason),
+                           now=timezone.now(), history_type=history_type)
+
+
+def _history_from_rows(cursor, model: type[Model], ids: list[int], *, actor, reason: str, now,
+                       history_type: str = "+") -> None:
     """One ``+`` history row per row of ``ids``, copied by the server from the rows themselves."""
     meta = model._meta
     history_model = model.history.model
@@ -132,7 +144,7 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int], *, actor, rea
         user = history_model.get_default_history_user(None) if hasattr(history_model, "get_default_history_user") else None
         user_id = getattr(user, "pk", None)
     tracked = {f.attname: meta.get_field(f.name).column for f in history_model.tracked_fields}
-    specials = {"history_date": now, "history_change_reason": reason[:100] or None, "history_type": "+",
+    specials = {"history_date": now, "history_change_reason": reason[:100] or None, "history_type": history_type,
                 "history_user_id": user_id}
     qn = cursor.db.ops.quote_name
     columns, select, params = [], [], []
@@ -149,9 +161,13 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int], *, actor, rea
             select.append(qn(tracked[f.attname]))
         else:
             select.append("NULL")
+    if cursor.db.vendor == "postgresql":
+        where, ids_params = "= ANY(%s)", [list(ids)]
+    else:
+        where, ids_params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     cursor.execute(f"INSERT INTO {qn(history_model._meta.db_table)} ({', '.join(columns)}) "
-                   f"SELECT {', '.join(select)} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = ANY(%s)",
-                   params + [list(ids)])
+                   f"SELECT {', '.join(select)} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} {where}",
+                   params + ids_params)
 
 
 def _copy_rows(cursor, table: str, columns: list[str], rows) -> None:

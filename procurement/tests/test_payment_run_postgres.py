@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from procurement import services
 from procurement.models import Delivery, DeliveryStatus, PaymentLine, PaymentOrder, PaymentRun, RunStatus
-from procurement.testing import bulk_accepted_deliveries
+from procurement.testing import RUN_JOB, bulk_accepted_deliveries
 
 from .conftest import build_world
 
@@ -55,7 +55,7 @@ def _run_in_threads(dates):
     def go(as_of):
         try:
             barrier.wait()
-            runs.append(services.payment_run_start(as_of=as_of))
+            runs.append(services.payment_run_start(as_of=as_of, actor=RUN_JOB))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -121,7 +121,7 @@ def test_a_run_holds_the_advisory_lock_and_releases_it():
     original = services._after_chunk
     services._after_chunk = probe
     try:
-        services.payment_run_start(as_of=date(2024, 3, 10))
+        services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     finally:
         services._after_chunk = original
     assert seen == [1]
@@ -194,7 +194,7 @@ def test_a_worker_killed_mid_run_then_a_rerun_pays_everything_exactly_once(slow_
     assert run.status == RunStatus.RUNNING  # it died without finishing
 
     monkeypatch.setenv("PROCUREMENT_PAYMENT_CHUNK_SIZE", "500")
-    rerun = services.payment_run_start(as_of=today)  # waits for PostgreSQL to drop the dead session's lock
+    rerun = services.payment_run_start(as_of=today, actor=RUN_JOB)  # waits for PostgreSQL to drop the dead session's lock
     assert rerun.pk == run.pk and rerun.status == RunStatus.COMPLETED and rerun.attempts == 2
     assert rerun.count == n
     _assert_each_paid_exactly_once(ids)
