@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
 from procurement import services
+from procurement.services import runs as run_service
 from procurement.testing import RUN_JOB, bank_confirms
 from procurement.models import (
     Delivery, DeliveryAlert, DeliveryStatus, HospitalDeduction, PaymentLine, PaymentOrder, PaymentRun, RunStatus,
@@ -122,7 +123,7 @@ def test_a_run_that_dies_after_partial_work_is_resumed_without_paying_twice(worl
         if len(calls) == 1:
             raise RuntimeError("worker lost")
 
-    monkeypatch.setattr(services, "_after_chunk", crash)
+    monkeypatch.setattr(run_service, "_after_chunk", crash)
     with pytest.raises(RuntimeError):
         services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     run = PaymentRun.objects.get(as_of=date(2024, 3, 10))

@@ -13,6 +13,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from procurement import services
+from procurement.services import runs as run_service
 from procurement.models import Delivery, DeliveryStatus, PaymentLine, PaymentOrder, PaymentRun, RunStatus
 from procurement.testing import RUN_JOB, bulk_accepted_deliveries
 
@@ -99,7 +100,7 @@ def test_without_the_run_lock_row_locks_and_the_unique_line_still_prevent_double
     from contextlib import nullcontext
 
     monkeypatch.setenv("PROCUREMENT_PAYMENT_CHUNK_SIZE", "10")
-    monkeypatch.setattr(services, "_run_lock", nullcontext)
+    monkeypatch.setattr(run_service, "_run_lock", nullcontext)
     _world, ids = _world_with(400, date(2024, 3, 2))
     runs = _run_in_threads([date(2024, 3, 10), date(2024, 3, 11)])
     assert sum(r.count for r in runs) == 400
@@ -118,12 +119,12 @@ def test_a_run_holds_the_advisory_lock_and_releases_it():
             seen.append(c.fetchone()[0])
 
     _world, _ids = _world_with(3, date(2024, 3, 2))
-    original = services._after_chunk
-    services._after_chunk = probe
+    original = run_service._after_chunk
+    run_service._after_chunk = probe
     try:
         services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     finally:
-        services._after_chunk = original
+        run_service._after_chunk = original
     assert seen == [1]
     with connection.cursor() as c:
         c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")

@@ -1,5 +1,5 @@
-"""Writes of procurement state (DOMAIN.md §8): master data, deliveries, acceptance,
-reconciliation and the supplier payment run.
+"""The supplier payment run (DOMAIN.md §8): instructing accepted deliveries in chunks, the
+payment orders and their bank instruction, due-soon and overdue flags, review, stale runs.
 
 How a supplier is never paid twice for one delivery
 ---------------------------------------------------
@@ -47,26 +47,20 @@ from payments.models import PayeeKind, Purpose
 from payments.public import PayeeLine, batch_create
 from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited, history_from_rows
-from yibao_site.inputs import parse_money
-from yibao_site.models import Region, RegionLevel, Role
+from yibao_site.models import Region
 from yibao_site.money import to_fen
-from yibao_site.policy import PolicyCache, policy_snapshot
+from yibao_site.policy import PolicyCache
 
-from . import rules
-from .models import (
-    AgreedVolume, BatchLevel, Delivery, DeliveryAlert, DeliveryStatus, Hospital, HospitalDeduction, HospitalLevel,
-    LineState, Order, PaymentLine, PaymentOrder, PaymentRun, ProcurementBatch, Product, ProductKind, Supplier, RunStatus,
-    RunTrigger,
+from .. import rules
+from ..models import (
+    Delivery, DeliveryAlert, DeliveryStatus, LineState, PaymentLine, PaymentOrder, PaymentRun, RunStatus, RunTrigger,
+    Supplier,
 )
+from ._common import FINANCE_ROLES, UNPAID
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("procurement.services")
 
 PAYMENT_RUN_LOCK_KEY = zlib.crc32(b"procurement.payment_run")  # advisory lock id (a stable int32)
-FINANCE_ROLES = frozenset({Role.FINANCE})
-#: Who may approve a supplier's corrected bank details (payments' reviewers of a payee correction).
-CORRECTION_REVIEWERS = frozenset({Role.FINANCE, Role.SUPERVISOR})
-#: Accepted but no money received yet: the 30-day clock is still running.
-UNPAID = [DeliveryStatus.ACCEPTED, DeliveryStatus.HELD, DeliveryStatus.INSTRUCTED, DeliveryStatus.RETURNED]
 
 
 def _chunk_size() -> int:
@@ -75,281 +69,6 @@ def _chunk_size() -> int:
                or os.environ.get("PROCUREMENT_PAYMENT_CHUNK_SIZE", "5000"))
 
 
-def _money(value, field: str) -> Decimal:
-    try:
-        return parse_money(value, allow_number=True)  # the kernel's one money rule and bound
-    except ValidationError as exc:
-        raise ValidationError({field: exc.messages}) from None
-
-
-def _positive_int(value, field: str, *, allow_zero: bool = False) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError({field: [_("请输入整数。")]}) from None
-    if number < 0 or (number == 0 and not allow_zero) or number > 2_000_000_000 or str(number) != str(value).strip():
-        raise ValidationError({field: [_("数量应为正整数。") if not allow_zero else _("数量应为不小于0的整数。")]})
-    return number
-
-
-# ── master data ────────────────────────────────────────────────────────────────────────────
-
-def _upsert(model, code: str, fields: dict, *, actor, reason: str):
-    obj = model.objects.select_for_update().filter(code=code).first() or model(code=code)
-    created = obj.pk is None
-    if not created and all(getattr(obj, k) == v for k, v in fields.items()):
-        return obj
-    for k, v in fields.items():
-        setattr(obj, k, v)
-    obj.full_clean(validate_unique=created)
-    audited_save(obj, actor=actor, reason=reason)
-    return obj
-
-
-@transaction.atomic
-def batch_save(*, code: str, name: str, level: str, starts_on: date | None = None, ends_on: date | None = None,
-               actor=None) -> ProcurementBatch:
-    """Create or update the procurement batch ``code``."""
-    require_actor(actor, FINANCE_ROLES)
-    if level not in BatchLevel.values:
-        raise ValidationError({"level": [_("集采层级应为 national、provincial 或 inter_provincial。")]})
-    if starts_on and ends_on and ends_on < starts_on:
-        raise ValidationError({"ends_on": [_("结束日期不能早于开始日期。")]})
-    return _upsert(ProcurementBatch, code, {"name": name, "level": level, "starts_on": starts_on, "ends_on": ends_on},
-                   actor=actor, reason=_("保存集采批次"))
-
-
-@transaction.atomic
-def supplier_save(*, code: str, name: str, credit_code: str = "", bank_name: str = "", bank_account: str = "",
-                  actor=None) -> Supplier:
-    """Create or update the supplier ``code``."""
-    require_actor(actor, FINANCE_ROLES)
-    return _upsert(Supplier, code, {"name": name, "credit_code": credit_code, "bank_name": bank_name,
-                                    "bank_account": bank_account}, actor=actor, reason=_("保存供应企业"))
-
-
-@transaction.atomic
-def supplier_bank_correct(*, code: str, bank_name: str, bank_account: str, actor) -> Supplier:
-    """Record the supplier's corrected bank details once a payee correction was reviewed (the
-    reviewer is finance or a supervisor: payments' ``correction_approve`` calls back here)."""
-    require_actor(actor, CORRECTION_REVIEWERS)
-    supplier = Supplier.objects.get(code=code)
-    return _upsert(Supplier, code, {"name": supplier.name, "credit_code": supplier.credit_code,
-                                    "bank_name": bank_name, "bank_account": bank_account},
-                   actor=actor, reason=_("保存供应企业"))
-
-
-@transaction.atomic
-def product_save(*, code: str, name: str, kind: str, unit_price, specification: str = "", unit: str = "",
-                 batch: ProcurementBatch | None = None, supplier: Supplier | None = None, actor=None) -> Product:
-    """Create or update the product ``code`` and its selected unit price.
-
-    Deliveries copy the price when they are registered, so a new price applies to later
-    deliveries only.
-    """
-    require_actor(actor, FINANCE_ROLES)
-    if kind not in ProductKind.values:
-        raise ValidationError({"kind": [_("类别应为 drug 或 consumable。")]})
-    price = _money(unit_price, "unit_price")
-    if price <= 0:
-        raise ValidationError({"unit_price": [_("中选单价必须大于0。")]})
-    return _upsert(Product, code, {"name": name, "kind": kind, "unit_price": price, "specification": specification,
-                                   "unit": unit, "batch": batch, "supplier": supplier},
-                   actor=actor, reason=_("保存集采产品"))
-
-
-@transaction.atomic
-def hospital_save(*, code: str, name: str, level: int, township: Region, actor=None) -> Hospital:
-    """Create or update the designated hospital ``code`` in a township."""
-    require_actor(actor, FINANCE_ROLES)
-    if township is None or township.level != RegionLevel.TOWNSHIP:
-        raise ValidationError({"township": [_("所在区划必须是乡镇(街道)。")]})
-    if str(level) not in {str(v) for v in HospitalLevel.values}:
-        raise ValidationError({"level": [_("医院等级应为1、2或3。")]})
-    return _upsert(Hospital, code, {"name": name, "level": int(level), "township": township},
-                   actor=actor, reason=_("保存定点医疗机构"))
-
-
-@transaction.atomic
-def agreed_volume_save(*, hospital: Hospital, product: Product, year: int, quantity, actor=None) -> AgreedVolume:
-    """Set the agreed yearly volume of ``hospital`` for ``product`` (约定采购量)."""
-    require_actor(actor, FINANCE_ROLES)
-    qty = _positive_int(quantity, "quantity")
-    if not 2000 <= int(year) <= 2100:
-        raise ValidationError({"year": [_("年度不正确。")]})
-    vol = (AgreedVolume.objects.select_for_update().filter(hospital=hospital, product=product, year=year).first()
-           or AgreedVolume(hospital=hospital, product=product, year=year))
-    if vol.pk and vol.quantity == qty:
-        return vol
-    vol.quantity = qty
-    audited_save(vol, actor=actor, reason=_("保存约定采购量"))
-    return vol
-
-
-@transaction.atomic
-def order_create(*, hospital: Hospital, supplier: Supplier, product: Product, quantity, ordered_on: date,
-                 number: str = "", actor=None) -> Order:
-    """Register a purchase order from a hospital to a supplier."""
-    require_actor(actor, FINANCE_ROLES)
-    _check_supplier_of(product, supplier)
-    order = Order(hospital=hospital, supplier=supplier, product=product,
-                  quantity=_positive_int(quantity, "quantity"), ordered_on=ordered_on, number=number)
-    audited_save(order, actor=actor, reason=_("登记采购订单"))
-    return order
-
-
-def _check_supplier_of(product: Product, supplier: Supplier) -> None:
-    if product.supplier_id and product.supplier_id != supplier.pk:
-        raise ValidationError({"supplier": [_("产品 %(product)s 的中选企业不是 %(supplier)s。")
-                                            % {"product": product.code, "supplier": supplier.code}]})
-
-
-# ── deliveries, acceptance, reconciliation ───────────────────────────────────────────────────
-
-def delivery_check(*, hospital: Hospital, supplier: Supplier, product: Product, order: Order | None,
-                   delivered_on: date, today: date) -> dict[str, list[str]]:
-    """Return the field errors of a new delivery (shared by the service and the importer)."""
-    errors: dict[str, list[str]] = {}
-    if product.supplier_id and product.supplier_id != supplier.pk:
-        errors.setdefault("supplier", []).append(
-            _("产品 %(product)s 的中选企业不是 %(supplier)s。") % {"product": product.code, "supplier": supplier.code})
-    if order is not None and (order.hospital_id, order.supplier_id, order.product_id) != (
-            hospital.pk, supplier.pk, product.pk):
-        errors.setdefault("order", []).append(_("订单的医疗机构、供应企业或产品与配送不一致。"))
-    if delivered_on > today:
-        errors.setdefault("delivered_on", []).append(_("配送日期不能晚于今天。"))
-    return errors
-
-
-def invoice_taken(supplier: Supplier, invoice_number: str) -> bool:
-    return bool(invoice_number) and Delivery.objects.filter(supplier=supplier, invoice_number=invoice_number).exists()
-
-
-@transaction.atomic
-def delivery_create(*, hospital: Hospital, supplier: Supplier, product: Product, quantity, amount,
-                    delivered_on: date, order: Order | None = None, invoice_number: str = "",
-                    actor=None) -> Delivery:
-    """Register a delivery with the supplier's invoice amount; it waits for acceptance."""
-    require_actor(actor, FINANCE_ROLES)
-    errors = delivery_check(hospital=hospital, supplier=supplier, product=product, order=order,
-                            delivered_on=delivered_on, today=timezone.localdate())
-    if invoice_taken(supplier, invoice_number):
-        errors["invoice_number"] = [_("该企业的发票号 %(no)s 已登记。") % {"no": invoice_number}]
-    qty = amt = None
-    try:
-        qty = _positive_int(quantity, "quantity")
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    try:
-        amt = _money(amount, "amount")
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if errors:
-        raise ValidationError(errors)
-    delivery = Delivery(hospital=hospital, supplier=supplier, product=product, order=order, quantity=qty,
-                        unit_price=product.unit_price, amount=amt, delivered_on=delivered_on,
-                        invoice_number=invoice_number)
-    audited_save(delivery, actor=actor, reason=_("登记配送"))
-    return delivery
-
-
-def _settle_terms(delivery: Delivery, accepted_on: date) -> tuple[int, Decimal, dict, str]:
-    snap = policy_snapshot(delivery.hospital.township, accepted_on)
-    payment_days = snap.integer("procurement.payment_days")
-    tolerance = snap.decimal("procurement.reconcile_tolerance")
-    return payment_days, tolerance, snap.used_record(), snap.version
-
-
-def acceptance_errors(delivery: Delivery, *, accepted_on: date, quantity: int, today: date) -> dict[str, list[str]]:
-    """Return the field errors of accepting ``quantity`` of ``delivery`` on ``accepted_on``."""
-    errors: dict[str, list[str]] = {}
-    if quantity > delivery.quantity:
-        errors["quantity"] = [_("验收数量不能超过配送数量 %(n)s。") % {"n": delivery.quantity}]
-    if accepted_on < delivery.delivered_on:
-        errors["accepted_on"] = [_("验收日期不能早于配送日期。")]
-    elif accepted_on > today:
-        errors["accepted_on"] = [_("验收日期不能晚于今天。")]
-    return errors
-
-
-def acceptance_apply(delivery: Delivery, *, accepted_on: date, quantity: int, snapshot) -> bool:
-    """Set the acceptance and reconciliation fields of ``delivery`` in memory; return whether
-    the invoice reconciled.  ``snapshot`` is the policy of the hospital's township on the
-    acceptance date (the service and the importer both call this)."""
-    delivery.accepted_on, delivery.accepted_quantity = accepted_on, quantity
-    if quantity == 0:
-        delivery.status, delivery.accepted_amount = DeliveryStatus.REJECTED, Decimal("0.00")
-        delivery.mismatch = delivery.due_on = None
-        return True
-    payment_days = snapshot.integer("procurement.payment_days")
-    tolerance = snapshot.decimal("procurement.reconcile_tolerance")
-    delivery.accepted_amount = rules.accepted_value(quantity, delivery.unit_price)
-    ok, delivery.mismatch = rules.reconcile(delivery.amount, delivery.accepted_amount, tolerance)
-    delivery.status = DeliveryStatus.ACCEPTED if ok else DeliveryStatus.HELD
-    delivery.due_on = rules.due_date(accepted_on, payment_days)
-    delivery.policy_used, delivery.policy_version = snapshot.used_record(), snapshot.version
-    return ok
-
-
-@transaction.atomic
-def delivery_accept(*, delivery_id: int, accepted_on: date, quantity, actor=None) -> Delivery:
-    """Record the hospital's acceptance (验收) of a delivery, in full or in part, and reconcile.
-
-    The accepted value is accepted quantity × the selected unit price; the invoice is compared
-    with it: within ``procurement.reconcile_tolerance`` the delivery becomes payable, otherwise
-    it is held for finance.  Either way the payment is due ``procurement.payment_days`` after
-    acceptance.  Accepting nothing (quantity 0) rejects the whole delivery.
-    """
-    require_actor(actor, FINANCE_ROLES)
-    delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("hospital__township")
-                .filter(pk=delivery_id).first())
-    if delivery is None:
-        raise ValidationError({"detail": [_("配送记录不存在。")]})
-    if delivery.status != DeliveryStatus.DELIVERED:
-        raise ValidationError({"detail": [_("该配送已验收(%(status)s),不能重复验收。")
-                                          % {"status": delivery.get_status_display()}]})
-    qty = _positive_int(quantity, "quantity", allow_zero=True)
-    errors = acceptance_errors(delivery, accepted_on=accepted_on, quantity=qty, today=timezone.localdate())
-    if errors:
-        raise ValidationError(errors)
-    ok = acceptance_apply(delivery, accepted_on=accepted_on, quantity=qty,
-                          snapshot=policy_snapshot(delivery.hospital.township, accepted_on))
-    if qty == 0:
-        reason = _("全部拒收")
-    else:
-        reason = _("验收") if ok else _("验收:发票金额与验收金额不符,挂起待财务处理")
-    audited_save(delivery, actor=actor, reason=reason)
-    if not ok:
-        log.warning("delivery %s held: invoice differs from accepted value by %s", delivery.pk, delivery.mismatch)
-    return delivery
-
-
-@transaction.atomic
-def delivery_reconcile(*, delivery_id: int, amount, reason: str = "", actor=None) -> Delivery:
-    """Record the supplier's corrected invoice for a held delivery (finance) and release it.
-
-    The corrected amount must reconcile with the accepted value (same tolerance as at
-    acceptance); otherwise nothing is written and the difference is reported.
-    """
-    require_actor(actor, FINANCE_ROLES)
-    delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("hospital__township")
-                .filter(pk=delivery_id).first())
-    if delivery is None:
-        raise ValidationError({"detail": [_("配送记录不存在。")]})
-    if delivery.status != DeliveryStatus.HELD:
-        raise ValidationError({"detail": [_("只有对账不符挂起的配送可以重新对账。")]})
-    amt = _money(amount, "amount")
-    _days, tolerance, _used, _version = _settle_terms(delivery, delivery.accepted_on)
-    ok, difference = rules.reconcile(amt, delivery.accepted_amount, tolerance)
-    if not ok:
-        raise ValidationError({"amount": [_("更正后的发票金额与验收金额 %(value)s 仍相差 %(diff)s 元。")
-                                          % {"value": delivery.accepted_amount, "diff": difference}]})
-    delivery.amount, delivery.mismatch, delivery.status = amt, difference, DeliveryStatus.ACCEPTED
-    audited_save(delivery, actor=actor, reason=(reason or _("更正发票金额,对账通过"))[:100])
-    return delivery
-
-
-# ── the payment run ──────────────────────────────────────────────────────────────────────────
 
 @contextmanager
 def _run_lock():
