@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from yibao_site.money import FEN, to_fen  # noqa: F401  (payments.rules.to_fen stays importable)
+from yibao_site.money import FEN, to_fen  # noqa: F401  (payments.rules.FEN and .to_fen stay importable)
 
 #: Fields a bank file layout may place in a column (field → what it holds).
 FILE_FIELDS = ("number", "payee_name", "account_name", "account_number", "bank_name", "amount", "purpose",
