@@ -42,12 +42,10 @@ def _service_form(admin_obj, request, *, title: str, form: forms.Form, handle, d
     return TemplateResponse(request, "procurement/form.html", context)
 
 
-
 def _scoped_fk(admin_obj, db_field, request, kwargs):
     if db_field.name in ("hospital", "order"):
         kwargs["queryset"] = scope_queryset(db_field.related_model.objects.all(), request.user)
     return kwargs
-
 
 
 class ReadOnlyInline(TabularInline):

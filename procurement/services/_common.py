@@ -26,7 +26,6 @@ def _money(value, field: str) -> Decimal:
         raise ValidationError({field: exc.messages}) from None
 
 
-
 def _positive_int(value, field: str, *, allow_zero: bool = False) -> int:
     try:
         number = int(value)

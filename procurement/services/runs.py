@@ -69,7 +69,6 @@ def _chunk_size() -> int:
                or os.environ.get("PROCUREMENT_PAYMENT_CHUNK_SIZE", "5000"))
 
 
-
 @contextmanager
 def _run_lock():
     """Hold the run-level advisory lock (PostgreSQL) for the duration of a run."""
