@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from yibao_site.api_base import ScopedQuerysetMixin
 from yibao_site.models import Role
+from yibao_site.money import jsonable
 
 from . import selectors, services
 from .models import BankFile, BankFileLayout, BankResult, FileFormat, Instruction, InstructionBatch, PayeeCorrection
@@ -69,7 +70,7 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])
     def reconciliation(self, request, pk=None):
-        return Response(_jsonable(selectors.batch_reconciliation(self.get_object())))
+        return Response(jsonable(selectors.batch_reconciliation(self.get_object())))
 
 
 class BankFileViewSet(viewsets.ReadOnlyModelViewSet):
@@ -171,16 +172,6 @@ class CorrectionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(CorrectionSerializer(c).data)
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "quantize"):
-        return f"{value:.2f}"
-    return value
-
-
 class ReconciliationView(APIView):
     """Per day: instructed = confirmed + failed + pending; and open instructions by age."""
 
@@ -191,7 +182,7 @@ class ReconciliationView(APIView):
         ser = ReconciliationQuerySerializer(data=request.query_params)
         ser.is_valid(raise_exception=True)
         days = selectors.daily_reconciliation(user=request.user, **ser.validated_data)
-        return Response(_jsonable({"days": days, "open_by_age": selectors.open_by_age(user=request.user)}))
+        return Response(jsonable({"days": days, "open_by_age": selectors.open_by_age(user=request.user)}))
 
 
 class ReminderView(APIView):

@@ -2,17 +2,23 @@
 row-numbered report, idempotent (the same file twice changes nothing)."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from yibao_site.imports import BulkImporter, cell_date, cell_text, register
+from yibao_site.imports import BulkImporter, RowError, cell_date, cell_text, register
+from yibao_site.inputs import parse_money
+from yibao_site.money import FEN
 
-from . import rules, services
-from .models import ResultChannel, ResultOutcome
+from . import services
+from .models import Instruction, ResultChannel, ResultOutcome
+
+#: What an instruction's amount column holds (the bank echoes our amounts; no typing bound).
+_AMOUNT = Instruction._meta.get_field("amount")
+AMOUNT_MAX = Decimal(10) ** (_AMOUNT.max_digits - _AMOUNT.decimal_places) - FEN
 
 OUTCOME_ALIASES = {"paid": ResultOutcome.PAID, "成功": ResultOutcome.PAID, "支付成功": ResultOutcome.PAID,
                    "success": ResultOutcome.PAID, "failed": ResultOutcome.FAILED, "失败": ResultOutcome.FAILED,
@@ -38,13 +44,10 @@ class BankResultImporter(BulkImporter):
         number = cell_text(row, "number")
         if not number:
             errors["number"] = [_("必填。")]
-        raw = cell_text(row, "amount").replace(",", "")
-        try:
-            amount = Decimal(raw)
-            if not amount.is_finite() or amount != rules.to_fen(amount):
-                raise InvalidOperation
-        except InvalidOperation:
-            errors["amount"] = [_("请输入有效的金额(最多两位小数)。")]
+        try:  # the kernel's money rule; the bound is the instruction column's
+            amount = parse_money(cell_text(row, "amount"), allow_number=True, maximum=AMOUNT_MAX)
+        except ValidationError as exc:
+            errors["amount"] = exc.messages
             amount = None
         outcome = OUTCOME_ALIASES.get(cell_text(row, "result").lower(), cell_text(row, "result"))
         on = cell_date(row, "date", errors)
@@ -59,8 +62,6 @@ class BankResultImporter(BulkImporter):
         return result
 
     def check_file(self, rows, cleaned):
-        from yibao_site.imports import RowError
-
         seen, out = {}, []
         for number, r in cleaned:
             if r.number in seen:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-FEN = Decimal("0.01")
+from yibao_site.money import FEN, to_fen  # noqa: F401  (payments.rules.FEN and .to_fen stay importable)
 
 #: Fields a bank file layout may place in a column (field → what it holds).
 FILE_FIELDS = ("number", "payee_name", "account_name", "account_number", "bank_name", "amount", "purpose",
@@ -26,10 +26,6 @@ STANDARD_LAYOUT = {
 
 #: Age buckets (days since the file was sent) of the reconciliation chart.
 AGE_BUCKETS = ((0, 1), (2, 3), (4, 7), (8, 15), (16, 30), (31, None))
-
-
-def to_fen(value) -> Decimal:
-    return Decimal(value).quantize(FEN, ROUND_HALF_UP)
 
 
 def signoff_required(total: Decimal, threshold: Decimal | None) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from yibao_site.money import to_fen
 from yibao_site.scoping import scope_queryset
 
 from . import rules
@@ -23,7 +24,7 @@ def _totals(qs) -> dict:
         pending_n=Count("id", filter=Q(status=S.PENDING)), pending=Sum("amount", filter=Q(status=S.PENDING)),
         escalated_n=Count("id", filter=Q(status=S.PENDING, escalated_on__isnull=False)),
     )
-    fen = lambda v: rules.to_fen(v or 0)  # noqa: E731  (SQLite's SUM drops the scale)
+    fen = lambda v: to_fen(v or 0)  # noqa: E731  (SQLite's SUM drops the scale)
     out = {
         "instructed": {"count": agg["n"], "amount": fen(agg["total"])},
         "confirmed": {"count": agg["confirmed_n"], "amount": fen(agg["confirmed"])},

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from yibao_site.models import Role
+from yibao_site.models import Role, User
+from yibao_site.services import staff_save
 
 from . import services
 from .models import BatchStatus, Instruction, InstructionBatch, ResultOutcome
@@ -11,9 +12,6 @@ from .models import BatchStatus, Instruction, InstructionBatch, ResultOutcome
 
 def bank_staff():
     """A finance clerk and a supervisor for the bank steps (created once)."""
-    from yibao_site.models import User
-    from yibao_site.services import staff_save
-
     fin = User.objects.filter(username="bank-finance").first() or staff_save(username="bank-finance", role=Role.FINANCE)
     sup = User.objects.filter(username="bank-supervisor").first() or staff_save(username="bank-supervisor",
                                                                                    role=Role.SUPERVISOR)

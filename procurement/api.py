@@ -5,22 +5,24 @@ supervisors, window clerks and reviewers read; township agents see nothing of pr
 """
 from __future__ import annotations
 
-from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from yibao_site.api_base import ScopedQuerysetMixin
 from yibao_site.models import Role
+from yibao_site.money import jsonable
 from yibao_site.permissions import STAFF_ROLES
+from yibao_site.xlsx import xlsx_response
 
 from . import selectors, services
-from .exports import supplier_statement_xlsx, volume_completion_xlsx
+from .exports import supplier_statement_sheets, volume_completion_sheet
 from .models import (
     AgreedVolume, Delivery, DeliveryAlert, DeliveryStatus, Hospital, Order, PaymentOrder, PaymentRun,
     ProcurementBatch, Product, RunStatus, RunTrigger, Supplier,
@@ -34,14 +36,7 @@ from .serializers import (
 
 FINANCE = frozenset({Role.FINANCE})
 READERS = STAFF_ROLES  # everyone but township agents
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CODE_REGEX = r"[\w.\-]+"  # letters, digits, _ . - (never a control character)
-
-
-def _xlsx(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class _CodeUpsertViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
@@ -66,8 +61,6 @@ class _CodeUpsertViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.Up
 
     def perform_create(self, serializer):
         if self.get_queryset().model.objects.filter(code=serializer.validated_data["code"]).exists():
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"code": [_("编码已存在;请用 PUT/PATCH 修改。")]})
         serializer.instance = self.service(**self._values(serializer), actor=self.request.user)
 
@@ -107,8 +100,8 @@ class SupplierViewSet(_CodeUpsertViewSet):
         query.is_valid(raise_exception=True)
         data = selectors.supplier_statement(user=request.user, supplier=supplier, **query.validated_data)
         if request.query_params.get("export") == "xlsx":
-            return _xlsx(supplier_statement_xlsx(data), f"statement-{supplier.code}.xlsx")
-        return Response(_jsonable(data))
+            return xlsx_response(f"statement-{supplier.code}.xlsx", supplier_statement_sheets(data))
+        return Response(jsonable(data))
 
 
 class ProductViewSet(_CodeUpsertViewSet):
@@ -266,22 +259,6 @@ class PaymentOrderViewSet(viewsets.ReadOnlyModelViewSet):
         return PaymentOrderDetailSerializer if self.action == "retrieve" else super().get_serializer_class()
 
 
-def _jsonable(value):
-    """Money and ratios as strings (API.md: never floats), dates as ISO strings."""
-    from datetime import date
-    from decimal import Decimal
-
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return f"{value}"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 class SettlementReportView(APIView):
     """直接结算统计: amount settled per period, days from acceptance to payment, share on time.
     ``?period=month|quarter|year&date_from=&date_to=&supplier=&hospital=``"""
@@ -292,7 +269,7 @@ class SettlementReportView(APIView):
     def get(self, request):
         query = SettlementQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
-        return Response(_jsonable(selectors.settlement_report(user=request.user, **query.validated_data)))
+        return Response(jsonable(selectors.settlement_report(user=request.user, **query.validated_data)))
 
 
 class VolumeCompletionView(APIView):
@@ -310,6 +287,6 @@ class VolumeCompletionView(APIView):
         data["as_of"] = data["as_of"] or timezone.localdate()
         rows = selectors.volume_completion(user=request.user, **data)
         if request.query_params.get("export") == "xlsx":
-            return _xlsx(volume_completion_xlsx(rows), f"volume-completion-{data['year']}.xlsx")
+            return xlsx_response(f"volume-completion-{data['year']}.xlsx", [volume_completion_sheet(rows)])
         return Response({"year": data["year"], "as_of": data["as_of"].isoformat(),
-                         "results": [_jsonable(r.as_dict()) for r in rows]})
+                         "results": [jsonable(r.as_dict()) for r in rows]})

@@ -12,6 +12,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from payments.models import InstructionBatch
+from payments.testing import answer, send
+
 from . import services
 from .importers import DeliveryImporter
 from .models import AgreedVolume, PaymentRun, RunStatus
@@ -46,22 +49,24 @@ DELIVERIES_PER_PERSON = Decimal("0.4")
 
 def seed(ctx) -> None:
     rng, j, today = ctx.rng, ctx.jurisdiction, ctx.today
-    finance = ctx.staff.get("demo_finance")
+    finance = ctx.staff["demo_finance"]  # every write goes through a service, as finance
     log = getattr(ctx, "log", print)
 
-    batches = {code: services.batch_save(code=code, name=name, level=level) for code, name, level in BATCHES}
+    batches = {code: services.batch_save(code=code, name=name, level=level, actor=finance)
+               for code, name, level in BATCHES}
     suppliers = {code: services.supplier_save(code=code, name=name, bank_name="中国工商银行十堰分行",
-                                              bank_account=f"1810{i:012d}") for i, (code, name) in enumerate(SUPPLIERS)}
+                                              bank_account=f"1810{i:012d}", actor=finance)
+                 for i, (code, name) in enumerate(SUPPLIERS)}
     products = [services.product_save(code=c, name=n, kind=k, specification=s, unit=u, unit_price=p, batch=batches[b],
-                                      supplier=suppliers[q]) for c, n, k, s, u, p, b, q in PRODUCTS]
+                                      supplier=suppliers[q], actor=finance) for c, n, k, s, u, p, b, q in PRODUCTS]
     hospitals = []
     for i, town in enumerate(j.townships):
         hospitals.append(services.hospital_save(code=f"YY{town.code}", name=f"{town.name}卫生院", level=1,
-                                                township=town))
+                                                township=town, actor=finance))
     for county in j.counties:
         seat = next(t for t in j.townships if t.parent_id == county.id)
         hospitals.append(services.hospital_save(code=f"YY{county.code}", name=f"{county.name}人民医院", level=2,
-                                                township=seat))
+                                                township=seat, actor=finance))
     log(f"  procurement master data: {len(suppliers)} suppliers, {len(products)} products, {len(hospitals)} hospitals")
 
     drugs = [p for p in products if p.kind == "drug"]
@@ -115,9 +120,6 @@ def seed(ctx) -> None:
 def _through_the_bank(ctx, run, *, back: int, today) -> None:
     """Older runs: signed off, sent and paid by the bank the next day; the last few days'
     runs: sent and still unconfirmed; the latest: waiting for finance to prepare it."""
-    from payments.models import InstructionBatch
-    from payments.testing import answer, send
-
     batch = InstructionBatch.objects.filter(purpose="supplier", source_ref=f"run:{run.pk}").first()
     finance, supervisor = ctx.staff.get("demo_finance"), ctx.staff.get("demo_supervisor")
     if batch is None or back <= RUN_EVERY_DAYS or finance is None or supervisor is None:

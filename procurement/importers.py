@@ -26,7 +26,7 @@ from yibao_site.inputs import parse_money
 from yibao_site.policy import PolicyCache
 from yibao_site.scoping import scope_queryset
 
-from . import rules, services
+from . import services
 from .models import Delivery, DeliveryStatus, Hospital, Order, Product, Supplier
 
 _FIELDS = ("hospital_id", "product_id", "order_id", "quantity", "amount", "delivered_on")

@@ -16,10 +16,15 @@ from collections import defaultdict
 from django.db.models import Count, Sum
 from django.utils.translation import gettext as _
 
-from yibao_site.audit import bulk_create_audited, bulk_update_audited
+from payments.models import Purpose
+from payments.public import PurposeHandler
+from payments.public import register as register_handler
+from yibao_site.audit import bulk_create_audited, bulk_update_audited, history_from_rows
+from yibao_site.money import to_fen
 
 from . import rules
 from .models import Delivery, DeliveryAlert, DeliveryStatus, HospitalDeduction, LineState, PaymentLine, PaymentOrder
+from .services import supplier_bank_correct
 
 
 def _order_ids(instructions) -> dict[int, object]:
@@ -34,7 +39,7 @@ def _refresh_deductions(run_ids, actor=None) -> None:
         existing = {d.hospital_id: d for d in HospitalDeduction.objects.select_for_update().filter(run_id=run_id)}
         new, changed = [], []
         for r in confirmed:
-            total = rules.to_fen(r["total"] or 0)
+            total = to_fen(r["total"] or 0)
             d = existing.get(r["hospital_id"])
             if d is None:
                 new.append(HospitalDeduction(run_id=run_id, hospital_id=r["hospital_id"], count=r["n"], amount=total))
@@ -44,13 +49,6 @@ def _refresh_deductions(run_ids, actor=None) -> None:
         bulk_create_audited(new, HospitalDeduction, actor=actor, reason=_("银行确认支付,从医保基金结算中扣减"))
         bulk_update_audited(changed, HospitalDeduction, ["count", "amount"], actor=actor,
                             reason=_("银行确认支付,扣减合计"))
-
-
-def _snapshot(ids, *, reason: str) -> None:
-    from .services import _history_snapshot
-
-    if ids:
-        _history_snapshot(list(ids), user=None, reason=reason)
 
 
 def on_confirmed(instructions) -> None:
@@ -69,7 +67,7 @@ def on_confirmed(instructions) -> None:
     for day, ids in sorted(paid_on_by_day.items()):
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.INSTRUCTED).update(
             status=DeliveryStatus.PAID, paid_on=day, alert=DeliveryAlert.NONE)
-        _snapshot(ids, reason=_("银行确认到账 %(date)s") % {"date": day.isoformat()})
+        history_from_rows(Delivery, ids, reason=_("银行确认到账 %(date)s") % {"date": day.isoformat()})
     runs = PaymentOrder.objects.filter(pk__in=by_order).values_list("run_id", flat=True)
     _refresh_deductions(runs)
 
@@ -80,30 +78,19 @@ def on_failed(instructions) -> None:
     ids = list(lines.values_list("delivery_id", flat=True))
     lines.update(state=LineState.FAILED)
     Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.INSTRUCTED).update(status=DeliveryStatus.RETURNED)
-    _snapshot(ids, reason=_("银行退回:%(reason)s") % {"reason": instructions[0].failure_reason})
+    history_from_rows(Delivery, ids, reason=_("银行退回:%(reason)s") % {"reason": instructions[0].failure_reason})
 
 
 def on_corrected(instruction, correction, actor) -> None:
-    from .models import Supplier
-    from .services import supplier_save
-
     order_id = int(instruction.source_ref.split(":", 1)[1])
-    supplier = Supplier.objects.get(code=instruction.payee_code)
-    supplier_save(code=supplier.code, name=supplier.name, credit_code=supplier.credit_code,
-                  bank_name=correction.bank_name, bank_account=correction.account_number, actor=actor)
+    supplier_bank_correct(code=instruction.payee_code, bank_name=correction.bank_name,
+                          bank_account=correction.account_number, actor=actor)
     ids = list(PaymentLine.objects.filter(order_id=order_id, state=LineState.FAILED).values_list("delivery_id", flat=True))
     back = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.RETURNED)
     ids = list(back.values_list("pk", flat=True))
     back.update(status=DeliveryStatus.ACCEPTED)
-    if ids:
-        from .services import _history_snapshot
-
-        _history_snapshot(ids, user=actor, reason=_("收款信息已更正,重回待支付队列"))
+    history_from_rows(Delivery, ids, actor=actor, reason=_("收款信息已更正,重回待支付队列"))
 
 
 def register() -> None:
-    from payments.models import Purpose
-    from payments.registry import PurposeHandler
-    from payments.registry import register as register_handler
-
     register_handler(Purpose.SUPPLIER, PurposeHandler(confirmed=on_confirmed, failed=on_failed, corrected=on_corrected))

@@ -4,14 +4,11 @@ caller), so the rules are property-testable."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-FEN = Decimal("0.01")
-RATIO = Decimal("0.0001")
+from yibao_site.money import quantize, to_fen
 
-
-def to_fen(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
+RATIO = Decimal("0.0001")  # completion and elapsed shares: 4 places, half-up
 
 
 def accepted_value(quantity: int, unit_price: Decimal) -> Decimal:
@@ -60,14 +57,14 @@ def year_elapsed_share(year: int, as_of: date) -> Decimal:
     if as_of >= end:
         return Decimal("1")
     total = (end - start).days + 1
-    return (Decimal((as_of - start).days + 1) / Decimal(total)).quantize(RATIO, rounding=ROUND_HALF_UP)
+    return quantize(Decimal((as_of - start).days + 1) / Decimal(total), RATIO)
 
 
 def completion_ratio(done: int, agreed: int) -> Decimal:
     """Return done ÷ agreed to 4 places (may exceed 1 when a hospital buys more than agreed)."""
     if agreed <= 0:
         return Decimal("0")
-    return (Decimal(done) / Decimal(agreed)).quantize(RATIO, rounding=ROUND_HALF_UP)
+    return quantize(Decimal(done) / Decimal(agreed), RATIO)
 
 
 def is_laggard(completion: Decimal, elapsed_share: Decimal, laggard_ratio: Decimal) -> bool:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils.translation import gettext as _
 
+from yibao_site.money import quantize, to_fen
 from yibao_site.policy import PolicyCache
 from yibao_site.scoping import scope_queryset
 
@@ -85,19 +86,19 @@ def settlement_report(*, user, period: str = "month", date_from: date | None = N
     out, total = [], {"count": 0, "amount": Decimal("0.00"), "days": 0, "on_time": 0, "max_days": 0}
     for r in rows:
         out.append({
-            "period": _period_label(r["p"], period), "count": r["n"], "amount": rules.to_fen(r["amount"]),
-            "average_days": (Decimal(r["days"]) / r["n"]).quantize(DAYS, ROUND_HALF_UP),
+            "period": _period_label(r["p"], period), "count": r["n"], "amount": to_fen(r["amount"]),
+            "average_days": quantize(Decimal(r["days"]) / r["n"], DAYS),
             "max_days": r["late_days"], "on_time_count": r["on_time"], "on_time_share": _share(r["on_time"], r["n"]),
         })
         total["count"] += r["n"]
-        total["amount"] += rules.to_fen(r["amount"])
+        total["amount"] += to_fen(r["amount"])
         total["days"] += r["days"]
         total["on_time"] += r["on_time"]
         total["max_days"] = max(total["max_days"], r["late_days"])
     n = total["count"]
     summary = {
         "count": n, "amount": total["amount"],
-        "average_days": (Decimal(total["days"]) / n).quantize(DAYS, ROUND_HALF_UP) if n else Decimal("0.0"),
+        "average_days": quantize(Decimal(total["days"]) / n, DAYS) if n else Decimal("0.0"),
         "max_days": total["max_days"], "on_time_count": total["on_time"], "on_time_share": _share(total["on_time"], n),
     }
     return {"period": period, "rows": out, "total": summary}
@@ -153,7 +154,7 @@ def volume_completion(*, user, year: int, as_of: date, hospital: Hospital | None
         ratio = snap.decimal("procurement.volume_laggard_ratio")
         got = int(done.get((hid, pid)) or 0)
         completion = rules.completion_ratio(got, qty)
-        expected = (elapsed * ratio).quantize(rules.RATIO, ROUND_HALF_UP)
+        expected = quantize(elapsed * ratio, rules.RATIO)
         row = CompletionRow(hcode, hname, tcode, pcode, pname, year, qty, got, completion, expected,
                             rules.is_laggard(completion, elapsed, ratio), snap.used_record())
         if row.laggard or not laggards_only:
@@ -189,10 +190,10 @@ def supplier_statement(*, user, supplier: Supplier, date_from: date, date_to: da
     return {
         "supplier": supplier.code, "supplier_name": supplier.name, "date_from": date_from, "date_to": date_to,
         "deliveries": lines,
-        "delivered_amount": rules.to_fen(sum((d["amount"] for d in lines), Decimal("0"))),
-        "paid_count": paid["n"], "paid_amount": rules.to_fen(paid["s"] or 0),
-        "outstanding_count": owed_sum["n"], "outstanding_amount": rules.to_fen(owed_sum["s"] or 0),
-        "held_amount": rules.to_fen(owed_sum["held"] or 0), "overdue_count": owed_sum["overdue"],
+        "delivered_amount": to_fen(sum((d["amount"] for d in lines), Decimal("0"))),
+        "paid_count": paid["n"], "paid_amount": to_fen(paid["s"] or 0),
+        "outstanding_count": owed_sum["n"], "outstanding_amount": to_fen(owed_sum["s"] or 0),
+        "held_amount": to_fen(owed_sum["held"] or 0), "overdue_count": owed_sum["overdue"],
         "payment_orders": [{"number": o.number, "as_of": o.run.as_of, "count": o.count, "amount": o.amount}
                            for o in orders],
     }

@@ -1,4 +1,4 @@
-"""Scheduled procurement jobs."""
+"""Scheduled procurement jobs: each passes its explicit system actor to the service."""
 from __future__ import annotations
 
 from datetime import date
@@ -7,7 +7,11 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from yibao_site.actors import system_actor
+
+from .models import RunTrigger
 from .schedule import PAYMENT_RUN_TASK, RESUME_STALE_TASK
+from .services import payment_run_start, payment_runs_resume_stale
 
 
 @shared_task(name=PAYMENT_RUN_TASK, acks_late=True, autoretry_for=(OperationalError, InterfaceError),
@@ -18,11 +22,8 @@ def payment_run(as_of: str | None = None) -> dict:
     Idempotent: a completed date is returned unchanged, an interrupted one is resumed; a
     redelivered message (the worker died, ``acks_late``) simply resumes the run.
     """
-    from .models import RunTrigger
-    from .services import payment_run_start
-
     day = date.fromisoformat(as_of) if as_of else timezone.localdate()
-    run = payment_run_start(as_of=day, trigger=RunTrigger.SCHEDULE)
+    run = payment_run_start(as_of=day, trigger=RunTrigger.SCHEDULE, actor=system_actor(PAYMENT_RUN_TASK))
     return {"id": run.pk, "as_of": run.as_of.isoformat(), "count": run.count, "total_amount": str(run.total_amount)}
 
 
@@ -30,6 +31,5 @@ def payment_run(as_of: str | None = None) -> dict:
              retry_backoff=True, max_retries=5)
 def resume_stale_runs() -> list[dict]:
     """Every few minutes (beat): resume payment runs a dead worker left ``running``."""
-    from .services import payment_runs_resume_stale
-
-    return [{"id": r.pk, "as_of": r.as_of.isoformat(), "status": r.status} for r in payment_runs_resume_stale()]
+    return [{"id": r.pk, "as_of": r.as_of.isoformat(), "status": r.status}
+            for r in payment_runs_resume_stale(actor=system_actor(RESUME_STALE_TASK))]

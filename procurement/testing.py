@@ -4,8 +4,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from payments.testing import confirm
+from yibao_site.actors import system_actor
+
 from . import rules
 from .models import Delivery, DeliveryStatus, Hospital, Product, Supplier
+from .schedule import PAYMENT_RUN_TASK
+
+#: The actor the scheduled payment run passes (tests and the bench start runs as the job does).
+RUN_JOB = system_actor(PAYMENT_RUN_TASK)
 
 
 def bulk_accepted_deliveries(*, n: int, hospitals: list[Hospital], products: list[Product],
@@ -40,6 +47,4 @@ def bulk_accepted_deliveries(*, n: int, hospitals: list[Hospital], products: lis
 def bank_confirms(run, *, on: date | None = None):
     """Have the bank pay a completed run's instructions on ``on`` (default the run's date):
     sign-off, file, sent, result (test and benchmark helper)."""
-    from payments.testing import confirm
-
     return confirm(f"run:{run.pk}", on=on)

@@ -19,6 +19,7 @@ from payments.testing import answer, send
 from procurement import selectors as proc_selectors
 from procurement import services
 from procurement.models import Delivery, DeliveryStatus, HospitalDeduction, LineState, PaymentLine
+from procurement.testing import RUN_JOB
 from procurement.tests.conftest import build_world
 from yibao_site.imports import read_table
 
@@ -42,7 +43,7 @@ def _two_supplier_run(world):
     """S001: 100 × 12.34 = 1 234.00 (H001); S002: 2 × 590.00 = 1 180.00 (H002). Accepted 2 Mar."""
     a = world.deliver_accepted(quantity=100, accepted_on=date(2024, 3, 2))
     b = world.deliver_accepted(product=world.stent, hospital=world.h2, quantity=2, accepted_on=date(2024, 3, 2))
-    run = services.payment_run_start(as_of=date(2024, 3, 10))
+    run = services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     return a, b, run
 
 
@@ -67,7 +68,7 @@ def test_a_run_instructs_one_instruction_per_supplier_and_its_file_produced_twic
     rows = read_table(bytes(first.content), "f.csv")
     assert sorted(r["指令编号"] for r in rows) == numbers and {r["金额"] for r in rows} == {"1234.00", "1180.00"}
     # Running the same date again (or re-instructing the run) adds no instruction.
-    services.payment_run_start(as_of=date(2024, 3, 10))
+    services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     assert Instruction.objects.count() == 2 and sorted(Instruction.objects.values_list("number", flat=True)) == numbers
 
 
@@ -95,7 +96,7 @@ def test_a_failed_line_is_reinstructed_after_a_reviewed_correction_and_confirmed
     assert {d.hospital.code: d.amount for d in HospitalDeduction.objects.all()} == {"H001": Decimal("1234.00")}
 
     # A returned line waits: the next run does not take it before the payee is corrected.
-    assert services.payment_run_start(as_of=date(2024, 3, 15)).count == 0
+    assert services.payment_run_start(as_of=date(2024, 3, 15), actor=RUN_JOB).count == 0
     with pytest.raises(ValidationError):  # evidence is required
         pay.correction_submit(instruction_id=s2.pk, account_name="鄂西器械有限公司", bank_name="中国农业银行十堰分行",
                               account_number="4200300300000003", evidence="", actor=staff["finance"])
@@ -109,7 +110,7 @@ def test_a_failed_line_is_reinstructed_after_a_reviewed_correction_and_confirmed
     b.refresh_from_db()
     assert (world.s2.bank_account, b.status) == ("4200300300000003", DeliveryStatus.ACCEPTED)
 
-    run2 = services.payment_run_start(as_of=date(2024, 3, 20))
+    run2 = services.payment_run_start(as_of=date(2024, 3, 20), actor=RUN_JOB)
     assert (run2.count, run2.total_amount) == (1, Decimal("1180.00"))
     batch2 = send(_batch(run2), finance=staff["finance"], supervisor=staff["supervisor"])
     again = batch2.instructions.get()
@@ -176,7 +177,7 @@ def test_a_batch_above_the_threshold_needs_a_supervisors_approval_never_the_prep
     from yibao_site.services import staff_save
 
     world.deliver_accepted(product=world.stent, quantity=1000, accepted_on=date(2024, 3, 2))
-    batch = _batch(services.payment_run_start(as_of=date(2024, 3, 10)))
+    batch = _batch(services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB))
     assert (batch.total_amount, batch.signoff_threshold, batch.signoff_required) == (
         Decimal("590000.00"), Decimal("500000.00"), True)
     with pytest.raises(PermissionDenied):
@@ -194,7 +195,7 @@ def test_a_batch_above_the_threshold_needs_a_supervisors_approval_never_the_prep
     boss = staff_save(username="boss", role="supervisor")
     boss.is_superuser = True
     boss.save()
-    other = _batch(services.payment_run_start(as_of=date(2024, 3, 12)))
+    other = _batch(services.payment_run_start(as_of=date(2024, 3, 12), actor=RUN_JOB))
     pay.batch_prepare(batch_id=other.pk, actor=boss)
     with pytest.raises(PermissionDenied):
         pay.batch_approve(batch_id=other.pk, actor=boss)
@@ -210,10 +211,10 @@ def test_instructions_unconfirmed_past_the_policy_days_are_escalated_once(world,
     a, b, run = _two_supplier_run(world)
     send(_batch(run), finance=staff["finance"], supervisor=staff["supervisor"])
     today = timezone.localdate()
-    assert pay.instructions_escalate(on=today + timedelta(days=3))["escalated"] == 0
-    assert pay.instructions_escalate(on=today + timedelta(days=4)) == {
+    assert pay.instructions_escalate(on=today + timedelta(days=3), actor=staff["finance"])["escalated"] == 0
+    assert pay.instructions_escalate(on=today + timedelta(days=4), actor=staff["finance"]) == {
         "as_of": (today + timedelta(days=4)).isoformat(), "overdue": 2, "escalated": 2}
-    assert pay.instructions_escalate(on=today + timedelta(days=5))["escalated"] == 0
+    assert pay.instructions_escalate(on=today + timedelta(days=5), actor=staff["finance"])["escalated"] == 0
     assert set(Instruction.objects.values_list("escalated_on", flat=True)) == {today + timedelta(days=4)}
     ages = {r["bucket"]: r for r in open_by_age(user=staff["finance"], today=today + timedelta(days=5))}
     assert ages["4-7"]["pending"] == 2 and ages["4-7"]["pending_amount"] == Decimal("2414.00")

@@ -15,7 +15,7 @@ from payments.models import BankResult, Instruction, InstructionBatch, Instructi
 from payments.testing import bank_staff, send
 from procurement import services
 from procurement.models import Delivery, DeliveryStatus, LineState, PaymentLine, PaymentOrder, Supplier
-from procurement.testing import bulk_accepted_deliveries
+from procurement.testing import RUN_JOB, bulk_accepted_deliveries
 from procurement.tests.conftest import build_world
 from yibao_site.imports import read_table
 
@@ -48,10 +48,12 @@ def _world(n):
     from yibao_site.testing import build_jurisdiction
 
     world = build_world(build_jurisdiction(pack="shiyan-2022"))
-    extra = [services.supplier_save(code=f"S1{i:02d}", name=f"企业{i}", bank_name="测试银行", bank_account=f"6200{i:08d}")
+    extra = [services.supplier_save(code=f"S1{i:02d}", name=f"企业{i}", bank_name="测试银行", bank_account=f"6200{i:08d}",
+                                   actor=world.finance)
              for i in range(6)]
     products = [world.drug, world.stent] + [
-        services.product_save(code=f"P1{i:02d}", name=f"产品{i}", kind="drug", unit_price="7.77", supplier=s)
+        services.product_save(code=f"P1{i:02d}", name=f"产品{i}", kind="drug", unit_price="7.77", supplier=s,
+                              actor=world.finance)
         for i, s in enumerate(extra)]
     bulk_accepted_deliveries(n=n, hospitals=[world.h1, world.h2], products=products, accepted_on=date(2024, 3, 2),
                              payment_days=30)
@@ -77,7 +79,7 @@ def test_concurrent_runs_then_concurrent_result_imports_leave_each_line_in_one_s
     monkeypatch.setenv("PROCUREMENT_PAYMENT_CHUNK_SIZE", "30")
     _world(800)
     ids = set(Delivery.objects.values_list("pk", flat=True))
-    runs = _threads([lambda d=d: services.payment_run_start(as_of=d)
+    runs = _threads([lambda d=d: services.payment_run_start(as_of=d, actor=RUN_JOB)
                      for d in (date(2024, 3, 10), date(2024, 3, 11), date(2024, 3, 12))])
     assert sum(r.count for r in runs) == 800
     per_run_supplier = Counter(Instruction.objects.values_list("batch_id", "payee_code"))
@@ -115,7 +117,7 @@ def test_a_paid_and_a_failed_answer_for_the_same_instructions_at_once_one_wins_w
     """Two callbacks race with opposite answers for the same instructions: exactly one is
     recorded whole, the other is refused whole (never half paid, half failed)."""
     _world(40)
-    services.payment_run_start(as_of=date(2024, 3, 10))
+    services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     finance, supervisor = bank_staff()
     batch = send(InstructionBatch.objects.get(), finance=finance, supervisor=supervisor)
     ins = list(batch.instructions.order_by("number"))

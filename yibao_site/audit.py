@@ -132,10 +132,21 @@ def history_insert_select(model: type[Model], *, where: dict, actor=None, reason
                            where=where)
 
 
+def history_from_rows(model: type[Model], ids: Sequence[int], *, actor=None, reason: str = "",
+                      history_type: str = "~") -> None:
+    """One history row (``~`` by default) per row of ``ids``, copied by the database from the
+    rows as they are now (one ``INSERT … SELECT``): the audit trail of a set-based ``UPDATE``."""
+    if not ids:
+        return
+    with connections[router.db_for_write(model)].cursor() as cursor:
+        _history_from_rows(cursor, model, list(ids), actor=actor, reason=audit_reason(actor, reason),
+                           now=timezone.now(), history_type=history_type)
+
+
 def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, actor, reason: str, now,
-                       where: dict | None = None) -> None:
-    """One ``+`` history row per row of ``ids`` (or matching ``where``), copied by the server
-    from the rows themselves."""
+                       where: dict | None = None, history_type: str = "+") -> None:
+    """One history row per row of ``ids`` (or matching ``where``), copied by the server from
+    the rows themselves."""
     meta = model._meta
     history_model = model.history.model
     if getattr(actor, "is_authenticated", False):
@@ -144,7 +155,7 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
         user = history_model.get_default_history_user(None) if hasattr(history_model, "get_default_history_user") else None
         user_id = getattr(user, "pk", None)
     tracked = {f.attname: meta.get_field(f.name).column for f in history_model.tracked_fields}
-    specials = {"history_date": now, "history_change_reason": reason[:100] or None, "history_type": "+",
+    specials = {"history_date": now, "history_change_reason": reason[:100] or None, "history_type": history_type,
                 "history_user_id": user_id}
     qn = cursor.db.ops.quote_name
     columns, select, params = [], [], []
@@ -161,11 +172,14 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
             select.append(qn(tracked[f.attname]))
         else:
             select.append("NULL")
-    if where is None:
-        condition, params = f"{qn(meta.pk.column)} = ANY(%s)", params + [list(ids)]
-    else:
+    if where is not None:
         condition = " AND ".join(f"{qn(meta.get_field(name).column)} = %s" for name in where) or "1 = 1"
         params = params + list(where.values())
+    elif cursor.db.vendor == "postgresql":
+        condition, params = f"{qn(meta.pk.column)} = ANY(%s)", params + [list(ids)]
+    else:
+        condition = f"{qn(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))})"
+        params = params + list(ids)
     cursor.execute(f"INSERT INTO {qn(history_model._meta.db_table)} ({', '.join(columns)}) "
                    f"SELECT {', '.join(select)} FROM {qn(meta.db_table)} WHERE {condition}", params)
 

@@ -10,12 +10,13 @@ from urllib.parse import quote
 
 from django.http import HttpResponse
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Font, PatternFill
 
 from .formatting import FEN, to_decimal
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
+HIGHLIGHT = PatternFill("solid", fgColor="FDE68A")  # a row that needs attention (a laggard)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -25,6 +26,7 @@ class Sheet:
     headers: list[str]
     rows: list[list] = field(default_factory=list)
     money_columns: set[int] = field(default_factory=set)  # 0-based columns holding yuan
+    highlight_rows: set[int] = field(default_factory=set)  # 0-based indexes into rows, filled yellow
 
 
 def safe_text(value: str) -> str:
@@ -40,7 +42,7 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
         ws.append([str(h) for h in sheet.headers])
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in sheet.rows:
+        for n, row in enumerate(sheet.rows):
             values = []
             for i, value in enumerate(row):
                 if i in sheet.money_columns and value not in (None, ""):
@@ -51,6 +53,9 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
                 else:
                     values.append(safe_text(str(value)))
             ws.append(values)
+            if n in sheet.highlight_rows:
+                for cell in ws[ws.max_row]:
+                    cell.fill = HIGHLIGHT
         for col in sheet.money_columns:
             for (cell,) in ws.iter_rows(min_row=2, min_col=col + 1, max_col=col + 1):
                 cell.number_format = MONEY_FORMAT

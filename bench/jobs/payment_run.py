@@ -20,21 +20,24 @@ PRODUCTS = 200
 def run(ctx) -> list[dict]:
     from django.utils import timezone
 
+    from payments.testing import bank_staff
     from procurement import services
     from procurement.models import Delivery, PaymentLine
-    from procurement.testing import bulk_accepted_deliveries
+    from procurement.testing import RUN_JOB, bulk_accepted_deliveries
 
     n = ctx.scale or DEFAULT_SCALE
     log = getattr(ctx, "log", print)
     j = ctx.jurisdiction
     today = timezone.localdate()
+    finance = bank_staff()[0]  # master data is finance's (the services refuse no actor)
 
     suppliers = [services.supplier_save(code=f"BS{i:03d}", name=f"基准企业{i}", bank_name="基准银行",
-                                        bank_account=f"62000000{i:06d}") for i in range(SUPPLIERS)]
+                                        bank_account=f"62000000{i:06d}", actor=finance) for i in range(SUPPLIERS)]
     products = [services.product_save(code=f"BP{i:04d}", name=f"基准产品{i}", kind="drug" if i % 3 else "consumable",
-                                      unit_price=f"{1 + i % 97}.{i % 100:02d}", supplier=suppliers[i % SUPPLIERS])
+                                      unit_price=f"{1 + i % 97}.{i % 100:02d}", supplier=suppliers[i % SUPPLIERS], actor=finance)
                 for i in range(PRODUCTS)]
-    hospitals = [services.hospital_save(code=f"BH{i:03d}", name=f"基准医院{i}", level=1 + i % 3, township=t)
+    hospitals = [services.hospital_save(code=f"BH{i:03d}", name=f"基准医院{i}", level=1 + i % 3, township=t,
+                                        actor=finance)
                  for i, t in enumerate(j.townships)]
 
     started = time.perf_counter()
@@ -52,13 +55,13 @@ def run(ctx) -> list[dict]:
         log(f"  {job}: {count} rows in {seconds:.2f}s")
 
     started = time.perf_counter()
-    result = services.payment_run_start(as_of=today)
+    result = services.payment_run_start(as_of=today, actor=RUN_JOB)
     record("payment_run (pay all)", time.perf_counter() - started, n)
     assert result.count == n and PaymentLine.objects.count() == n, (result.count, n)
     assert not Delivery.objects.filter(status="accepted").exists()
 
     started = time.perf_counter()
-    again = services.payment_run_start(as_of=today)
+    again = services.payment_run_start(as_of=today, actor=RUN_JOB)
     record("payment_run (same date again)", time.perf_counter() - started, n)
     assert again.pk == result.pk and PaymentLine.objects.count() == n
     return rows

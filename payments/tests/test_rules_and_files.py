@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from payments import rules, services
 from payments.models import BankFileLayout, InstructionBatch, PayeeKind, Purpose
+from payments.testing import bank_staff
 
 
 def test_signoff_is_strictly_above_the_threshold():
@@ -43,7 +44,7 @@ def batch(shiyan):
                                    account_number="6222", amount=Decimal("88.10"), evidence="配偶,结婚证"),
                 services.PayeeLine(source_ref="p:1", payee_kind=PayeeKind.SELF, payee_code="X1", payee_name="张三",
                                    account_name="张三", bank_name="农商行", account_number="6221",
-                                   amount=Decimal("100.00"))])
+                                   amount=Decimal("100.00"))], actor=bank_staff()[0])
 
 
 def test_batch_numbers_are_stable_and_created_once(batch):
@@ -52,7 +53,7 @@ def test_batch_numbers_are_stable_and_created_once(batch):
     numbers = list(batch.instructions.order_by("source_ref").values_list("number", flat=True))
     assert numbers == [f"JZ20240501{batch.pk:06d}00001", f"JZ20240501{batch.pk:06d}00002"]
     again = services.batch_create(purpose=Purpose.ASSISTANCE, source_ref="test:1", title="x", region=batch.region,
-                                  on=date(2024, 5, 2), payees=[])
+                                  on=date(2024, 5, 2), payees=[], actor=bank_staff()[0])
     assert again.pk == batch.pk and InstructionBatch.objects.count() == 1
 
 
@@ -62,7 +63,8 @@ def test_an_incomplete_account_is_refused(shiyan):
                               on=date(2024, 5, 1),
                               payees=[services.PayeeLine(source_ref="p", payee_kind="self", payee_code="X",
                                                          payee_name="X", account_name="X", bank_name="",
-                                                         account_number="1", amount=Decimal("1.00"))])
+                                                         account_number="1", amount=Decimal("1.00"))],
+                              actor=bank_staff()[0])
 
 
 def test_xlsx_layout_in_the_banks_columns_with_formula_safe_text(batch):

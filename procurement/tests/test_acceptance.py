@@ -25,7 +25,7 @@ def test_partial_acceptance_holds_an_invoice_for_the_full_delivery_until_finance
     """Delivered 100, accepted 80: accepted value 80 × 12.34 = 987.20; the invoice of
     1 234.00 differs by 246.80 → held.  The supplier's corrected invoice of 987.20 releases it."""
     d = world.deliver(quantity=100, amount="1234.00")
-    d = services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 5), quantity=80)
+    d = services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 5), quantity=80, actor=world.finance)
     assert d.status == DeliveryStatus.HELD
     assert (d.accepted_quantity, d.accepted_amount, d.mismatch) == (80, Decimal("987.20"), Decimal("246.80"))
     assert d.due_on == date(2024, 4, 4)
@@ -43,7 +43,7 @@ def test_partial_acceptance_holds_an_invoice_for_the_full_delivery_until_finance
 def test_partial_acceptance_with_a_matching_invoice_is_payable_at_once(world):
     """Delivered 10 stents, 7 accepted and invoiced: 7 × 590.00 = 4 130.00."""
     d = world.deliver(product=world.stent, quantity=10, amount="4130.00")
-    d = services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 1), quantity=7)
+    d = services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 1), quantity=7, actor=world.finance)
     assert d.status == DeliveryStatus.ACCEPTED and d.accepted_amount == Decimal("4130.00")
 
 
@@ -80,7 +80,7 @@ def test_bad_acceptance_is_refused_and_writes_nothing(world):
                           ({"accepted_on": date(2999, 1, 1)}, "accepted_on")]:
         args = {"accepted_on": date(2024, 3, 2), "quantity": 100} | kwargs
         with pytest.raises(ValidationError) as err:
-            services.delivery_accept(delivery_id=d.pk, **args)
+            services.delivery_accept(delivery_id=d.pk, **args, actor=world.finance)
         assert field in err.value.message_dict, kwargs
     d.refresh_from_db()
     assert d.status == DeliveryStatus.DELIVERED and d.accepted_on is None
@@ -89,7 +89,7 @@ def test_bad_acceptance_is_refused_and_writes_nothing(world):
 def test_a_delivery_is_accepted_only_once(world):
     d = world.deliver_accepted()
     with pytest.raises(ValidationError):
-        services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 3), quantity=1)
+        services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 3), quantity=1, actor=world.finance)
 
 
 def test_delivery_of_a_product_by_another_supplier_than_the_selected_one_is_refused(world):
@@ -100,8 +100,9 @@ def test_delivery_of_a_product_by_another_supplier_than_the_selected_one_is_refu
 
 def test_delivery_copies_the_selected_price_so_a_later_price_change_does_not_alter_it(world):
     d = world.deliver(quantity=10)
-    services.product_save(code="P001", name="阿托伐他汀钙片", kind="drug", unit_price="9.99", supplier=world.s1)
-    d = services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 2), quantity=10)
+    services.product_save(code="P001", name="阿托伐他汀钙片", kind="drug", unit_price="9.99", supplier=world.s1,
+                          actor=world.finance)
+    d = services.delivery_accept(delivery_id=d.pk, accepted_on=date(2024, 3, 2), quantity=10, actor=world.finance)
     assert d.accepted_amount == Decimal("123.40") and d.status == DeliveryStatus.ACCEPTED
 
 

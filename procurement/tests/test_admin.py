@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from procurement import services
 from procurement.models import Delivery, DeliveryStatus, PaymentRun
-from procurement.testing import bank_confirms
+from procurement.testing import RUN_JOB, bank_confirms
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def fin_client(client, staff):
 
 def test_every_list_and_add_page_renders_for_finance(world, fin_client):
     world.deliver_accepted()
-    services.payment_run_start(as_of=date(2024, 3, 10))
+    services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     for model in ["procurementbatch", "supplier", "product", "hospital", "agreedvolume", "order", "delivery",
                   "paymentrun", "paymentorder", "hospitaldeduction"]:
         assert fin_client.get(reverse(f"admin:procurement_{model}_changelist")).status_code == 200, model
@@ -85,10 +85,10 @@ def test_run_from_the_admin_then_review(world, fin_client):
 
 
 def test_reports_page_highlights_laggards_and_exports(world, fin_client):
-    services.agreed_volume_save(hospital=world.h1, product=world.drug, year=2024, quantity=200)
-    services.agreed_volume_save(hospital=world.h2, product=world.drug, year=2024, quantity=200)
+    services.agreed_volume_save(hospital=world.h1, product=world.drug, year=2024, quantity=200, actor=world.finance)
+    services.agreed_volume_save(hospital=world.h2, product=world.drug, year=2024, quantity=200, actor=world.finance)
     world.deliver_accepted(quantity=100)
-    bank_confirms(services.payment_run_start(as_of=date(2024, 3, 10)))  # reports count confirmed money only
+    bank_confirms(services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB))  # reports count confirmed money only
     url = reverse("admin:procurement_reports")
     r = fin_client.get(url, {"period": "month", "year": 2024, "as_of": "2024-07-01"})
     html = r.content.decode()
@@ -100,7 +100,7 @@ def test_reports_page_highlights_laggards_and_exports(world, fin_client):
 
 def test_supplier_statement_page_and_xlsx(world, fin_client):
     world.deliver_accepted()
-    services.payment_run_start(as_of=date(2024, 3, 10))
+    services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     url = reverse("admin:procurement_supplier_statement", args=[world.s1.pk])
     r = fin_client.get(url, {"date_from": "2024-03-01", "date_to": "2024-03-31"})
     assert r.status_code == 200 and "ZF20240310-S001" in r.content.decode()
@@ -112,7 +112,7 @@ def test_dashboard_shows_due_soon_overdue_held_and_runs_to_review(world, rf, sta
     from yibao_site.dashboard import dashboard_callback
 
     world.deliver_accepted(quantity=100, amount="1234.00", accept_quantity=80)  # held, due 1 Apr
-    services.payment_run_start(as_of=date(2024, 4, 2))
+    services.payment_run_start(as_of=date(2024, 4, 2), actor=RUN_JOB)
     request = rf.get("/admin/")
     request.user = staff["finance"]
     items = {str(i.title): i for i in dashboard_callback(request, {})["todo_items"]}

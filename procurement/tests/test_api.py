@@ -162,7 +162,7 @@ def test_reports_settlement_and_statement_and_completion(world, fin):
         bank_confirms(run)
     r = fin.get("/api/v1/procurement-reports/settlement/?period=month").json()
     assert [(x["period"], x["count"], x["amount"]) for x in r["rows"]] == [("2024-03", 1, "1234.00"), ("2024-04", 1, "24.68")]
-    assert r["total"] == {"count": 2, "amount": "1258.68", "average_days": "21.0", "max_days": 34,
+    assert r["total"] == {"count": 2, "amount": "1258.68", "average_days": "21.00", "max_days": 34,
                           "on_time_count": 1, "on_time_share": "0.5000"}
     assert fin.get("/api/v1/procurement-reports/settlement/?period=week").status_code == 400
 

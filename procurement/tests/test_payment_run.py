@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
 from procurement import services
-from procurement.testing import bank_confirms
+from procurement.services import runs as run_service
+from procurement.testing import RUN_JOB, bank_confirms
 from procurement.models import (
     Delivery, DeliveryAlert, DeliveryStatus, HospitalDeduction, PaymentLine, PaymentOrder, PaymentRun, RunStatus,
 )
@@ -35,7 +36,7 @@ def test_run_pays_accepted_reconciled_deliveries_grouped_per_supplier(world):
     Issue 17 changed the meaning: the run *instructs* the bank (deliveries ``instructed``, no
     deduction yet); the deliveries become ``paid`` and the deductions appear on confirmation."""
     paid, held, waiting, later = _world_with_mixed_deliveries(world)
-    run = services.payment_run_start(as_of=date(2024, 3, 10))
+    run = services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     assert set(Delivery.objects.filter(pk__in=[d.pk for d in paid]).values_list("status", flat=True)) == {
         DeliveryStatus.INSTRUCTED}
     assert not HospitalDeduction.objects.exists()
@@ -58,9 +59,9 @@ def test_payment_line_records_days_to_pay_and_timeliness(world):
     """Accepted 2 Mar, due 1 Apr: paid 10 Mar → 8 days, on time; accepted 3 Mar (due 2 Apr)
     paid by the 5 Apr run → 33 days, late (days measured to the bank's confirmation date)."""
     on_time = world.deliver_accepted(accepted_on=date(2024, 3, 2))
-    bank_confirms(services.payment_run_start(as_of=date(2024, 3, 10)))  # the bank pays the same day
+    bank_confirms(services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB))  # the bank pays the same day
     late = world.deliver_accepted(accepted_on=date(2024, 3, 3))
-    bank_confirms(services.payment_run_start(as_of=date(2024, 4, 5)))
+    bank_confirms(services.payment_run_start(as_of=date(2024, 4, 5), actor=RUN_JOB))
     a, b = PaymentLine.objects.get(delivery=on_time), PaymentLine.objects.get(delivery=late)
     assert (a.days_to_pay, a.on_time, a.paid_on) == (8, True, date(2024, 3, 10))
     assert (b.days_to_pay, b.on_time, b.due_on) == (33, False, date(2024, 4, 2))
@@ -68,23 +69,23 @@ def test_payment_line_records_days_to_pay_and_timeliness(world):
 
 def test_running_the_same_date_again_changes_nothing(world):
     _world_with_mixed_deliveries(world)
-    first = services.payment_run_start(as_of=date(2024, 3, 10))
+    first = services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     snapshot = (PaymentLine.objects.count(), Delivery.history.count(), PaymentRun.history.count(),
                 PaymentOrder.history.count())
     world.deliver_accepted(quantity=3, accepted_on=date(2024, 3, 9))  # arrives after the run
-    again = services.payment_run_start(as_of=date(2024, 3, 10))
+    again = services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     assert again.pk == first.pk and (again.count, again.total_amount) == (first.count, first.total_amount)
     assert (PaymentLine.objects.count(), Delivery.history.count() - 2, PaymentRun.history.count(),
             PaymentOrder.history.count()) == snapshot  # -2: the new delivery's own create + accept
-    nxt = services.payment_run_start(as_of=date(2024, 3, 11))
+    nxt = services.payment_run_start(as_of=date(2024, 3, 11), actor=RUN_JOB)
     assert nxt.count == 2  # the late arrival and the one accepted on 11 Mar
 
 
 def test_a_held_delivery_is_paid_by_the_next_run_once_reconciled(world, staff):
     d = world.deliver_accepted(quantity=100, amount="1234.00", accept_quantity=80)
-    assert services.payment_run_start(as_of=date(2024, 3, 10)).count == 0
+    assert services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB).count == 0
     services.delivery_reconcile(delivery_id=d.pk, amount="987.20", actor=staff["finance"])
-    run = services.payment_run_start(as_of=date(2024, 3, 11))
+    run = services.payment_run_start(as_of=date(2024, 3, 11), actor=RUN_JOB)
     assert (run.count, run.total_amount) == (1, Decimal("987.20"))
 
 
@@ -92,21 +93,21 @@ def test_due_soon_then_overdue_flags_and_a_single_escalation(world):
     """Held delivery accepted 2 Mar, due 1 Apr, 7 days' notice: on 24 Mar nothing; on 25 Mar
     due soon; on 2 Apr overdue and escalated; on 3 Apr still escalated as of 2 Apr."""
     held = world.deliver_accepted(quantity=100, amount="1234.00", accept_quantity=80)
-    services.payment_run_start(as_of=date(2024, 3, 24))
+    services.payment_run_start(as_of=date(2024, 3, 24), actor=RUN_JOB)
     assert Delivery.objects.get(pk=held.pk).alert == DeliveryAlert.NONE
-    run = services.payment_run_start(as_of=date(2024, 3, 25))
+    run = services.payment_run_start(as_of=date(2024, 3, 25), actor=RUN_JOB)
     assert Delivery.objects.get(pk=held.pk).alert == DeliveryAlert.DUE_SOON and run.due_soon_count == 1
-    run = services.payment_run_start(as_of=date(2024, 4, 2))
+    run = services.payment_run_start(as_of=date(2024, 4, 2), actor=RUN_JOB)
     d = Delivery.objects.get(pk=held.pk)
     assert (d.alert, d.escalated_on, run.overdue_count) == (DeliveryAlert.OVERDUE, date(2024, 4, 2), 1)
-    services.payment_run_start(as_of=date(2024, 4, 3))
+    services.payment_run_start(as_of=date(2024, 4, 3), actor=RUN_JOB)
     assert Delivery.objects.get(pk=held.pk).escalated_on == date(2024, 4, 2)
 
 
 def test_an_earlier_date_run_after_a_later_one_leaves_the_flags_alone(world):
     held = world.deliver_accepted(quantity=100, amount="1234.00", accept_quantity=80)
-    services.payment_run_start(as_of=date(2024, 4, 2))
-    services.payment_run_start(as_of=date(2024, 3, 20))
+    services.payment_run_start(as_of=date(2024, 4, 2), actor=RUN_JOB)
+    services.payment_run_start(as_of=date(2024, 3, 20), actor=RUN_JOB)
     assert Delivery.objects.get(pk=held.pk).alert == DeliveryAlert.OVERDUE
 
 
@@ -122,14 +123,14 @@ def test_a_run_that_dies_after_partial_work_is_resumed_without_paying_twice(worl
         if len(calls) == 1:
             raise RuntimeError("worker lost")
 
-    monkeypatch.setattr(services, "_after_chunk", crash)
+    monkeypatch.setattr(run_service, "_after_chunk", crash)
     with pytest.raises(RuntimeError):
-        services.payment_run_start(as_of=date(2024, 3, 10))
+        services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     run = PaymentRun.objects.get(as_of=date(2024, 3, 10))
     assert run.status == RunStatus.FAILED and "worker lost" in run.last_error
     assert PaymentLine.objects.count() == 2
 
-    run = services.payment_run_start(as_of=date(2024, 3, 10))
+    run = services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     assert run.status == RunStatus.COMPLETED and run.attempts == 2
     assert PaymentLine.objects.count() == 6
     assert set(PaymentLine.objects.values_list("delivery_id", flat=True)) == {d.pk for d in deliveries}
@@ -142,7 +143,7 @@ def test_the_database_refuses_a_second_payment_line_for_a_delivery(world):
     from django.db import IntegrityError, transaction
 
     d = world.deliver_accepted()
-    run = services.payment_run_start(as_of=date(2024, 3, 10))
+    run = services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     line = PaymentLine.objects.get(delivery=d)
     with pytest.raises(IntegrityError), transaction.atomic():
         PaymentLine.objects.create(order=line.order, delivery=d, hospital=d.hospital, amount=1, accepted_on=d.accepted_on,
@@ -151,7 +152,7 @@ def test_the_database_refuses_a_second_payment_line_for_a_delivery(world):
 
 def test_run_date_in_the_future_is_refused(world):
     with pytest.raises(ValidationError):
-        services.payment_run_start(as_of=date(2999, 1, 1))
+        services.payment_run_start(as_of=date(2999, 1, 1), actor=RUN_JOB)
     assert not PaymentRun.objects.exists()
 
 

@@ -13,8 +13,9 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from procurement import services
+from procurement.services import runs as run_service
 from procurement.models import Delivery, DeliveryStatus, PaymentLine, PaymentOrder, PaymentRun, RunStatus
-from procurement.testing import bulk_accepted_deliveries
+from procurement.testing import RUN_JOB, bulk_accepted_deliveries
 
 from .conftest import build_world
 
@@ -55,7 +56,7 @@ def _run_in_threads(dates):
     def go(as_of):
         try:
             barrier.wait()
-            runs.append(services.payment_run_start(as_of=as_of))
+            runs.append(services.payment_run_start(as_of=as_of, actor=RUN_JOB))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -99,7 +100,7 @@ def test_without_the_run_lock_row_locks_and_the_unique_line_still_prevent_double
     from contextlib import nullcontext
 
     monkeypatch.setenv("PROCUREMENT_PAYMENT_CHUNK_SIZE", "10")
-    monkeypatch.setattr(services, "_run_lock", nullcontext)
+    monkeypatch.setattr(run_service, "_run_lock", nullcontext)
     _world, ids = _world_with(400, date(2024, 3, 2))
     runs = _run_in_threads([date(2024, 3, 10), date(2024, 3, 11)])
     assert sum(r.count for r in runs) == 400
@@ -118,12 +119,12 @@ def test_a_run_holds_the_advisory_lock_and_releases_it():
             seen.append(c.fetchone()[0])
 
     _world, _ids = _world_with(3, date(2024, 3, 2))
-    original = services._after_chunk
-    services._after_chunk = probe
+    original = run_service._after_chunk
+    run_service._after_chunk = probe
     try:
-        services.payment_run_start(as_of=date(2024, 3, 10))
+        services.payment_run_start(as_of=date(2024, 3, 10), actor=RUN_JOB)
     finally:
-        services._after_chunk = original
+        run_service._after_chunk = original
     assert seen == [1]
     with connection.cursor() as c:
         c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
@@ -194,7 +195,7 @@ def test_a_worker_killed_mid_run_then_a_rerun_pays_everything_exactly_once(slow_
     assert run.status == RunStatus.RUNNING  # it died without finishing
 
     monkeypatch.setenv("PROCUREMENT_PAYMENT_CHUNK_SIZE", "500")
-    rerun = services.payment_run_start(as_of=today)  # waits for PostgreSQL to drop the dead session's lock
+    rerun = services.payment_run_start(as_of=today, actor=RUN_JOB)  # waits for PostgreSQL to drop the dead session's lock
     assert rerun.pk == run.pk and rerun.status == RunStatus.COMPLETED and rerun.attempts == 2
     assert rerun.count == n
     _assert_each_paid_exactly_once(ids)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from procurement import services
 from procurement.models import PaymentLine, PaymentRun, RunStatus
 from procurement.schedule import PAYMENT_RUN_TASK, RESUME_STALE_TASK
+from yibao_site.actors import system_actor
 
 from .test_payment_run_postgres import _assert_each_paid_exactly_once, _wait_for, _world_with
 
@@ -34,10 +35,10 @@ def test_on_sqlite_a_run_running_for_too_long_is_stale_and_resumed(settings):
     PaymentRun.objects.filter(pk=fresh.pk).update(started_at=timezone.now() - timedelta(minutes=5))
     if connection.vendor != "postgresql":
         assert [r.pk for r in services.payment_runs_stale()] == [fresh.pk]
-    [resumed] = services.payment_runs_resume_stale()
+    [resumed] = services.payment_runs_resume_stale(actor=system_actor(RESUME_STALE_TASK))
     assert resumed.pk == fresh.pk and resumed.status == RunStatus.COMPLETED and resumed.count == 7
     _assert_each_paid_exactly_once(ids)
-    assert services.payment_runs_resume_stale() == []  # completed: nothing left to resume
+    assert services.payment_runs_resume_stale(actor=system_actor(RESUME_STALE_TASK)) == []  # completed: nothing left to resume
 
 
 @pytest.mark.postgres

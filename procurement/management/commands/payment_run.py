@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from procurement.models import RunTrigger
 from procurement.services import payment_run_start
+from yibao_site.actors import system_actor
 
 
 class Command(BaseCommand):
@@ -20,7 +21,8 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--as-of: {exc}") from exc
         try:
-            run = payment_run_start(as_of=day, trigger=RunTrigger.COMMAND)
+            run = payment_run_start(as_of=day, trigger=RunTrigger.COMMAND,
+                                    actor=system_actor("procurement.payment_run_command"))
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
