@@ -498,14 +498,15 @@ def payee_problem(account: PersonBankAccount | None, person) -> str:
 @transaction.atomic
 def person_account_save(*, person, account_name: str, bank_name: str, account_number: str,
                         payee_kind: str = PayeeKind.SELF, evidence: str = "", relation: str = "",
-                        evidence_upload=None, actor=None) -> PersonBankAccount:
+                        evidence_upload=None, store_file: bool = True, actor=None) -> PersonBankAccount:
     """Record the account a person's assistance is paid to: their social-security card's bank
     account (in their own name), or a close relative's with the relation and the uploaded
     proof (关系证明、委托书; PDF/JPG/PNG sniffed from its bytes).
 
     An account suspended by a bank return keeps its account details until a second person
     reviews a correction (:func:`correction_approve`); only its relation and proof may be
-    completed meanwhile."""
+    completed meanwhile.  ``store_file=False`` checks everything but writes no file (a form's
+    validation pass inside a rolled-back savepoint)."""
     from members.models import Relation
 
     from yibao_site.uploads import inspect_upload
@@ -549,11 +550,12 @@ def person_account_save(*, person, account_name: str, bank_name: str, account_nu
         account.evidence_file, account.evidence_name, account.evidence_sha256 = "", "", ""
     if facts is not None:
         account.evidence_sha256, account.evidence_name = facts["sha256"], facts["original_name"]
-        account.evidence_file.save(f"upload{facts['extension']}", evidence_upload, save=False)
+        if store_file:
+            account.evidence_file.save(f"upload{facts['extension']}", evidence_upload, save=False)
     try:
         audited_save(account, actor=actor, reason=_("维护救助金收款账户"))
     except Exception:
-        if facts is not None:
+        if facts is not None and store_file:
             account.evidence_file.delete(save=False)
         raise
     return account

@@ -55,6 +55,9 @@ NAVIGATION = [
         _item(_("救助申请"), "assignment", reverse_lazy("admin:assistance_application_changelist"), "reviewer"),
         _item(_("救助对象"), "groups", reverse_lazy("admin:assistance_assistanceobject_changelist"), "staff"),
         _item(_("救助金支付"), "payments", reverse_lazy("admin:assistance_payout_changelist"), "finance"),
+        _item(_("救助金代发批次"), "send_money", reverse_lazy("admin:assistance_payoutbatch_changelist"), "finance"),
+        _item(_("待代发队列"), "pending_actions", reverse_lazy("admin:assistance_payout_queue"), "finance"),
+        _item(_("救助金收款账户"), "credit_card", reverse_lazy("admin:payments_personbankaccount_changelist"), "finance"),
         _item(_("双预警看板"), "warning", reverse_lazy("admin:early_warning_dashboard"), "staff"),
     ]},
     {"title": _("集采结算"), "separator": True, "items": [
