@@ -18,7 +18,8 @@ COUNTIES = [("420302", "茅箭区"), ("420303", "张湾区"), ("420304", "郧阳
 TOWNSHIP_NAMES = ["武当路街道", "二堰街道", "五堰街道", "白浪街道", "茅箭镇", "东沟镇", "大川镇", "鸳鸯乡", "赛武当镇"]
 VILLAGE_SUFFIXES = ["村", "社区"]
 VILLAGES_PER_TOWNSHIP = 6
-APP_ORDER = ["members", "chronic", "claims", "procurement", "assistance", "assistance.early_warning"]
+APP_ORDER = ["members", "chronic", "claims", "procurement", "assistance", "assistance.bank_payouts",
+             "assistance.early_warning"]
 DEMO_STAFF = [
     ("demo_clerk", Role.WINDOW_CLERK), ("demo_agent", Role.TOWNSHIP_AGENT), ("demo_agent2", Role.TOWNSHIP_AGENT),
     ("demo_reviewer", Role.REVIEWER), ("demo_reviewer2", Role.REVIEWER), ("demo_finance", Role.FINANCE),

@@ -106,3 +106,37 @@ def test_a_relative_account_with_its_proof_through_the_admin(staff, owed, settin
     # One file stored (the form's validation pass writes none), under a name that is not the upload's.
     stored = [p for p in (settings.MEDIA_ROOT / "payee-accounts" / str(ding.pk)).rglob("*") if p.is_file()]
     assert stored == [settings.MEDIA_ROOT / account.evidence_file.name] and "户口簿" not in str(stored[0])
+
+
+def test_demo_seeds_a_batch_with_a_paid_a_returned_and_a_correction_once(shiyan, staff, make_person, give_identity,
+                                                                         settle_claim):
+    import random
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from assistance import demo
+    from assistance.bank_payouts import demo as bank_demo
+    from payments.models import Instruction, PayeeCorrection
+
+    today = date(2024, 6, 14)
+    for i in range(4):
+        person = make_person(f"重病{i}")
+        settle_claim(person, today - timedelta(days=60), policy_scope_cost="30000", basic_paid="15000",
+                     total_cost=str(60000 + i))
+    for i in range(3):
+        person = make_person(f"低保{i}")
+        give_identity(person, "subsistence", today - timedelta(days=30))
+        settle_claim(person, today - timedelta(days=90), policy_scope_cost="20000", basic_paid="10000")
+    ctx = SimpleNamespace(rng=random.Random(1), persons=10, jurisdiction=shiyan, today=today, log=lambda *a: None,
+                          staff={"township_agent": staff["agent"], "reviewer": staff["reviewer"],
+                                 "finance": staff["finance"], "window_clerk": staff["clerk"],
+                                 "supervisor": staff["supervisor"]})
+    demo.seed(ctx)
+    bank_demo.seed(ctx)
+    assert PayoutBatch.objects.count() == 1
+    assert set(Instruction.objects.filter(purpose="assistance").values_list("status", flat=True)) == {
+        "confirmed", "failed"}
+    assert PayeeCorrection.objects.filter(status="submitted").count() == 1
+    before = (PayoutBatch.objects.count(), Instruction.objects.count(), PersonBankAccount.objects.count())
+    bank_demo.seed(ctx)
+    assert (PayoutBatch.objects.count(), Instruction.objects.count(), PersonBankAccount.objects.count()) == before
