@@ -33,7 +33,7 @@ def _record_payouts(app_ids: set[int], reference_of: dict[int, tuple[str, object
     still_open = set(LedgerEntry.objects.filter(
         application_id__in=app_ids, kind=EntryKind.PAYOUT,
         cash_status__in=[CashStatus.TO_PAY, CashStatus.INSTRUCTED]).values_list("application_id", flat=True))
-    apps = (Application.objects.select_for_update().filter(
+    apps = (Application.objects.select_for_update(of=("self",)).filter(
         pk__in=app_ids - still_open, payout__isnull=True, status=ApplicationStatus.APPROVED,
         kind__in=[ApplicationKind.RETROACTIVE, ApplicationKind.TILT], amount__gt=0).order_by("pk"))
     for app in apps:

@@ -72,6 +72,10 @@ def payout_batch_create(*, region: Region, on: date, actor) -> PayoutBatch:
     if region.level == RegionLevel.VILLAGE:
         raise ValidationError({"region": [_("代发批次按市、县或乡镇生成。")]})
     entries = list(owed_entries(region).select_for_update(of=("self",)).order_by("pk"))
+    odd = [e.pk for e in entries if e.total <= 0]
+    if odd:  # a 补付 is positive by construction; anything else is for a person to look at, not the bank
+        log.warning("assistance payouts: to_pay entries %s have no positive amount; left out", odd[:20])
+        entries = [e for e in entries if e.total > 0]
     if not entries:
         raise ValidationError({"detail": [_("%(region)s 没有待支付的救助金或补付款项。") % {"region": region.name}]})
     by_person: dict[int, list[LedgerEntry]] = defaultdict(list)
@@ -86,7 +90,7 @@ def payout_batch_create(*, region: Region, on: date, actor) -> PayoutBatch:
     for pid in sorted(by_person):
         person, account = persons[pid], accounts.get(pid)
         amount = pay_rules.to_fen(sum((e.total for e in by_person[pid]), ZERO))
-        problem = payee_problem(account, person) or ("" if amount > 0 else _("应付金额不为正数。"))
+        problem = payee_problem(account, person)
         if problem:
             held.append((pid, amount, problem))
             continue
