@@ -18,11 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 
-from members.admin import ImportExportRoles, MaskedIdAdminMixin, township_filter
 from members.models import Person
-from members.selectors import display_id
-from members.validators import normalise_id_number
-from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin, page_context
+from yibao_site.idnumbers import display_id
+from yibao_site.idnumbers import normalise_id_number
+from yibao_site.admin_base import (
+    STAFF_ROLES, ImportExportRoles, MaskedIdAdminMixin, ScopedAdmin, ScopedImportExportAdmin, page_context, township_filter,
+)
 from yibao_site.charts import chart
 from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.models import Region, Role

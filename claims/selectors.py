@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from functools import reduce
+from operator import add
+
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Round
 
 from members.models import AssistanceEntitlement, EntitlementKind, Enrollment, Identity, OffsiteRegistration
 from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
@@ -241,6 +245,29 @@ def year_to_date_out_of_pocket(person_ids: Iterable[int], year: int, through_mon
     rows = (PersonYearLedger.objects.filter(person_id__in=set(person_ids), year=year)
             .values_list("person_id", *fields))
     return {row[0]: sum(row[1:], Decimal("0.00")) for row in rows}
+
+
+def claims_in_force(*, person_ids: Iterable[int] | None = None, start: date | None = None,
+                    end: date | None = None) -> QuerySet[Claim]:
+    """Settled claims still in force (not reversed, not a reversal row), optionally for some
+    persons and a service-date range [start, end]: what the ledger counts, for other apps."""
+    qs = Claim.objects.filter(status=ClaimStatus.SETTLED, reversal_of__isnull=True).exclude(
+        Exists(Claim.objects.filter(reversal_of=OuterRef("pk"))))
+    if person_ids is not None:
+        qs = qs.filter(person_id__in=person_ids)
+    if start is not None:
+        qs = qs.filter(service_date__gte=start)
+    if end is not None:
+        qs = qs.filter(service_date__lte=end)
+    return qs
+
+
+def year_to_date_out_of_pocket_expression(through_month: int):
+    """``oop_m01 + … + oop_mM`` of :class:`PersonYearLedger` as a query expression, rounded to
+    the fen (exact on PostgreSQL; on SQLite the sum is binary floating point, and the rounding
+    keeps "exactly at the line" exactly at it) — for set-based readers such as the early warning."""
+    columns = [F(f"oop_m{m:02d}") for m in range(1, through_month + 1)]
+    return Round(reduce(add, columns), 2, output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
 def claim_totals(qs: QuerySet[Claim]) -> dict[str, Decimal]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from members.models import Person
 from yibao_site.api_base import MoneyField
 
 from .models import (
@@ -141,7 +140,8 @@ class AsOfSerializer(serializers.Serializer):
 class PersonBankAccountSerializer(serializers.ModelSerializer):
     """救助金收款账户 (multipart when a proof is uploaded): POST saves the person's account."""
 
-    person = serializers.SlugRelatedField(slug_field="id_number", queryset=Person.objects.all())
+    person = serializers.SlugRelatedField(  # members.Person, through the relation (payments is below members)
+        slug_field="id_number", queryset=PersonBankAccount._meta.get_field("person").related_model.objects.all())
     payee_kind = serializers.ChoiceField(choices=[PayeeKind.SELF.value, PayeeKind.RELATIVE.value], default="self")
     evidence_file = serializers.FileField(write_only=True, required=False, help_text="近亲属账户的关系证明、委托书(PDF/JPG/PNG)")
     has_evidence_file = serializers.SerializerMethodField()

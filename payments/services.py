@@ -507,9 +507,9 @@ def person_account_save(*, person, account_name: str, bank_name: str, account_nu
     reviews a correction (:func:`correction_approve`); only its relation and proof may be
     completed meanwhile.  ``store_file=False`` checks everything but writes no file (a form's
     validation pass inside a rolled-back savepoint)."""
-    from members.models import Relation
-
     from yibao_site.uploads import inspect_upload
+
+    from .models import PayeeRelation
 
     if actor is not None:
         _require(actor, FINANCE | {Role.WINDOW_CLERK}, _("您的角色无权维护收款账户。"))
@@ -524,7 +524,7 @@ def person_account_save(*, person, account_name: str, bank_name: str, account_nu
     elif payee_kind == PayeeKind.RELATIVE:
         if not (evidence or "").strip():
             errors["evidence"] = [_("使用近亲属账户须注明关系与证明材料。")]
-        if relation not in Relation.values:
+        if relation not in PayeeRelation.values:
             errors["relation"] = [_("使用近亲属账户须选择与本人的关系。")]
     facts = None
     if evidence_upload is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -13,9 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from payments import selectors as pay_selectors
-from payments import services as pay
-from payments.admin import _report
+from payments import public as pay
 from payments.models import BatchStatus
 from yibao_site.admin_base import ScopedAdmin, ServiceFormMixin, page_context
 from yibao_site.models import Region, RegionLevel, Role
@@ -24,6 +22,15 @@ from ..models import PayoutBatch, PayoutLine
 from . import selectors, services
 
 FINANCE = frozenset({Role.FINANCE})
+
+
+def _report(request, fn, *args, **kwargs):
+    """Run a service from an admin action; show its error instead of a 500."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        return None
 SUPERVISOR = frozenset({Role.SUPERVISOR})
 READERS = frozenset({Role.FINANCE, Role.SUPERVISOR})
 
@@ -118,7 +125,7 @@ class PayoutBatchAdmin(ServiceFormMixin, ScopedAdmin):
     def reconciliation(self, obj):
         if obj.instruction_batch is None:
             return "-"
-        r = pay_selectors.batch_reconciliation(obj.instruction_batch)
+        r = pay.batch_reconciliation(obj.instruction_batch)
         return _("指令 %(n)s 笔 %(a)s 元 = 已支付 %(cn)s 笔 %(ca)s 元 + 退回 %(fn)s 笔 %(fa)s 元 + 待确认 %(pn)s 笔 %(pa)s 元") % {
             "n": r["instructed"]["count"], "a": r["instructed"]["amount"], "cn": r["confirmed"]["count"],
             "ca": r["confirmed"]["amount"], "fn": r["failed"]["count"], "fa": r["failed"]["amount"],

@@ -12,8 +12,8 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import services as pay
-from payments.serializers import BankFileSerializer, BatchSerializer, ProduceFileSerializer
+from payments import public as pay
+from payments.public import BankFileSerializer, BatchSerializer, ProduceFileSerializer
 from yibao_site.api_base import ScopedQuerysetMixin
 from yibao_site.models import Role
 

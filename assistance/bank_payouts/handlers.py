@@ -68,7 +68,7 @@ def on_confirmed(instructions) -> None:
 
 
 def on_failed(instructions) -> None:
-    from payments.services import person_account_suspend
+    from payments.public import person_account_suspend
 
     lines = _lines(instructions, PayoutLineState.INSTRUCTED)
     for line in lines:
@@ -81,7 +81,7 @@ def on_failed(instructions) -> None:
 
 
 def on_corrected(instruction, correction, actor) -> None:
-    from payments.services import person_account_apply_correction
+    from payments.public import person_account_apply_correction
 
     lines = _lines([instruction], PayoutLineState.FAILED)
     if not lines:
@@ -100,8 +100,8 @@ def on_corrected(instruction, correction, actor) -> None:
 
 def register() -> None:
     from payments.models import Purpose
-    from payments.registry import PurposeHandler
-    from payments.registry import register as register_handler
+    from payments.public import PurposeHandler
+    from payments.public import register as register_handler
 
     register_handler(Purpose.ASSISTANCE, PurposeHandler(confirmed=on_confirmed, failed=on_failed,
                                                         corrected=on_corrected))

@@ -8,9 +8,9 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from claims.models import LedgerEntry
-from payments import rules as pay_rules
+from payments import public as pay_rules
 from payments.models import PersonBankAccount
-from payments.services import payee_problem
+from payments.public import payee_problem
 from yibao_site.models import Region
 from yibao_site.scoping import scope_queryset
 

@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 
 from claims.models import CashStatus, LedgerEntry
 from members.models import Person
-from payments import rules as pay_rules
+from payments import public as pay_rules
 from payments.models import PayeeKind, PersonBankAccount, Purpose
-from payments.services import PayeeLine, batch_create, payee_problem
+from payments.public import PayeeLine, batch_create, payee_problem
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
 from yibao_site.models import Region, RegionLevel, Role
 

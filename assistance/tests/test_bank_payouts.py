@@ -249,3 +249,11 @@ def test_the_reminder_escalates_unconfirmed_assistance_instructions(staff, owed,
         "as_of": (sent_on + timedelta(days=4)).isoformat(), "overdue": 2, "escalated": 2}
     assert pay.instructions_escalate(on=sent_on + timedelta(days=4))["escalated"] == 0
     assert Instruction.objects.filter(purpose="assistance", escalated_on__isnull=False).count() == 2
+
+
+def test_payments_relation_codes_are_members_relation_codes():
+    """payments sits below members and keeps its own copy of the relation codes."""
+    from members.models import Relation
+    from payments.models import PayeeRelation
+
+    assert PayeeRelation.choices == Relation.choices
