@@ -398,3 +398,4 @@ class HolidayAdmin(ScopedAdmin):
         saved = services.holiday_save(actor=request.user, day=obj.date, name=obj.name, is_workday=obj.is_workday)
         obj.pk = saved.pk
 
+from .bank_payouts import admin as _bank_payouts_admin  # noqa: F401,E402  (救助金代发批次)

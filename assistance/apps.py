@@ -14,3 +14,6 @@ class AssistanceConfig(AppConfig):
         from .selectors import working_calendar
 
         register_calendar(working_calendar)  # the holiday table every case deadline runs on
+        from .bank_payouts.handlers import register
+
+        register()  # what the bank's answers mean for assistance payouts

@@ -339,3 +339,86 @@ class AssistanceObject(Person):
         proxy = True
         verbose_name = _("救助对象")
         verbose_name_plural = _("救助对象")
+
+
+class PayoutLineState(models.TextChoices):
+    HELD = "held", _("暂缓(收款账户无效)")
+    INSTRUCTED = "instructed", _("已发银行指令")
+    CONFIRMED = "confirmed", _("银行已支付")
+    FAILED = "failed", _("银行退回")
+    RELEASED = "released", _("已更正,重回待支付队列")
+
+
+#: States in which a line holds its ledger entry (the entry can be in no other such line).
+LIVE_LINE_STATES = (PayoutLineState.INSTRUCTED, PayoutLineState.CONFIRMED, PayoutLineState.FAILED)
+
+
+class PayoutBatch(models.Model):
+    """An assistance payout batch of a region (救助金代发批次, ``assistance.bank_payouts``): the
+    ledger entries owed to persons (``claims.LedgerEntry`` with cash status to_pay: retroactive
+    assistance, tilt catch-ups, 补付) paid through the bank as one instruction per person.
+
+    Persons without a payable account are held (listed with the reason, not sent); their
+    entries stay in the queue for the next batch.
+    """
+
+    region = models.ForeignKey(Region, verbose_name=_("区划"), on_delete=models.PROTECT, related_name="+")
+    on = models.DateField(_("批次日期"))
+    instruction_batch = models.OneToOneField("payments.InstructionBatch", verbose_name=_("支付指令批次"), null=True,
+                                             blank=True, on_delete=models.PROTECT, related_name="assistance_payout",
+                                             editable=False)
+    count = models.PositiveIntegerField(_("指令笔数"), default=0, editable=False)
+    total_amount = models.DecimalField(_("指令总额(元)"), max_digits=14, decimal_places=2, default=ZERO, editable=False)
+    held_count = models.PositiveIntegerField(_("暂缓人数"), default=0, editable=False)
+    held_amount = models.DecimalField(_("暂缓金额(元)"), max_digits=14, decimal_places=2, default=ZERO, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("制单人"), on_delete=models.PROTECT,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = None
+
+    class Meta:
+        verbose_name = _("救助金代发批次")
+        verbose_name_plural = _("救助金代发批次")
+        ordering = ["-on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.on} #{self.pk}"
+
+
+class PayoutLine(models.Model):
+    """One ledger entry in a payout batch: instructed (in the person's instruction) or held."""
+
+    batch = models.ForeignKey(PayoutBatch, verbose_name=_("代发批次"), on_delete=models.PROTECT, related_name="lines")
+    entry = models.ForeignKey("claims.LedgerEntry", verbose_name=_("台账分录"), on_delete=models.PROTECT,
+                              related_name="payout_lines")
+    person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("金额(元)"), max_digits=14, decimal_places=2)
+    state = models.CharField(_("状态"), max_length=12, choices=PayoutLineState.choices)
+    instruction = models.ForeignKey("payments.Instruction", verbose_name=_("支付指令"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    hold_reason = models.CharField(_("暂缓原因"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    SCOPE_TOWNSHIP = "person__township"
+
+    class Meta:
+        verbose_name = _("救助金代发明细")
+        verbose_name_plural = _("救助金代发明细")
+        ordering = ["batch", "person_id", "entry_id"]
+        constraints = [
+            # An entry is instructed at most once at a time: a failed line must be released (after a
+            # reviewed correction of the payee's account) before another batch may take the entry.
+            models.UniqueConstraint(fields=["entry"], condition=Q(state__in=["instructed", "confirmed", "failed"]),
+                                    name="payout_line_one_live"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_line_amount_positive"),
+            models.CheckConstraint(condition=Q(state="held") | Q(instruction__isnull=False),
+                                   name="payout_line_instructed_has_instruction"),
+        ]
+        indexes = [models.Index(fields=["state", "batch"])]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.entry_id}: {self.get_state_display()}"

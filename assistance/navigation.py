@@ -7,5 +7,8 @@ section("assistance", _("医疗救助"), order=300, items=[
     item(_("救助申请"), "assignment", "admin:assistance_application_changelist", "reviewer"),
     item(_("救助对象"), "groups", "admin:assistance_assistanceobject_changelist", "staff"),
     item(_("救助金支付"), "payments", "admin:assistance_payout_changelist", "finance"),
+    item(_("救助金代发批次"), "send_money", "admin:assistance_payoutbatch_changelist", "finance"),
+    item(_("待代发队列"), "pending_actions", "admin:assistance_payout_queue", "finance"),
+    item(_("救助金收款账户"), "credit_card", "admin:payments_personbankaccount_changelist", "finance"),
     item(_("双预警看板"), "warning", "admin:early_warning_dashboard", "staff"),
 ])

@@ -204,6 +204,8 @@ class CashStatus(models.TextChoices):
     """What the entry means for money actually moving (财务处理)."""
 
     TO_PAY = "to_pay", _("应补付")
+    # In a bank payout batch (assistance.bank_payouts): neither payable again nor payable by hand.
+    INSTRUCTED = "instructed", _("已发银行代发指令")
     PAID = "paid", _("已补付")
     TO_RECOVER = "to_recover", _("应追回")
     RECOVERED = "recovered", _("已追回")

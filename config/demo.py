@@ -9,7 +9,8 @@ from importlib import import_module
 from yibao_site.demo import DemoContext, build_jurisdiction, build_staff
 from yibao_site.packs import pack_load
 
-APP_ORDER = ["members", "chronic", "claims", "procurement", "assistance", "assistance.early_warning"]
+APP_ORDER = ["members", "chronic", "claims", "procurement", "assistance", "assistance.bank_payouts",
+             "assistance.early_warning"]
 
 
 def seed(*, persons: int, password: str, log=print, seed_value: int = 2026, today: date | None = None) -> DemoContext:

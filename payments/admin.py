@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -49,6 +50,9 @@ class InstructionInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def has_view_permission(self, request, obj=None):  # roles of the parent, not Django permissions
+        return request.user.is_active and request.user.is_staff
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -60,6 +64,9 @@ class BankFileInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def has_view_permission(self, request, obj=None):  # roles of the parent, not Django permissions
+        return request.user.is_active and request.user.is_staff
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -300,21 +307,66 @@ class BankFileLayoutAdmin(ScopedAdmin):
     form = LayoutForm
 
 
+class PersonBankAccountForm(forms.ModelForm):
+    class Meta:
+        model = PersonBankAccount
+        fields = ["person", "payee_kind", "account_name", "bank_name", "account_number", "relation", "evidence",
+                  "evidence_file"]
+        widgets = {"evidence_file": forms.FileInput}  # never a link into MEDIA: the proof is served below
+
+
 @admin.register(PersonBankAccount)
 class PersonBankAccountAdmin(ServiceFormMixin, ScopedAdmin):
-    list_display = ["person", "payee_kind", "account_name", "bank_name", "account_number"]
+    """救助金收款账户: the person's social-security card account, or a relative's with the
+    relation and the uploaded proof; a bank return suspends it until a reviewed correction."""
+
+    list_display = ["person", "payee_kind", "account_name", "bank_name", "account_number", "relation", "suspended_at"]
+    list_filter = ["payee_kind", ("suspended_at", admin.EmptyFieldListFilter)]
     search_fields = ["person__id_number", "account_number"]
     view_roles = READERS | {Role.WINDOW_CLERK}
     add_roles = FINANCE | {Role.WINDOW_CLERK}
     change_roles = FINANCE | {Role.WINDOW_CLERK}
     autocomplete_fields = ["person"]
     list_select_related = ["person"]
+    form = PersonBankAccountForm
+    readonly_fields = ["evidence_link", "evidence_sha256", "suspended_at", "suspended_reason"]
+
+    @admin.display(description=gettext_lazy("已上传的证明材料"))
+    def evidence_link(self, obj):
+        if not obj.evidence_file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("admin:payments_personbankaccount_evidence", args=[obj.pk]),
+                           obj.evidence_name or _("下载"))
+
+    def get_urls(self):
+        return [path("<int:pk>/evidence/", self.admin_site.admin_view(self.evidence_view),
+                     name="payments_personbankaccount_evidence"), *super().get_urls()]
+
+    def evidence_view(self, request, pk):
+        from django.http import FileResponse, Http404
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        account = self.get_queryset(request).filter(pk=pk).first()
+        if account is None or not account.evidence_file:
+            raise Http404
+        return FileResponse(account.evidence_file.open("rb"), as_attachment=True,
+                            filename=account.evidence_name or account.evidence_file.name.rsplit("/", 1)[-1])
+
+    def save_model(self, request, obj, form, change):
+        request._payee_account_store = True  # the real save: store the uploaded proof
+        return super().save_model(request, obj, form, change)
 
     def save_via_service(self, request, obj, data):
+        upload = data.get("evidence_file")
+        upload = upload if isinstance(upload, UploadedFile) else None  # a new upload, not the stored file
         return services.person_account_save(person=data["person"] if obj is None else obj.person,
                                             account_name=data["account_name"], bank_name=data["bank_name"],
                                             account_number=data["account_number"], payee_kind=data["payee_kind"],
-                                            evidence=data.get("evidence", ""), actor=request.user)
+                                            evidence=data.get("evidence", ""), relation=data.get("relation", ""),
+                                            evidence_upload=upload,
+                                            store_file=getattr(request, "_payee_account_store", False),
+                                            actor=request.user)
 
     def save_related(self, request, form, formsets, change):
         return None

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,11 +18,13 @@ from yibao_site.models import Role
 from yibao_site.money import jsonable
 
 from . import selectors, services
-from .models import BankFile, BankFileLayout, BankResult, FileFormat, Instruction, InstructionBatch, PayeeCorrection
+from .models import (
+    BankFile, BankFileLayout, BankResult, FileFormat, Instruction, InstructionBatch, PayeeCorrection, PersonBankAccount,
+)
 from .serializers import (
     AsOfSerializer, BankFileSerializer, BankResultSerializer, BatchDetailSerializer, BatchSerializer,
-    CorrectionSerializer, InstructionSerializer, CorrectionNoteSerializer, ProduceFileSerializer, ReconciliationQuerySerializer,
-    ResultsInSerializer,
+    CorrectionSerializer, InstructionSerializer, CorrectionNoteSerializer, PersonBankAccountSerializer, ProduceFileSerializer,
+    ReconciliationQuerySerializer, ResultsInSerializer,
 )
 
 FINANCE = frozenset({Role.FINANCE})
@@ -196,3 +199,29 @@ class ReminderView(APIView):
         ser = AsOfSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         return Response(services.instructions_escalate(on=ser.validated_data.get("as_of"), actor=request.user))
+
+
+class PersonBankAccountViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """救助金收款账户, addressed by the person's ID number: ``POST`` (multipart with
+    ``evidence_file`` for a relative's account) records or replaces the person's account; a
+    suspended account (bank return) changes only through a reviewed ``payee-corrections/``."""
+
+    queryset = PersonBankAccount.objects.select_related("person")
+    serializer_class = PersonBankAccountSerializer
+    lookup_field = "person__id_number"
+    lookup_url_kwarg = "id_number"
+    filterset_fields = {"payee_kind": ["exact"], "suspended_at": ["isnull"]}
+    ordering = ["person_id"]
+    read_roles = READERS | {Role.WINDOW_CLERK}
+    write_roles = FINANCE | {Role.WINDOW_CLERK}
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def create(self, request, *args, **kwargs):
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        account = services.person_account_save(
+            person=d["person"], payee_kind=d.get("payee_kind", "self"), account_name=d["account_name"],
+            bank_name=d["bank_name"], account_number=d["account_number"], relation=d.get("relation", ""),
+            evidence=d.get("evidence", ""), evidence_upload=d.get("evidence_file"), actor=request.user)
+        return Response(self.get_serializer(account).data, status=status.HTTP_201_CREATED)

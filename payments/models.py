@@ -319,6 +319,24 @@ class PayeeCorrection(models.Model):
         return f"{self.instruction.number} → {self.account_number}"
 
 
+def account_evidence_upload_to(instance: "PersonBankAccount", filename: str) -> str:
+    # Never the uploaded name (no path tricks, no personal data in paths).
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"payee-accounts/{instance.person_id}/{instance.evidence_sha256[:16]}.{ext}"
+
+
+class PayeeRelation(models.TextChoices):
+    """A relative's relation to the person (近亲属关系): the codes of ``members.models.Relation``
+    (payments sits below members and cannot import it; a test keeps the two equal)."""
+
+    SPOUSE = "spouse", _("配偶")
+    PARENT = "parent", _("父母")
+    CHILD = "child", _("子女")
+    SIBLING = "sibling", _("兄弟姐妹")
+    GRANDPARENT = "grandparent", _("祖父母、外祖父母")
+    GRANDCHILD = "grandchild", _("孙子女、外孙子女")
+
+
 class PersonBankAccount(models.Model):
     """The bank account a person's assistance is paid to (救助金收款账户): their social-security
     card's bank account, or a close relative's, recorded with its evidence."""
@@ -333,6 +351,15 @@ class PersonBankAccount(models.Model):
     account_number = models.CharField(_("银行账号"), max_length=40)
     evidence = models.CharField(_("账户依据"), max_length=200, blank=True,
                                 help_text=_("近亲属账户须注明关系与证明材料"))
+    # A relative's account (近亲属代收): the relation and the uploaded proof (关系证明、委托书),
+    # its type sniffed from its bytes (yibao_site.uploads).  Without both it is not payable.
+    relation = models.CharField(_("与本人关系"), max_length=12, choices=PayeeRelation.choices, blank=True)
+    evidence_file = models.FileField(_("证明材料"), upload_to=account_evidence_upload_to, max_length=200, blank=True)
+    evidence_name = models.CharField(_("材料原文件名"), max_length=200, blank=True, editable=False)
+    evidence_sha256 = models.CharField(_("材料 SHA-256"), max_length=64, blank=True, editable=False)
+    # A transfer the bank returned suspends the account until a reviewed correction (收款信息更正).
+    suspended_at = models.DateTimeField(_("暂停支付时间"), null=True, blank=True, editable=False)
+    suspended_reason = models.CharField(_("暂停原因"), max_length=200, blank=True, editable=False)
 
     history = HistoricalRecords()
 

@@ -4,7 +4,9 @@ from rest_framework import serializers
 
 from yibao_site.api_base import MoneyField
 
-from .models import BankFile, BankResult, Instruction, InstructionBatch, PayeeCorrection, PayeeKind, ResultOutcome
+from .models import (
+    BankFile, BankResult, Instruction, InstructionBatch, PayeeCorrection, PayeeKind, PersonBankAccount, ResultOutcome,
+)
 
 
 def _username(user) -> str | None:
@@ -133,3 +135,33 @@ class ReconciliationQuerySerializer(serializers.Serializer):
 
 class AsOfSerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False)
+
+
+class PersonBankAccountSerializer(serializers.ModelSerializer):
+    """救助金收款账户 (multipart when a proof is uploaded): POST saves the person's account."""
+
+    person = serializers.SlugRelatedField(  # members.Person, through the relation (payments is below members)
+        slug_field="id_number", queryset=PersonBankAccount._meta.get_field("person").related_model.objects.all())
+    payee_kind = serializers.ChoiceField(choices=[PayeeKind.SELF.value, PayeeKind.RELATIVE.value], default="self")
+    evidence_file = serializers.FileField(write_only=True, required=False, help_text="近亲属账户的关系证明、委托书(PDF/JPG/PNG)")
+    has_evidence_file = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PersonBankAccount
+        fields = ["person", "payee_kind", "account_name", "bank_name", "account_number", "relation", "evidence",
+                  "evidence_file", "has_evidence_file", "evidence_name", "evidence_sha256", "suspended_at",
+                  "suspended_reason"]
+        read_only_fields = ["evidence_name", "evidence_sha256", "suspended_at", "suspended_reason"]
+        extra_kwargs = {"person": {"validators": []}}
+
+    def get_has_evidence_file(self, obj) -> bool:
+        return bool(obj.evidence_file)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            from yibao_site.scoping import scope_queryset
+
+            fields["person"].queryset = scope_queryset(fields["person"].queryset, request.user)
+        return fields

@@ -9,6 +9,7 @@ router.register("bank-files", api.BankFileViewSet, basename="bank-file")
 router.register("payment-instructions", api.InstructionViewSet, basename="payment-instruction")
 router.register("bank-results", api.BankResultViewSet, basename="bank-result")
 router.register("payee-corrections", api.CorrectionViewSet, basename="payee-correction")
+router.register("person-bank-accounts", api.PersonBankAccountViewSet, basename="person-bank-account")
 
 urlpatterns = [
     path("payment-reconciliation/", api.ReconciliationView.as_view(), name="payment-reconciliation"),

@@ -249,11 +249,14 @@ def ledger_entries_settle_cash(*, application_id: int, reference: str, actor) ->
     the assistance app calls this when finance (or a payment run) pays the approved amount."""
     require_actor(actor, FINANCE_ROLES, system=True)
     entries = list(LedgerEntry.objects.select_for_update().filter(
-        application_id=application_id, kind=EntryKind.PAYOUT, cash_status=CashStatus.TO_PAY).order_by("pk"))
+        application_id=application_id, kind=EntryKind.PAYOUT,
+        cash_status__in=[CashStatus.TO_PAY, CashStatus.INSTRUCTED]).order_by("pk"))
     return _settle_cash(entries, reference=reference, actor=actor)
 
 
 def _settle_cash(entries: list, *, reference: str, actor) -> int:
+    if any(e.cash_status == CashStatus.INSTRUCTED for e in entries):  # the bank's answer decides those
+        raise ValidationError({"detail": [_("所选款项已发银行代发指令,以银行回盘结果为准,不能手工登记已支付。")]})
     now = timezone.now()
     done = {CashStatus.TO_PAY: CashStatus.PAID, CashStatus.TO_RECOVER: CashStatus.RECOVERED}
     changed = []

@@ -26,7 +26,9 @@ from .batches import PREFIX, PayeeLine, batch_approve, batch_create, batch_prepa
 from .corrections import correction_approve, correction_reject, correction_submit
 from .escalation import instructions_escalate
 from .files import bank_file_mark_sent, bank_file_produce, default_layout, layout_errors, render_file
-from .payees import person_account_save
+from .payees import (
+    ACCOUNT_FIELDS, payee_problem, person_account_apply_correction, person_account_save, person_account_suspend,
+)
 from .results import ResultRow, instructions_for_results, result_errors, results_record
 
 __all__ = [
@@ -34,4 +36,5 @@ __all__ = [
     "default_layout", "layout_errors", "render_file", "bank_file_produce", "bank_file_mark_sent",
     "ResultRow", "result_errors", "instructions_for_results", "results_record",
     "correction_submit", "correction_approve", "correction_reject", "person_account_save", "instructions_escalate",
+    "ACCOUNT_FIELDS", "payee_problem", "person_account_suspend", "person_account_apply_correction",
 ]
