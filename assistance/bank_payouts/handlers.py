@@ -12,10 +12,10 @@ Called by :mod:`payments.services` inside the transaction that records the answe
 """
 from __future__ import annotations
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims.models import CashStatus, EntryKind, LedgerEntry
+from claims.public import ledger_entries_bank_move
 from payments.public import person_account_apply_correction, person_account_suspend
 from yibao_site.actors import system_actor
 from yibao_site.audit import audited_save, bulk_update_audited
@@ -58,18 +58,17 @@ def on_confirmed(instructions) -> None:
     lines = _lines(instructions, PayoutLineState.INSTRUCTED)
     for line in lines:
         line.state = PayoutLineState.CONFIRMED
-    bulk_update_audited(lines, PayoutLine, ["state"], reason=_("银行确认支付"))
+    bulk_update_audited(lines, PayoutLine, ["state"], actor=BANK_RESULT, reason=_("银行确认支付"))
     ins_of_entry = {line.entry_id: by_pk[line.instruction_id] for line in lines}
     entries = list(LedgerEntry.objects.select_for_update().filter(pk__in=list(ins_of_entry),
                                                                   cash_status=CashStatus.INSTRUCTED).order_by("pk"))
-    now, reference_of = timezone.now(), {}
+    reference_of = {}
     for e in entries:
         ins = ins_of_entry[e.pk]
-        e.cash_status, e.cash_reference, e.cash_at = CashStatus.PAID, ins.bank_reference[:60], now
         if e.application_id and e.kind == EntryKind.PAYOUT:
             reference_of[e.application_id] = (ins.bank_reference, ins)
-    bulk_update_audited(entries, LedgerEntry, ["cash_status", "cash_reference", "cash_at"],
-                        reason=_("银行确认代发,已补付"))
+    ledger_entries_bank_move(entries=entries, to=CashStatus.PAID, actor=BANK_RESULT, reason=_("银行确认代发,已补付"),
+                             references={e.pk: ins_of_entry[e.pk].bank_reference for e in entries})
     _record_payouts(set(reference_of), reference_of)
 
 
@@ -77,7 +76,7 @@ def on_failed(instructions) -> None:
     lines = _lines(instructions, PayoutLineState.INSTRUCTED)
     for line in lines:
         line.state = PayoutLineState.FAILED
-    bulk_update_audited(lines, PayoutLine, ["state"], reason=_("银行退回"))
+    bulk_update_audited(lines, PayoutLine, ["state"], actor=BANK_RESULT, reason=_("银行退回"))
     by_pk = {i.pk: i for i in instructions}
     for pid, ins_pk in sorted({(line.person_id, line.instruction_id) for line in lines}):
         ins = by_pk[ins_pk]
@@ -95,9 +94,7 @@ def on_corrected(instruction, correction, actor) -> None:
     bulk_update_audited(lines, PayoutLine, ["state"], actor=actor, reason=_("收款信息已更正,重回待支付队列"))
     entries = list(LedgerEntry.objects.select_for_update().filter(
         pk__in=[line.entry_id for line in lines], cash_status=CashStatus.INSTRUCTED).order_by("pk"))
-    for e in entries:
-        e.cash_status = CashStatus.TO_PAY
-    bulk_update_audited(entries, LedgerEntry, ["cash_status"], actor=actor, reason=_("收款信息已更正,重回待支付队列"))
+    ledger_entries_bank_move(entries=entries, to=CashStatus.TO_PAY, actor=actor, reason=_("收款信息已更正,重回待支付队列"))
 
 
 def register() -> None:

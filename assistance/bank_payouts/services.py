@@ -24,11 +24,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from claims.models import CashStatus, LedgerEntry
+from claims.public import ledger_entries_bank_move
 from members.models import Person
 from payments import public as pay_rules
 from payments.models import PayeeKind, PersonBankAccount, Purpose
 from payments.public import PayeeLine, batch_create, payee_problem
-from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.audit import audited_save, bulk_create_audited
 from yibao_site.models import Region, RegionLevel, Role
 
 from ..models import PayoutBatch, PayoutLine, PayoutLineState
@@ -115,13 +116,12 @@ def payout_batch_create(*, region: Region, on: date, actor) -> PayoutBatch:
             if pid in ins_by_person:
                 lines.append(PayoutLine(batch=batch, entry=e, person_id=pid, amount=e.total,
                                         state=PayoutLineState.INSTRUCTED, instruction=ins_by_person[pid]))
-                e.cash_status = CashStatus.INSTRUCTED
                 taken.append(e)
             else:
                 lines.append(PayoutLine(batch=batch, entry=e, person_id=pid, amount=e.total,
                                         state=PayoutLineState.HELD, hold_reason=held_reason[pid][:200]))
     bulk_create_audited(lines, PayoutLine, actor=actor, reason=_("救助金代发明细"))
-    bulk_update_audited(taken, LedgerEntry, ["cash_status"], actor=actor, reason=_("已发银行代发指令"))
+    ledger_entries_bank_move(entries=taken, to=CashStatus.INSTRUCTED, actor=actor, reason=_("已发银行代发指令"))
     batch.instruction_batch = ibatch
     batch.count, batch.total_amount = len(payees), (ibatch.total_amount if ibatch else ZERO)
     batch.held_count = len(held)

@@ -16,7 +16,8 @@ from .engine import LEDGER_WRITE_FIELDS, claim_input_of, settle_one
 from .funds import fund_entry_record
 from .inputs import LEVELS, BatchError, ClaimInput, claim_input_check, error_items, money_value
 from .ledger import (
-    TIER_FIELDS, TIER_LABELS, Resettlement, ledger_entries_settle, ledger_entries_settle_cash, ledger_resettle,
+    BANK_MOVES, TIER_FIELDS, TIER_LABELS, Resettlement, ledger_entries_bank_move, ledger_entries_settle,
+    ledger_entries_settle_cash, ledger_resettle,
     person_years_resettle,
 )
 from .roles import CHECK_ROLES, FINANCE_ROLES, RESETTLE_ROLES, SETTLE_ROLES
@@ -27,7 +28,8 @@ __all__ = [
     "LEDGER_WRITE_FIELDS", "claim_input_of", "settle_one",
     "fund_entry_record",
     "LEVELS", "BatchError", "ClaimInput", "claim_input_check", "error_items", "money_value",
-    "TIER_FIELDS", "TIER_LABELS", "Resettlement", "ledger_entries_settle", "ledger_entries_settle_cash",
+    "BANK_MOVES", "TIER_FIELDS", "TIER_LABELS", "Resettlement", "ledger_entries_bank_move", "ledger_entries_settle",
+    "ledger_entries_settle_cash",
     "ledger_resettle", "person_years_resettle",
     "CHECK_ROLES", "FINANCE_ROLES", "RESETTLE_ROLES", "SETTLE_ROLES",
     "claim_correct", "claim_preview", "claim_reverse", "claim_settle", "claims_settle_batch",

@@ -269,6 +269,37 @@ def _settle_cash(entries: list, *, reference: str, actor) -> int:
     return len(changed)
 
 
+#: How the bank moves an entry's cash status (assistance payouts through payments): instructed
+#: when a payout batch takes it, paid when the bank confirms, back to the queue after a
+#: reviewed correction of a returned transfer.
+BANK_MOVES = {(CashStatus.TO_PAY, CashStatus.INSTRUCTED), (CashStatus.INSTRUCTED, CashStatus.PAID),
+              (CashStatus.INSTRUCTED, CashStatus.TO_PAY)}
+
+
+@transaction.atomic
+def ledger_entries_bank_move(*, entries: list, to: str, actor, reason: str,
+                             references: dict[int, str] | None = None) -> int:
+    """Move ``entries`` (rows the caller has locked, in primary-key order) to cash status ``to``
+    along :data:`BANK_MOVES`; ``references`` (entry id → bank reference) for ``paid``.
+    Entries already elsewhere are left alone (an answer recorded twice changes nothing); any
+    other move is refused. Returns how many changed."""
+    require_actor(actor, FINANCE_ROLES | RESETTLE_ROLES, system=True)
+    now, changed = timezone.now(), []
+    for entry in entries:
+        if entry.cash_status == to:
+            continue
+        if (entry.cash_status, to) not in BANK_MOVES:
+            raise ValidationError({"detail": [_("台账条目 %(id)s 不能从“%(a)s”改为“%(b)s”。") % {
+                "id": entry.pk, "a": CashStatus(entry.cash_status).label, "b": CashStatus(to).label}]})
+        entry.cash_status = to
+        if to == CashStatus.PAID:
+            entry.cash_reference, entry.cash_at = (references or {}).get(entry.pk, "")[:60], now
+        changed.append(entry)
+    bulk_update_audited(changed, LedgerEntry, ["cash_status", "cash_reference", "cash_at"], actor=actor,
+                        reason=reason)
+    return len(changed)
+
+
 @transaction.atomic
 def ledger_entries_settle(*, entry_ids: list[int], reference: str, actor) -> int:
     """Record that finance paid the 补付 or recovered the 追回 of these entries (a reference is
