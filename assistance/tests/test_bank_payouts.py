@@ -30,6 +30,7 @@ from payments.importers import BankResultImporter
 from payments.models import BatchStatus, Instruction, InstructionStatus, PersonBankAccount
 from payments.selectors import batch_reconciliation
 from payments.testing import answer, send
+from yibao_site.actors import system_actor
 from yibao_site.imports import read_table
 
 from .conftest import upload
@@ -244,10 +245,10 @@ def test_the_reminder_escalates_unconfirmed_assistance_instructions(staff, owed,
     send(batch.instruction_batch, finance=staff["finance"], supervisor=staff["supervisor"])
     batch.instruction_batch.refresh_from_db()
     sent_on = timezone.localtime(batch.instruction_batch.sent_at).date()
-    assert pay.instructions_escalate(on=sent_on + timedelta(days=3))["escalated"] == 0
-    assert pay.instructions_escalate(on=sent_on + timedelta(days=4)) == {
+    assert pay.instructions_escalate(on=sent_on + timedelta(days=3), actor=system_actor("payments.remind_unconfirmed"))["escalated"] == 0
+    assert pay.instructions_escalate(on=sent_on + timedelta(days=4), actor=system_actor("payments.remind_unconfirmed")) == {
         "as_of": (sent_on + timedelta(days=4)).isoformat(), "overdue": 2, "escalated": 2}
-    assert pay.instructions_escalate(on=sent_on + timedelta(days=4))["escalated"] == 0
+    assert pay.instructions_escalate(on=sent_on + timedelta(days=4), actor=system_actor("payments.remind_unconfirmed"))["escalated"] == 0
     assert Instruction.objects.filter(purpose="assistance", escalated_on__isnull=False).count() == 2
 
 

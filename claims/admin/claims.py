@@ -28,7 +28,7 @@ from ..importers import ClaimImporter
 from ..models import Claim, ClaimSource, ClaimStatus, PersonYearLedger
 from ..services import SETTLE_ROLES
 from .forms import BillFormSet, ManualClaimForm
-from .funds import FUND_NAMES, fund_report_charts, fund_report_sheets
+from .funds import FUND_NAMES, fund_report_charts, fund_report_sheets, published_report_chart
 
 
 class ClaimExportResource(resources.ModelResource):
@@ -211,5 +211,6 @@ class ClaimAdmin(MaskedIdAdminMixin, ImportExportRoles, ScopedImportExportAdmin)
                    "kinds": [(k, _(v)) for k, v in reports.REPORTS.items()], "kind": kind, "year": year,
                    "through": through, "region": region, "data": data,
                    "tables": reports.tables(kind, data) if data is not None else [],
-                   "chart_series": data["chart_series"] if data is not None else []}
+                   "chart_series": data["chart_series"] if data is not None else [],
+                   "report_chart": published_report_chart(kind, data["chart_series"]) if data is not None else None}
         return TemplateResponse(request, "claims/published_reports.html", context)

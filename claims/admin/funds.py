@@ -34,6 +34,22 @@ def fund_report_charts(report) -> dict:
     return {"monthly_chart": monthly, "balance_chart": balance}
 
 
+def published_report_chart(kind: str, series: list[dict]):
+    """The chart beside a published report's tables, from its ``chart_series``: income and
+    expense by fund (基金收支), the ratio's two parts (脱贫人口报销比例, a doughnut), amounts by
+    category or kind otherwise. ``None`` when there is nothing to draw."""
+    if not series:
+        return None
+    labels = [row["label"] for row in series]
+    if kind == "funds":
+        return chart("bar", labels, [(_("本年收入"), [r["income"] for r in series]),
+                                     (_("本年支出"), [r["expense"] for r in series])], title=_("基金收支(元)"))
+    values = [(_("金额(元)"), [r["value"] for r in series])]
+    if kind == "poverty":
+        return chart("doughnut", labels, values, title=_("住院费用构成(元)"))
+    return chart("bar", labels, values, title=_("按类别金额(元)"))
+
+
 def fund_report_sheets(report) -> list[Sheet]:
     funds = Sheet(_("基金收支"), [_("基金"), _("本年收入"), _("结算支出"), _("其他支出"), _("当期结余"), _("累计结余"),
                                 _("月均支出"), _("可支付月数")], money_columns={1, 2, 3, 4, 5, 6})

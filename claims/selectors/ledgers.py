@@ -11,6 +11,7 @@ from operator import add
 from django.db.models import Case, Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Round
 
+from yibao_site.money import to_fen
 from yibao_site.scoping import scope_queryset
 
 from ..models import Claim, ClaimStatus, LedgerEntry, PersonYearLedger
@@ -119,6 +120,10 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
             want = want_row.get(k)
             if want is None:
                 want = 0 if k == "claims_count" else Decimal("0.00")
+            elif k != "claims_count":
+                # SQLite sums decimals as binary floating point (18.30 + 15.00 − 18.30 − 15.00 is
+                # −3.6e−15 there): compare at the fen, which is what both sides are kept to.
+                want = to_fen(want)
             if value != want:
                 out.append({"person_id": pid, "year": year, "field": k, "ledger": value, "claims": want})
     for pid in set(expected) - seen:

@@ -214,3 +214,19 @@ def test_admin_resettle_preview_then_confirm_and_finance_settles_cash(dibao, yic
     client.force_login(staff["clerk"])
     assert client.get(url).status_code in (302, 403)
     assert get_user_model().objects.filter(pk=staff["clerk"].pk).exists()
+
+
+def test_the_sum_check_compares_at_the_fen_on_sqlite_too(db, shiyan):
+    """Found by the stateful test: two claims (18.30 and 15.00 out of pocket) settled and both
+    reversed sum to −3.6e−15 in SQLite's floating-point SUM; the ledger's 0.00 is right."""
+    from claims import selectors
+    from claims.models import Claim
+    from claims.tests import factories as fx
+
+    p = fx.insured(shiyan)
+    fx.identity(p, "subsistence", valid_from=date(2024, 4, 26))
+    fx.settle(p, on=date(2024, 10, 27), total=D(1220), scope=D(1220), basic_paid=D(1159), critical_paid=None)
+    fx.settle(p, on=date(2024, 1, 1), total=D(96), scope=D(96), basic_paid=D(81), critical_paid=None)
+    for claim in Claim.objects.filter(person=p).order_by("id"):
+        services.claim_reverse(claim=Claim.objects.get(pk=claim.pk), reason="冲销", actor=fx.clerk())
+    assert selectors.ledger_mismatches(year=2024, person_ids=[p.pk]) == []

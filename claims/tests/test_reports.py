@@ -203,6 +203,11 @@ def test_admin_page_shows_tables_chart_series_and_exports_xlsx(client, staff, zh
     assert page.context["region"] == zhangshu_2021.city, page.context["region"]
     assert "14.6" in page.content.decode() and "207063400.00" in page.content.decode()
     assert page.context["chart_series"][0]["months_of_capacity"] == D("14.6")
+    # the chart beside the tables draws income and expense per fund from the same series
+    drawn = page.context["report_chart"]
+    assert 'data-testid="report-chart"' in page.content.decode() and drawn.kind == "bar"
+    assert [d["label"] for d in drawn.datasets] == ["本年收入", "本年支出"]
+    assert drawn.datasets[0]["data"][0] == float(page.context["chart_series"][0]["income"])
     export = client.get(url, {"report": "funds", "year": "2021", "through": "2021-10-31", "format": "xlsx"})
     assert export.status_code == 200 and export["Content-Type"].startswith("application/vnd.openxml")
     sheet = load_workbook(BytesIO(export.content)).worksheets[0]
