@@ -7,7 +7,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -23,7 +22,7 @@ from yibao_site.imports import read_table
 from yibao_site.models import Role
 
 from . import services
-from .exports import subsidy_batch_xlsx
+from .exports import subsidy_batch_response
 from .importers import EnrollmentImporter, IdentityImporter, PersonImporter, identity_list_rows
 from .models import (
     AccountEntry, AssistanceEntitlement, BatchStatus, Enrollment, Identity, IdentityImport, IdentityKind, IdentitySource,
@@ -481,8 +480,5 @@ class SubsidyBatchAdmin(ServiceFormMixin, ScopedAdmin):
         batch = queryset.select_related("region").first()
         if batch is None:
             return None
-        response = HttpResponse(subsidy_batch_xlsx(batch),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="subsidy-{batch.region.code}-{batch.year}.xlsx"'
-        return response
+        return subsidy_batch_response(batch)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from yibao_site.audit import bulk_create_audited
 from yibao_site.testing import make_id_number
 
 from . import services
@@ -83,8 +84,6 @@ def seed(ctx) -> None:
     have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
     new = [Relative(person_id=pid[a], relative_id=pid[b], relation=rel) for a, b, rel in links
            if a in pid and b in pid and (pid[a], pid[b]) not in have]
-    from yibao_site.audit import bulk_create_audited
-
     bulk_create_audited(new, Relative, actor=clerk, reason="演示数据")
     log(f"  relatives: created {len(new)}")
 

@@ -22,6 +22,7 @@ from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
 from yibao_site.models import Region
+from yibao_site.money import FEN, ZERO
 from yibao_site.policy import PolicyCache
 
 from . import rules, services
@@ -46,7 +47,7 @@ def _decimal(row: dict[str, Any], key: str, errors: dict) -> Decimal | None:
     except InvalidOperation:
         errors.setdefault(key, []).append(_("应为金额数字,如 380.00。"))
         return None
-    if not value.is_finite() or value != value.quantize(rules.FEN) or abs(value) >= Decimal("1e12"):
+    if not value.is_finite() or value != value.quantize(FEN) or abs(value) >= Decimal("1e12"):
         errors.setdefault(key, []).append(_("金额最多两位小数。"))
         return None
     return value
@@ -267,7 +268,7 @@ class EnrollmentImporter(BulkImporter):
             person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
             amount=amount, contribution_base=base, via=via, history=history,
             policy=self.policy(person, year, scheme, status),
-            subsidy=self.subsidies.get((person.pk, year), rules.ZERO) if scheme == Scheme.RESIDENT else rules.ZERO,
+            subsidy=self.subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO,
         )
         return ("new", _EnrolmentRow(person_id=person.pk, **fields), row)
 

@@ -22,6 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yibao_site.dates import add_months
+from yibao_site.money import to_fen
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
 from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.policy import PolicyCache, PolicySnapshot, policy_snapshot
@@ -198,7 +200,7 @@ def enrolment_snapshot(person: Person, year: int, cache: PolicyCache | None = No
 
 
 def resident_premium(snap: PolicySnapshot) -> Decimal:
-    return rules.money(snap.decimal("members.premium.resident"))
+    return to_fen(snap.decimal("members.premium.resident"))
 
 
 def employee_amount_due(snap: PolicySnapshot, status: str, contribution_base: Decimal | None) -> Decimal | None:
@@ -276,7 +278,7 @@ def _employee_due(rate: Decimal, contribution_base: Decimal | None) -> Decimal |
         return ZERO
     if contribution_base is None:
         return None
-    return rules.money(contribution_base * rate * 12)
+    return to_fen(contribution_base * rate * 12)
 
 
 @dataclass
@@ -349,7 +351,7 @@ def enrollment_fields(*, person, year: int, scheme: str, paid_on: date, employee
             due = lump_sum.yearly_amount
         if amount is None:
             amount = due
-        elif rules.money(amount) != due:
+        elif to_fen(amount) != due:
             raise _error("amount", _("应缴 %(due)s 元(个人缴费标准 %(premium)s 元,资助 %(subsidy)s 元)。")
                          % {"due": due, "premium": premium, "subsidy": subsidy})
         normal = not terms.waiting_period and not terms.newborn
@@ -363,9 +365,9 @@ def enrollment_fields(*, person, year: int, scheme: str, paid_on: date, employee
             amount = due
     return dict(
         person=person, year=year, scheme=scheme, employee_status=employee_status if scheme == Scheme.EMPLOYEE else "",
-        paid_on=paid_on, amount=rules.money(amount), benefit_start=terms.benefit_start, benefit_end=terms.benefit_end,
+        paid_on=paid_on, amount=to_fen(amount), benefit_start=terms.benefit_start, benefit_end=terms.benefit_end,
         waiting_period=terms.waiting_period, continuous_years=terms.continuous_years, critical_illness_cap=cap,
-        active=True, via=via, contribution_base=rules.money(contribution_base) if contribution_base is not None else None,
+        active=True, via=via, contribution_base=to_fen(contribution_base) if contribution_base is not None else None,
         subsidy_amount=subsidy if scheme == Scheme.RESIDENT else ZERO, newborn=terms.newborn,
         break_years=terms.break_years, lump_sum=lump_sum, policy_version=policy.version,
     )
@@ -465,7 +467,7 @@ def student_lump_sum_create(*, person: Person, school: str, first_year: int, yea
         raise _error("first_year", _("以下年度已参保:%(years)s") % {"years": ", ".join(map(str, sorted(taken)))})
     yearly = resident_premium(first_snap)
     lump = StudentLumpSum(person=person, school=school.strip(), first_year=first_year, years=years,
-                          paid_on=paid_on, yearly_amount=yearly, total_amount=rules.money(yearly * years))
+                          paid_on=paid_on, yearly_amount=yearly, total_amount=to_fen(yearly * years))
     audited_save(lump, actor=actor, reason=_("学生趸缴"))
     history = dict(enrollment_histories([person.pk], before_year=first_year).get(person.pk, {}))
     drafts = []
@@ -571,7 +573,7 @@ def account_spend(*, person: Person, amount: Decimal, on: date, memo: str = "", 
     if amount is None or amount <= 0:
         raise _error("amount", _("支付金额应大于0。"))
     account = _locked_account(person)
-    return _post(account, kind=EntryKind.SPEND, amount=-rules.money(amount), on=on, actor=actor,
+    return _post(account, kind=EntryKind.SPEND, amount=-to_fen(amount), on=on, actor=actor,
                  memo=memo or _("本人医疗费用自付"))
 
 
@@ -633,7 +635,7 @@ def account_pay_relative_expense(*, payer: Person, relative: Person, amount: Dec
         errors["relative"] = [_("本人费用请使用本人支付。")]
     if amount is None or amount <= 0:
         errors["amount"] = [_("支付金额应大于0。")]
-    elif rules.money(amount) != amount:
+    elif to_fen(amount) != amount:
         errors["amount"] = [_("金额最多保留两位小数。")]
     if not (institution or "").strip():
         errors["institution"] = [_("请填写定点医疗机构或定点零售药店。")]
@@ -650,7 +652,7 @@ def account_pay_relative_expense(*, payer: Person, relative: Person, amount: Dec
         raise _error("relative", _("个人账户只能支付以下近亲属的医药费用:%(names)s。") % {"names": names or "—"})
     if not Enrollment.objects.filter(person=relative, year=on.year, active=True).exists():
         raise _error("relative", _("该近亲属%(year)s年度未参保,不能用个人账户支付其医药费用。") % {"year": on.year})
-    return _post(account, kind=EntryKind.RELATIVE_EXPENSE, amount=-rules.money(amount), on=on, actor=actor,
+    return _post(account, kind=EntryKind.RELATIVE_EXPENSE, amount=-to_fen(amount), on=on, actor=actor,
                  relative=relative, memo=_("支付近亲属在%(place)s的个人负担医药费用") % {"place": institution.strip()[:80]},
                  policy_version=_version(snap))
 
@@ -691,7 +693,7 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     are locked in id order; entries and balances are written in bulk.
     """
     first = month.replace(day=1)
-    last = rules.add_months(first, 1) - timedelta(days=1)
+    last = add_months(first, 1) - timedelta(days=1)
     report = CreditRunReport(month=first)
     enrollments = list(Enrollment.objects.filter(
         scheme=Scheme.EMPLOYEE, year=first.year, active=True, benefit_start__lte=last, benefit_end__gte=first,
