@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from yibao_site.actors import system_actor
 from yibao_site.audit import bulk_create_audited
 from yibao_site.testing import make_id_number
 
@@ -133,7 +134,8 @@ def seed(ctx) -> None:
 
     # ── personal accounts: this year's monthly credits so far ──
     for month in range(1, today.month + 1):
-        report = services.account_credit_month(month=date(today.year, month, 1), actor=clerk)
+        report = services.account_credit_month(month=date(today.year, month, 1),
+                                               actor=system_actor("members.account_credit_month"))
         log(f"  account credits {today.year}-{month:02d}: {report.credited} (already {report.already})")
 
     # ── off-site registrations for a few persons ──

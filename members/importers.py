@@ -368,7 +368,7 @@ class IdentityImporter(BulkImporter):
         for held in self.held.get((pid, kind), []):
             if held.valid_from == valid_from:
                 current = held
-            elif services._overlaps(valid_from, valid_to, held.valid_from, held.valid_to):
+            elif rules.periods_overlap(valid_from, valid_to, held.valid_from, held.valid_to):
                 raise ValidationError({"valid_from": [_("与该人员已有的同类身份(%(from)s 起)期间重叠。")
                                                       % {"from": held.valid_from}]})
         return (pid, kind, valid_from, valid_to, source, current)
@@ -378,7 +378,7 @@ class IdentityImporter(BulkImporter):
         by_key: dict[tuple[int, str], list[tuple[int, date, date | None]]] = defaultdict(list)
         for number, (pid, kind, start, end, _source, _current) in cleaned:
             for other_number, o_start, o_end in by_key[(pid, kind)]:
-                if services._overlaps(start, end, o_start, o_end):
+                if rules.periods_overlap(start, end, o_start, o_end):
                     errors.append(RowError(number, "valid_from", _("与第 %(row)s 行的同类身份期间重叠。")
                                            % {"row": other_number}))
             by_key[(pid, kind)].append((number, start, end))

@@ -264,3 +264,18 @@ def identity_counts_for_year(valid_from: date, valid_to: date | None, year: int)
 
 def previous_day(day: date) -> date:
     return day - timedelta(days=1)
+
+
+def periods_overlap(a_from: date, a_to: date | None, b_from: date, b_to: date | None) -> bool:
+    """Two inclusive periods (``None``: open-ended) share at least one day."""
+    return a_from <= (b_to or date.max) and b_from <= (a_to or date.max)
+
+
+def employee_contribution(rate: Decimal, contribution_base: Decimal | None) -> Decimal | None:
+    """Yearly individual employee contribution = monthly base × rate × 12; 0 when the rate is
+    0 (retirees); ``None`` when a base is needed and missing."""
+    if rate == 0:
+        return ZERO
+    if contribution_base is None:
+        return None
+    return to_fen(contribution_base * rate * 12)

@@ -144,6 +144,22 @@ class PolicyCache:
         return snap.fork()
 
 
+_VERSIONS: dict[tuple, str] = {}
+
+
+def snapshot_version(snap: PolicySnapshot) -> str:
+    """``snap.version``, memoised on the parameter rows used (a batch of thousands of rows
+    on one policy hashes it once)."""
+    key = tuple(sorted((k, p.parameter_id, p.region_code, p.effective_from, repr(p.value))
+                       for k, p in snap.used.items()))
+    found = _VERSIONS.get(key)
+    if found is None:
+        if len(_VERSIONS) > 1000:
+            _VERSIONS.clear()
+        found = _VERSIONS[key] = snap.version
+    return found
+
+
 def policy_value(key: str, region: Region | str, on: date, default: Any = _MISSING) -> Any:
     """Return the value of ``key`` in force for ``region`` on ``on``."""
     return policy_snapshot(region, on).value(key, default)
