@@ -96,7 +96,8 @@ def settle_claim():
         return claim_settle(person=person, visit_type=visit_type, hospital_level=2, service_date=service_date,
                             total_cost=Decimal(total_cost) if total_cost is not None else scope,
                             policy_scope_cost=scope, in_province=in_province, referred=referred,
-                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid), disease=disease)
+                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid), disease=disease,
+                            actor=clerk())
 
     return settle
 
