@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
-from django.http import HttpResponse
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -19,7 +19,7 @@ from yibao_site.permissions import ALL_ROLES, STAFF_ROLES
 from yibao_site.scoping import scope_queryset
 
 from . import services
-from .exports import subsidy_batch_xlsx
+from .exports import subsidy_batch_response
 from .models import Enrollment, Identity, OffsiteRegistration, Person, Relative, SubsidyBatch
 from .serializers import (
     EnrollmentSerializer, IdentitySerializer, MonthSerializer, OffsiteRegistrationSerializer, PersonSerializer,
@@ -173,8 +173,6 @@ class IdentityFilter(filters.FilterSet):
         fields = ["person", "township", "kind", "source"]
 
     def filter_valid_on(self, qs, name, value):
-        from django.db.models import Q
-
         return qs.filter(valid_from__lte=value).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=value))
 
 
@@ -209,9 +207,7 @@ class OffsiteRegistrationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, v
     def revoke(self, request, pk=None):
         """Revoke from ``{on}`` (default today)."""
         reg = self.get_object()
-        from rest_framework import serializers as s
-
-        on = s.DateField().run_validation(request.data.get("on") or date.today().isoformat())
+        on = serializers.DateField().run_validation(request.data.get("on") or date.today().isoformat())
         reg = services.offsite_revoke(registration=reg, on=on, actor=request.user)
         return Response(self.get_serializer(reg).data)
 
@@ -250,7 +246,4 @@ class SubsidyBatchViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         batch = self.get_object()
-        response = HttpResponse(subsidy_batch_xlsx(batch),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="subsidy-{batch.region.code}-{batch.year}.xlsx"'
-        return response
+        return subsidy_batch_response(batch)

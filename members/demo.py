@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from yibao_site.actors import system_actor
+from yibao_site.audit import bulk_create_audited
 from yibao_site.testing import make_id_number
 
 from . import services
@@ -83,8 +85,6 @@ def seed(ctx) -> None:
     have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
     new = [Relative(person_id=pid[a], relative_id=pid[b], relation=rel) for a, b, rel in links
            if a in pid and b in pid and (pid[a], pid[b]) not in have]
-    from yibao_site.audit import bulk_create_audited
-
     bulk_create_audited(new, Relative, actor=clerk, reason="演示数据")
     log(f"  relatives: created {len(new)}")
 
@@ -134,7 +134,8 @@ def seed(ctx) -> None:
 
     # ── personal accounts: this year's monthly credits so far ──
     for month in range(1, today.month + 1):
-        report = services.account_credit_month(month=date(today.year, month, 1), actor=clerk)
+        report = services.account_credit_month(month=date(today.year, month, 1),
+                                               actor=system_actor("members.account_credit_month"))
         log(f"  account credits {today.year}-{month:02d}: {report.credited} (already {report.already})")
 
     # ── off-site registrations for a few persons ──

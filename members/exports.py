@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from yibao_site.inputs import excel_safe_row
+from yibao_site.xlsx import xlsx_bytes_response
 
 from .models import IdentityKind, SubsidyBatch, SubsidyLine
 from .selectors import subsidy_batch_totals
@@ -39,3 +40,8 @@ def subsidy_batch_xlsx(batch: SubsidyBatch) -> bytes:
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def subsidy_batch_response(batch: SubsidyBatch):
+    """The batch workbook as a download (admin action and API)."""
+    return xlsx_bytes_response(f"subsidy-{batch.region.code}-{batch.year}.xlsx", subsidy_batch_xlsx(batch))

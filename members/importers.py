@@ -22,6 +22,7 @@ from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
 from yibao_site.models import Region
+from yibao_site.money import FEN, ZERO
 from yibao_site.policy import PolicyCache
 
 from . import rules, services
@@ -46,7 +47,7 @@ def _decimal(row: dict[str, Any], key: str, errors: dict) -> Decimal | None:
     except InvalidOperation:
         errors.setdefault(key, []).append(_("应为金额数字,如 380.00。"))
         return None
-    if not value.is_finite() or value != value.quantize(rules.FEN) or abs(value) >= Decimal("1e12"):
+    if not value.is_finite() or value != value.quantize(FEN) or abs(value) >= Decimal("1e12"):
         errors.setdefault(key, []).append(_("金额最多两位小数。"))
         return None
     return value
@@ -267,7 +268,7 @@ class EnrollmentImporter(BulkImporter):
             person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
             amount=amount, contribution_base=base, via=via, history=history,
             policy=self.policy(person, year, scheme, status),
-            subsidy=self.subsidies.get((person.pk, year), rules.ZERO) if scheme == Scheme.RESIDENT else rules.ZERO,
+            subsidy=self.subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO,
         )
         return ("new", _EnrolmentRow(person_id=person.pk, **fields), row)
 
@@ -367,7 +368,7 @@ class IdentityImporter(BulkImporter):
         for held in self.held.get((pid, kind), []):
             if held.valid_from == valid_from:
                 current = held
-            elif services._overlaps(valid_from, valid_to, held.valid_from, held.valid_to):
+            elif rules.periods_overlap(valid_from, valid_to, held.valid_from, held.valid_to):
                 raise ValidationError({"valid_from": [_("与该人员已有的同类身份(%(from)s 起)期间重叠。")
                                                       % {"from": held.valid_from}]})
         return (pid, kind, valid_from, valid_to, source, current)
@@ -377,7 +378,7 @@ class IdentityImporter(BulkImporter):
         by_key: dict[tuple[int, str], list[tuple[int, date, date | None]]] = defaultdict(list)
         for number, (pid, kind, start, end, _source, _current) in cleaned:
             for other_number, o_start, o_end in by_key[(pid, kind)]:
-                if services._overlaps(start, end, o_start, o_end):
+                if rules.periods_overlap(start, end, o_start, o_end):
                     errors.append(RowError(number, "valid_from", _("与第 %(row)s 行的同类身份期间重叠。")
                                            % {"row": other_number}))
             by_key[(pid, kind)].append((number, start, end))

@@ -5,26 +5,13 @@ against the policy text and property-tested.  Money is ``Decimal`` rounded half-
 """
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-FEN = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def money(value) -> Decimal:
-    """Round to the fen, half up."""
-    return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
-
-
-def add_months(day: date, months: int) -> date:
-    """Return ``day`` plus ``months`` calendar months (clamped to the month's last day)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+from yibao_site.dates import add_months
+from yibao_site.money import ZERO, to_fen
 
 
 def month_day(year: int, md: str) -> date:
@@ -199,9 +186,9 @@ def critical_illness_cap(p: CapParams, *, continuous_years: int, zero_claim_coun
         bonus_years = min(bonus_years, max(0, year - p.incentives_from + 1))
     continuity = p.continuity_bonus * bonus_years
     zero = p.zero_claim_bonus * zero_claim_count
-    bonus = min(continuity + zero, money(p.base * p.bonus_ceiling_rate))
+    bonus = min(continuity + zero, to_fen(p.base * p.bonus_ceiling_rate))
     penalty = p.break_penalty_per_year * break_years
-    return money(max(ZERO, p.base + bonus - penalty))
+    return to_fen(max(ZERO, p.base + bonus - penalty))
 
 
 # ── personal accounts ───────────────────────────────────────────────────────────────────────
@@ -211,10 +198,10 @@ def monthly_credit(*, status: str, contribution_base: Decimal | None, rates: Map
     """Monthly personal-account credit (004 第十一条): in-service and flexible
     ``rate × base``; retirees a fixed ``pension base × rate``.  0 when there is nothing to credit."""
     if status == "retired":
-        return money(retiree_pension_base * retiree_rate)
+        return to_fen(retiree_pension_base * retiree_rate)
     if contribution_base is None or status not in rates:
         return ZERO
-    return money(contribution_base * rates[status])
+    return to_fen(contribution_base * rates[status])
 
 
 INVERSE_RELATION = {
@@ -249,12 +236,12 @@ def subsidy_amount(*, kind: str, premium: Decimal, rates: Mapping[str, Decimal],
     ``phase-out rate × phase-out base``; ``None`` when the identity earns no subsidy."""
     if kind in phaseout:
         rate, base = phaseout[kind]
-        amount = money(rate * base)
-        return SubsidyChoice(kind, rate, money(base), amount) if amount > 0 else None
+        amount = to_fen(rate * base)
+        return SubsidyChoice(kind, rate, to_fen(base), amount) if amount > 0 else None
     rate = rates.get(kind)
     if rate is None or rate <= 0:
         return None
-    return SubsidyChoice(kind, rate, money(premium), money(min(rate, Decimal(1)) * premium))
+    return SubsidyChoice(kind, rate, to_fen(premium), to_fen(min(rate, Decimal(1)) * premium))
 
 
 def highest_subsidy(kinds: Sequence[str], *, premium: Decimal, rates: Mapping[str, Decimal],
@@ -277,3 +264,18 @@ def identity_counts_for_year(valid_from: date, valid_to: date | None, year: int)
 
 def previous_day(day: date) -> date:
     return day - timedelta(days=1)
+
+
+def periods_overlap(a_from: date, a_to: date | None, b_from: date, b_to: date | None) -> bool:
+    """Two inclusive periods (``None``: open-ended) share at least one day."""
+    return a_from <= (b_to or date.max) and b_from <= (a_to or date.max)
+
+
+def employee_contribution(rate: Decimal, contribution_base: Decimal | None) -> Decimal | None:
+    """Yearly individual employee contribution = monthly base × rate × 12; 0 when the rate is
+    0 (retirees); ``None`` when a base is needed and missing."""
+    if rate == 0:
+        return ZERO
+    if contribution_base is None:
+        return None
+    return to_fen(contribution_base * rate * 12)

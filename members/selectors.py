@@ -1,14 +1,19 @@
 """Reads of members data, for pages, the API and the other apps (claims, assistance)."""
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from yibao_site.scoping import scope_queryset
 
+from . import rules
 from .models import (
-    AssistanceEntitlement, Enrollment, Identity, OffsiteRegistration, Person, SubsidyBatch, SubsidyLine,
+    AssistanceEntitlement, BatchStatus, Enrollment, Identity, OffsiteRegistration, Person, Relative, SubsidyBatch,
+    SubsidyLine,
 )
 
 
@@ -65,3 +70,32 @@ def subsidy_batch_totals(batch: SubsidyBatch, user=None) -> dict[str, list[dict]
     by_township = list(lines.values("township__code", "township__name")
                        .annotate(count=Count("id"), amount=Sum("amount")).order_by("township__code"))
     return {"by_kind": by_kind, "by_township": by_township}
+
+
+def enrollment_histories(person_ids: Iterable[int], before_year: int | None = None) -> dict[int, dict[int, rules.PriorYear]]:
+    """Each person's enrolment years (any scheme) as ``PriorYear``s, in one query."""
+    qs = Enrollment.objects.filter(person_id__any=list(person_ids))
+    if before_year is not None:
+        qs = qs.filter(year__lt=before_year)
+    result: dict[int, dict[int, rules.PriorYear]] = defaultdict(dict)
+    for pid, year, waiting, paid in qs.values_list("person_id", "year", "waiting_period", "had_fund_payment"):
+        current = result[pid].get(year)
+        # Two schemes in one year: the year had a fund payment if either had one.
+        result[pid][year] = rules.PriorYear(
+            year, waiting if current is None else current.waiting_period and waiting,
+            paid or (current.had_fund_payment if current else False))
+    return result
+
+
+def confirmed_subsidies(person_ids: Iterable[int], year: int) -> dict[int, Decimal]:
+    """State subsidy per person for ``year`` from confirmed batches, in one query."""
+    return dict(SubsidyLine.objects.filter(person_id__any=list(person_ids), year=year,
+                                           batch__status=BatchStatus.CONFIRMED)
+                .values_list("person_id", "amount"))
+
+
+def allowed_relation(payer: Person, relative: Person) -> str | None:
+    """What ``relative`` is to ``payer``, from either direction of the recorded link."""
+    links = dict(Relative.objects.filter(Q(person=payer, relative=relative) | Q(person=relative, relative=payer))
+                 .values_list("person_id", "relation"))
+    return rules.relation_of(links.get(payer.pk), links.get(relative.pk))

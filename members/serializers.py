@@ -15,8 +15,9 @@ from .models import (
     Enrollment, EmployeeStatus, EnrollmentVia, Identity, IdentityKind, IdentitySource, OffsiteKind,
     OffsiteRegistration, Person, Relation, Relative, Scheme, SubsidyBatch, SubsidyLine,
 )
-from yibao_site.idnumbers import display_id
-from yibao_site.idnumbers import normalise_id_number, parse_id_number, validate_region_prefix
+from yibao_site.idnumbers import display_id, normalise_id_number, parse_id_number, validate_region_prefix
+
+from .selectors import subsidy_batch_totals
 
 
 class MaskedIdMixin:
@@ -186,8 +187,6 @@ class SubsidyBatchDetailSerializer(SubsidyBatchSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_totals(self, batch):
-        from .selectors import subsidy_batch_totals
-
         totals = subsidy_batch_totals(batch)
         for group in totals.values():
             for row in group:

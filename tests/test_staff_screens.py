@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from yibao_site.charts import chart
 from yibao_site.formatting import format_money, format_percent
+from members.testing import clerk
 
 LONG_DECIMAL = re.compile(r"\d\.\d{3,}")
 
@@ -207,7 +208,7 @@ def test_10_404_for_another_townships_resident_is_a_chinese_page(client, staff, 
     from members.services import person_register
     from yibao_site.testing import make_id_number
 
-    other = person_register(id_number=make_id_number(shiyan.county.code, date(1970, 1, 1), 9), name="王五",
+    other = person_register(actor=clerk(), id_number=make_id_number(shiyan.county.code, date(1970, 1, 1), 9), name="王五",
                             village_code=shiyan.village(1, 0).code)
     client.force_login(staff["agent"])  # township 1; 王五 lives in township 2
     response = client.get(f"/agent/persons/{other.id_number}/")

@@ -7,17 +7,18 @@ import pytest
 
 from members.services import enrollment_create, identity_add, person_register
 from yibao_site.testing import make_id_number
+from members.testing import clerk
 
 
 @pytest.fixture
 def two_persons(shiyan, staff):
-    own = person_register(id_number=make_id_number("420302", date(1960, 3, 1), 1), name="张本镇",
+    own = person_register(actor=clerk(), id_number=make_id_number("420302", date(1960, 3, 1), 1), name="张本镇",
                           village_code=shiyan.village(0, 0).code)
-    other = person_register(id_number=make_id_number("420302", date(1961, 4, 2), 2), name="李外镇",
+    other = person_register(actor=clerk(), id_number=make_id_number("420302", date(1961, 4, 2), 2), name="李外镇",
                             village_code=shiyan.village(1, 0).code)
     for p in (own, other):
-        enrollment_create(person=p, year=2026, scheme="resident", paid_on=date(2025, 10, 1))
-        identity_add(person=p, kind="subsistence", valid_from=date(2025, 1, 1), source="civil_affairs")
+        enrollment_create(actor=clerk(), person=p, year=2026, scheme="resident", paid_on=date(2025, 10, 1))
+        identity_add(actor=clerk(), person=p, kind="subsistence", valid_from=date(2025, 1, 1), source="civil_affairs")
     return own, other
 
 

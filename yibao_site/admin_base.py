@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
@@ -180,30 +179,36 @@ class ScopedImportExportAdmin(ExcelSafeExportMixin, ImportExportMixin, ScopedAdm
         return self.has_view_permission(request)
 
 
+class _ServiceRefused(Exception):
+    """The service refused the form's data (carries its ``ValidationError``)."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
+
+
 class ServiceFormMixin:
-    """Add and change forms run the service in a rolled-back savepoint while cleaning, so a
-    rule the service enforces shows on the form instead of failing in ``save_model``;
-    ``save_model`` then runs it for real.  Subclasses implement
-    ``save_via_service(request, obj_or_None, cleaned_data)`` returning the saved object."""
+    """Add and change forms save through a service, run exactly once per submission.
+
+    ``save_model`` runs the service; when it refuses (``ValidationError``) the request's
+    transaction is rolled back and the form is shown again with the service's messages on
+    its fields (the messages are kept on the request, not on the shared admin instance), so
+    a rule the service enforces shows on the form without a second, rolled-back run.
+    Subclasses implement ``save_via_service(request, obj_or_None, cleaned_data)`` returning
+    the saved object."""
 
     def save_via_service(self, request, obj, data):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def get_form(self, request, obj=None, **kwargs):
         base = super().get_form(request, obj, **kwargs)
-        admin_self = self
 
         class ServiceCheckedForm(base):
             def clean(form):
                 data = super().clean()
-                if form.errors:
-                    return data
-                try:
-                    with transaction.atomic():
-                        admin_self.save_via_service(request, obj, data)
-                        transaction.set_rollback(True)
-                except ValidationError as exc:
-                    items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+                refused = getattr(request, "_service_refused", None)
+                if refused is not None and not form.errors:
+                    items = refused.message_dict.items() if hasattr(refused, "error_dict") else [(None, refused.messages)]
                     for name, msgs in items:
                         for msg in msgs:
                             form.add_error(name if name in form.fields else None, msg)
@@ -211,8 +216,20 @@ class ServiceFormMixin:
 
         return ServiceCheckedForm
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRefused as refused:
+            # The first pass's transaction is rolled back; the second shows the form again
+            # with the service's messages (its ``clean`` adds them, so nothing is saved).
+            request._service_refused = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
-        saved = self.save_via_service(request, obj if change else None, form.cleaned_data)
+        try:
+            saved = self.save_via_service(request, obj if change else None, form.cleaned_data)
+        except ValidationError as exc:
+            raise _ServiceRefused(exc) from exc
         if saved is not None:
             obj.pk = saved.pk
 

@@ -146,6 +146,22 @@ class PolicyCache:
         return snap.fork()
 
 
+_VERSIONS: dict[tuple, str] = {}
+
+
+def snapshot_version(snap: PolicySnapshot) -> str:
+    """``snap.version``, memoised on the parameter rows used (a batch of thousands of rows
+    on one policy hashes it once)."""
+    key = tuple(sorted((k, p.parameter_id, p.region_code, p.effective_from, repr(p.value))
+                       for k, p in snap.used.items()))
+    found = _VERSIONS.get(key)
+    if found is None:
+        if len(_VERSIONS) > 1000:
+            _VERSIONS.clear()
+        found = _VERSIONS[key] = snap.version
+    return found
+
+
 class ChangeDatePolicyCache(PolicyCache):
     """A :class:`PolicyCache` that loads one snapshot per region and *change date*.
 

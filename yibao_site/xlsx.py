@@ -68,6 +68,11 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
 
 
 def xlsx_response(filename: str, sheets: list[Sheet]) -> HttpResponse:
-    response = HttpResponse(workbook_bytes(sheets), content_type=XLSX_TYPE)
+    return xlsx_bytes_response(filename, workbook_bytes(sheets))
+
+
+def xlsx_bytes_response(filename: str, content: bytes) -> HttpResponse:
+    """The download of a workbook an app built itself (e.g. streamed in write-only mode)."""
+    response = HttpResponse(content, content_type=XLSX_TYPE)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response

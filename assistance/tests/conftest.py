@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from members.testing import clerk
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -41,7 +42,7 @@ def make_person(shiyan):
 
     def make(name="张三", township=0, village=0, birth=date(1970, 5, 6)):
         seq = next(_seq)
-        return person_register(id_number=make_id_number(shiyan.county.code, birth, seq),
+        return person_register(actor=clerk(), id_number=make_id_number(shiyan.county.code, birth, seq),
                                name=name, village_code=shiyan.village(township, village).code)
 
     return make
@@ -52,7 +53,7 @@ def give_identity():
     from members.services import identity_add
 
     def give(person, kind, valid_from, valid_to=None, source="civil_affairs"):
-        return identity_add(person=person, kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
+        return identity_add(actor=clerk(), person=person, kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
 
     return give
 
@@ -91,7 +92,7 @@ def settle_claim():
                critical_paid="0", total_cost=None, in_province=True, referred=True, disease=""):
         year = service_date.year
         if not Enrollment.objects.filter(person=person, year=year).exists():
-            enrollment_create(person=person, year=year, scheme="resident", paid_on=date(year - 1, 10, 1))
+            enrollment_create(actor=clerk(), person=person, year=year, scheme="resident", paid_on=date(year - 1, 10, 1))
         scope = Decimal(policy_scope_cost)
         return claim_settle(person=person, visit_type=visit_type, hospital_level=2, service_date=service_date,
                             total_cost=Decimal(total_cost) if total_cost is not None else scope,

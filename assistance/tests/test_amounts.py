@@ -18,6 +18,7 @@ from members.models import AssistanceEntitlement
 
 from .conftest import upload
 from .test_workflow import verify_with_property
+from members.testing import clerk
 
 ON = date(2024, 3, 15)
 
@@ -231,7 +232,7 @@ def make_id_number_person_yicheng(yicheng, give_identity):
     from yibao_site.services import staff_save
     from yibao_site.testing import make_id_number
 
-    person = person_register(id_number=make_id_number(yicheng.county.code, date(1960, 1, 2), 7), name="峄城居民",
+    person = person_register(actor=clerk(), id_number=make_id_number(yicheng.county.code, date(1960, 1, 2), 7), name="峄城居民",
                              village_code=yicheng.village(0, 0).code)
     give_identity(person, "subsistence", date(2022, 1, 1))
     agent = staff_save(username="yc_agent", role=Role.TOWNSHIP_AGENT, township_code=yicheng.townships[0].code)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from assistance import selectors, services, tasks
 from assistance.models import ApplicationEvent
 from members.services import entitlement_grant
+from members.testing import reviewer
 
 ON = date(2024, 3, 15)
 
@@ -17,7 +18,7 @@ def test_category_is_the_highest_of_identities_and_determinations(staff, make_pe
     person = make_person()
     give_identity(person, "monitored", date(2023, 1, 1))                     # category 3
     give_identity(person, "subsistence", date(2024, 1, 1), date(2024, 6, 30))  # category 2 for half a year
-    entitlement_grant(person=person, kind="determination", category=4, valid_from=date(2024, 1, 1),
+    entitlement_grant(actor=reviewer(), person=person, kind="determination", category=4, valid_from=date(2024, 1, 1),
                       valid_to=date(2024, 12, 31))
     assert selectors.person_category(person, date(2024, 3, 1)) == 2
     assert selectors.person_category(person, date(2024, 7, 1)) == 3
@@ -42,13 +43,13 @@ def test_monthly_dynamics_counts_added_and_removed_by_township(staff, shiyan, ma
 
     a, b, c, d, e = (make_person(township=t) for t in (0, 1, 0, 0, 0))
     give_identity(a, "subsistence", date(2024, 3, 3))
-    entitlement_grant(person=b, kind="determination", category=4, valid_from=date(2023, 3, 11),
+    entitlement_grant(actor=reviewer(), person=b, kind="determination", category=4, valid_from=date(2023, 3, 11),
                       valid_to=date(2024, 3, 10))
     give_identity(c, "extreme_poverty", date(2020, 1, 1))
     give_identity(d, "marginal", date(2024, 4, 1))
-    ent = entitlement_grant(person=e, kind="determination", category=3, valid_from=date(2024, 1, 1),
+    ent = entitlement_grant(actor=reviewer(), person=e, kind="determination", category=3, valid_from=date(2024, 1, 1),
                             valid_to=date(2024, 12, 31))
-    entitlement_revoke(entitlement=ent, on=date(2024, 3, 20))
+    entitlement_revoke(actor=reviewer(), entitlement=ent, on=date(2024, 3, 20))
     data = selectors.monthly_dynamics(staff["reviewer"], 2024, 3)
     t1, t2 = shiyan.townships[0].code, shiyan.townships[1].code
     rows = {r["township"]: (r["added"], r["removed"], r["objects"]) for r in data["townships"]}

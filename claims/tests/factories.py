@@ -14,7 +14,7 @@ _seq = iter(range(1, 100_000))
 
 
 def person(j, *, township=0, village=0, birth=date(1970, 3, 1), name="李四"):
-    return members.person_register(
+    return members.person_register(actor=clerk(),
         id_number=make_id_number(j.county.code, birth, next(_seq)), name=name,
         village_code=j.village(township, village).code)
 
@@ -23,7 +23,7 @@ def enrol(p, *, year=2024, scheme="resident", status="", paid_on=None, base=None
     """Enrol ``p``; paid in the collection period by default (benefits all year)."""
     if scheme == "employee" and status in ("in_service", "flexible") and base is None:
         base = Decimal("6000")
-    return members.enrollment_create(person=p, year=year, scheme=scheme, paid_on=paid_on or date(year - 1, 10, 8),
+    return members.enrollment_create(actor=clerk(), person=p, year=year, scheme=scheme, paid_on=paid_on or date(year - 1, 10, 8),
                                      employee_status=status, contribution_base=base)
 
 
@@ -34,11 +34,11 @@ def insured(j, *, year=2024, scheme="resident", status="", **kw):
 
 
 def identity(p, kind, *, valid_from=date(2023, 1, 1), valid_to=None, source="civil_affairs"):
-    return members.identity_add(person=p, kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
+    return members.identity_add(actor=clerk(), person=p, kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
 
 
 def grant(p, kind, *, category=None, valid_from=date(2024, 1, 1), valid_to=date(2024, 12, 31)):
-    return members.entitlement_grant(person=p, kind=kind, category=category, valid_from=valid_from, valid_to=valid_to)
+    return members.entitlement_grant(actor=reviewer(), person=p, kind=kind, category=category, valid_from=valid_from, valid_to=valid_to)
 
 
 def staff_user(role: str = Role.WINDOW_CLERK):

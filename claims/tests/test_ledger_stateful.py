@@ -19,6 +19,7 @@ from claims.models import ClaimStatus, EntryKind, PersonYearLedger
 from members import services as members
 
 from . import factories as f
+from members.testing import reviewer
 
 YEAR = 2024
 CAPS = {  # pack: (assistance cap, second-round cap) for a category 2 object
@@ -78,7 +79,7 @@ def make_machine(jurisdiction, pack: str):
         def approve_tilt(self, on):
             if pack == "shiyan" and self.identity_given and not self.tilt:
                 self.tilt = True
-                members.entitlement_grant(person=self.person, kind="tilt", category=2,
+                members.entitlement_grant(actor=reviewer(), person=self.person, kind="tilt", category=2,
                                           valid_from=date(YEAR, 1, 1), valid_to=date(YEAR, 12, 31))
                 services.person_years_resettle(keys={(self.person.pk, YEAR)}, reason="倾斜救助批准", actor=f.reviewer(),
                                                kind=EntryKind.PAYOUT)

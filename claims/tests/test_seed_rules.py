@@ -11,6 +11,7 @@ import pytest
 from members import services as members
 
 from .factories import enrol, identity, insured, person, settle
+from members.testing import clerk, reviewer
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_yicheng_illness_poverty_needs_an_approved_application(yicheng):
     identity(p, "illness_poverty")
     assert settle(p, total="20000", scope="18000", basic_paid=D("13125")).assistance_paid == D("0.00")
     q = insured(yicheng)
-    members.entitlement_grant(person=q, kind="determination", category=4, valid_from=date(2024, 1, 1),
+    members.entitlement_grant(actor=reviewer(), person=q, kind="determination", category=4, valid_from=date(2024, 1, 1),
                               valid_to=date(2024, 12, 31))
     assert settle(q, total="20000", scope="18000", basic_paid=D("13125")).assistance_paid == D("937.50")
 
@@ -142,12 +143,12 @@ def test_out_of_region_care_with_a_valid_registration_counts_as_referred(yicheng
     = 2 012.50.  A registration that ended before the date does not count."""
     p = insured(yicheng)
     identity(p, "subsistence")
-    members.offsite_register(person=p, kind="relocation", destination="济南市", valid_from=date(2024, 1, 1),
+    members.offsite_register(actor=clerk(), person=p, kind="relocation", destination="济南市", valid_from=date(2024, 1, 1),
                              valid_to=date(2024, 12, 31))
     assert settle(p, total="10000", in_region=False).assistance_paid == D("2012.50")
     q = insured(yicheng)
     identity(q, "subsistence")
-    members.offsite_register(person=q, kind="referral", destination="济南市", hospital="山东省立医院",
+    members.offsite_register(actor=clerk(), person=q, kind="referral", destination="济南市", hospital="山东省立医院",
                              valid_from=date(2024, 1, 1), valid_to=date(2024, 3, 31))
     assert settle(q, total="10000", in_region=False).assistance_paid == D("0.00")
 
@@ -156,7 +157,7 @@ def test_in_province_registration_does_not_cover_care_out_of_the_province(yichen
     """An in-province referral registration does not make out-of-province care referred ⇒ 0."""
     p = insured(yicheng)
     identity(p, "subsistence")
-    members.offsite_register(person=p, kind="referral", destination="济南市", hospital="山东省立医院",
+    members.offsite_register(actor=clerk(), person=p, kind="referral", destination="济南市", hospital="山东省立医院",
                              valid_from=date(2024, 1, 1), valid_to=date(2024, 12, 31))
     assert settle(p, total="10000", in_region=False, in_province=False).assistance_paid == D("0.00")
 

@@ -11,6 +11,7 @@ from claims.rules import LEDGER_FIELDS
 from members.models import Enrollment
 
 from . import factories as f
+from members.testing import reviewer
 
 
 def ledger(p, year=2024):
@@ -87,7 +88,7 @@ def test_identity_outside_its_validity_or_revoked_entitlement_does_not_count(shi
     assert f.settle(p, total="10000", on=date(2024, 4, 1)).assistance_paid == 0
     q = f.insured(shiyan)
     ent = f.grant(q, "determination", category=4)
-    entitlement_revoke(entitlement=ent, on=date(2024, 5, 1))
+    entitlement_revoke(actor=reviewer(), entitlement=ent, on=date(2024, 5, 1))
     status = selectors.assistance_status_for(q, date(2024, 4, 30))
     assert status.category == 4
     assert selectors.assistance_status_for(q, date(2024, 5, 1)).category is None

@@ -4,6 +4,8 @@ previous year's zero-claim status settles in January, late claims and reversals 
 from django.conf import settings
 from django.db import migrations
 
+from yibao_site.schedule import ensure_periodic_task
+
 JOBS = [
     ("members.account_credit_month", "members.account_credit_month", {"minute": "30", "hour": "1", "day_of_month": "1"},
      "个人账户按月划入(当月)"),
@@ -16,11 +18,9 @@ def create(apps, schema_editor):
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     for name, task, cron, description in JOBS:
-        crontab, _ = CrontabSchedule.objects.get_or_create(month_of_year="*", day_of_week="*",
-                                                           timezone=settings.TIME_ZONE, **cron)
-        PeriodicTask.objects.update_or_create(name=name, defaults={
-            "task": task, "crontab": crontab, "interval": None, "enabled": True, "kwargs": "{}",
-            "description": description})
+        # Created once; a time a supervisor has since changed in the admin is kept.
+        ensure_periodic_task(CrontabSchedule, PeriodicTask, name=name, task=task, description=description,
+                             crontab={"month_of_year": "*", "day_of_week": "*", "timezone": settings.TIME_ZONE, **cron})
 
 
 def remove(apps, schema_editor):

@@ -1,12 +1,14 @@
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from members import services
-from members.models import Enrollment, Identity, Person
+from members.models import Enrollment, Identity, Person, SubsidyBatch
 from yibao_site.testing import make_id_number
 
 from .factories import register
+from members.testing import clerk
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def clerk_client(client, staff):
                                    "studentlumpsum"])
 def test_changelists_and_add_pages_render(clerk_client, shiyan, model):
     p = register(shiyan)
-    services.identity_add(person=p, kind="orphan", valid_from=date(2024, 1, 1), source="civil_affairs")
+    services.identity_add(actor=clerk(), person=p, kind="orphan", valid_from=date(2024, 1, 1), source="civil_affairs")
     assert clerk_client.get(f"/admin/members/{model}/").status_code == 200
     r = clerk_client.get(f"/admin/members/{model}/add/")
     assert r.status_code in (200, 403)
@@ -81,7 +83,7 @@ def test_agent_has_no_admin(client, staff):
 def test_supervisor_home_shows_draft_batches(client, staff, shiyan):
     from members import services as s
 
-    s.subsidy_batch_build(region=shiyan.city, year=2024)
+    s.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     client.force_login(staff["supervisor"])
     body = client.get("/admin/").content.decode()
     assert "资助参保批次待确认" in body
@@ -89,6 +91,33 @@ def test_supervisor_home_shows_draft_batches(client, staff, shiyan):
 
 def test_person_list_filters_by_current_identity(clerk_client, shiyan):
     poor, other = register(shiyan), register(shiyan)
-    services.identity_add(person=poor, kind="subsistence", valid_from=date(2020, 1, 1), source="civil_affairs")
+    services.identity_add(actor=clerk(), person=poor, kind="subsistence", valid_from=date(2020, 1, 1), source="civil_affairs")
     body = clerk_client.get("/admin/members/person/", {"identity": "subsistence"}).content.decode()
     assert poor.id_number in body and other.id_number not in body
+
+
+def test_admin_service_form_runs_the_service_once(client, staff, shiyan, monkeypatch):
+    """The add form builds a subsidy batch exactly once (no rolled-back dry run first), and a
+    refusal runs it once too and shows the service's message on the form."""
+    p = register(shiyan)
+    services.identity_add(actor=clerk(), person=p, kind="subsistence", valid_from=date(2020, 1, 1),
+                          source="civil_affairs")
+    calls = []
+    build = services.subsidy_batch_build
+
+    def counting(**kwargs):
+        calls.append(kwargs["region"].code)
+        return build(**kwargs)
+
+    monkeypatch.setattr(services, "subsidy_batch_build", counting)
+    client.force_login(staff["supervisor"])
+    r = client.post("/admin/members/subsidybatch/add/", {"region": shiyan.village().pk, "year": 2024})
+    assert r.status_code == 200 and "资助参保批次按市、县或乡镇生成" in r.content.decode()
+    assert calls == [shiyan.village().code] and not SubsidyBatch.objects.exists()
+    calls.clear()
+    r = client.post("/admin/members/subsidybatch/add/", {"region": shiyan.city.pk, "year": 2024})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert calls == [shiyan.city.code]
+    batch = SubsidyBatch.objects.get()
+    assert (batch.count, batch.total_amount) == (1, Decimal("342.00"))
+    assert [h.history_change_reason for h in batch.history.order_by("history_id")] == ["新建资助参保批次", "生成资助参保名单"]

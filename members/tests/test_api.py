@@ -115,7 +115,7 @@ def test_identities_endpoint_and_filters(shiyan, staff, api):
 
 def test_subsidy_batch_build_confirm_export(shiyan, staff, api):
     p = register(shiyan)
-    services.identity_add(person=p, kind="subsistence", valid_from=date(2020, 1, 1), source="civil_affairs")
+    services.identity_add(actor=staff["clerk"], person=p, kind="subsistence", valid_from=date(2020, 1, 1), source="civil_affairs")
     clerk = api(staff["clerk"])
     r = clerk.post("/api/v1/subsidy-batches/", {"region": shiyan.city.code, "year": 2024})
     assert r.status_code == 201, r.data
@@ -138,9 +138,9 @@ def test_pay_relative_premium_endpoint(shiyan, staff, api):
 
     parent = register(shiyan, birth=date(1970, 1, 1))
     child = register(shiyan, birth=date(2000, 1, 1))
-    services.enrollment_create(person=parent, year=2024, scheme="employee", employee_status="in_service",
+    services.enrollment_create(actor=staff["clerk"], person=parent, year=2024, scheme="employee", employee_status="in_service",
                                paid_on=date(2024, 1, 5), contribution_base=Decimal("20000"))
-    services.relative_add(person=parent, relative=child, relation="child")
+    services.relative_add(actor=staff["clerk"], person=parent, relative=child, relation="child")
     r = api(staff["finance"]).post("/api/v1/enrollments/account-credits/", {"month": "2024-01"})
     assert r.data["amount"] == "400.00"
     r = api(staff["clerk"]).post(f"/api/v1/persons/{parent.id_number}/pay-relative-premium/",

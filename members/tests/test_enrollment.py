@@ -11,11 +11,12 @@ from members import services
 from members.models import Enrollment
 
 from .factories import register
+from members.testing import clerk, supervisor
 
 
 def enrol(person, year, paid_on, **kw):
     kw.setdefault("scheme", "resident")
-    return services.enrollment_create(person=person, year=year, paid_on=paid_on, **kw)
+    return services.enrollment_create(actor=clerk(), person=person, year=year, paid_on=paid_on, **kw)
 
 
 def test_paid_in_collection_period_first_time_gets_the_whole_year(shiyan):
@@ -66,10 +67,10 @@ def test_continuity_bonus_after_four_years(shiyan):
     p = register(shiyan)
     for y in range(2021, 2025):
         enrol(p, y, date(y - 1, 11, 1))
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2021)
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2022)
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2023)
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2024)
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2021)
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2022)
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2023)
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2024)
     e = enrol(p, 2025, date(2024, 11, 1))
     assert e.continuous_years == 5 and e.critical_illness_cap == Decimal("403000.00")
 
@@ -83,7 +84,7 @@ def test_zero_claim_years_add_a_bonus_each(shiyan):
     p = register(shiyan)
     for y in range(2022, 2025):
         enrol(p, y, date(y - 1, 11, 1))
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2022)
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2022)
     e = enrol(p, 2025, date(2024, 11, 1))
     assert e.continuous_years == 4 and e.critical_illness_cap == Decimal("403000.00")
 
@@ -135,14 +136,14 @@ def test_caps_refresh_applies_a_zero_claim_year_that_ended_after_payment(shiyan)
     claim is reversed ⇒ refresh gives the zero-claim bonus: 403 000."""
     p = register(shiyan)
     enrol(p, 2024, date(2023, 11, 1))
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2024)
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2024)
     e = enrol(p, 2025, date(2024, 11, 1))
     assert e.critical_illness_cap == Decimal("400000.00")
-    services.enrollment_record_fund_payments(person_ids=[p.pk], year=2024, paid=False)
-    assert services.enrollment_caps_refresh(year=2025) == 1
+    services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[p.pk], year=2024, paid=False)
+    assert services.enrollment_caps_refresh(actor=supervisor(), year=2025) == 1
     e.refresh_from_db()
     assert e.critical_illness_cap == Decimal("403000.00")
-    assert services.enrollment_caps_refresh(year=2025) == 0
+    assert services.enrollment_caps_refresh(actor=supervisor(), year=2025) == 0
 
 
 def test_newborn_born_in_collection_period_covered_from_payment(shiyan):
@@ -166,7 +167,7 @@ def test_student_lump_sum_pays_first_year_standard_for_every_year(shiyan):
     """University student, 4 years from 2024, paid 2023-09-20: 380 × 4 = 1 520; 2025–2027 are
     prepaid at 380 even though the standard is 400 (no top-up)."""
     s = register(shiyan, birth=date(2005, 6, 1))
-    lump = services.student_lump_sum_create(person=s, school="湖北汽车工业学院", first_year=2024, years=4,
+    lump = services.student_lump_sum_create(actor=clerk(), person=s, school="湖北汽车工业学院", first_year=2024, years=4,
                                             paid_on=date(2023, 9, 20))
     assert lump.total_amount == Decimal("1520.00")
     rows = list(Enrollment.objects.filter(person=s).order_by("year"))
@@ -179,7 +180,7 @@ def test_student_lump_sum_refused_when_a_year_is_taken(shiyan):
     s = register(shiyan, birth=date(2005, 6, 1))
     enrol(s, 2025, date(2024, 10, 1))
     with pytest.raises(ValidationError) as exc:
-        services.student_lump_sum_create(person=s, school="学校", first_year=2024, years=3, paid_on=date(2023, 9, 20))
+        services.student_lump_sum_create(actor=clerk(), person=s, school="学校", first_year=2024, years=3, paid_on=date(2023, 9, 20))
     assert "2025" in exc.value.message_dict["first_year"][0]
 
 
@@ -237,5 +238,5 @@ def test_payment_before_collection_period_or_after_year_is_refused(shiyan):
 def test_yicheng_pack_gives_the_same_waiting_period(yicheng):
     from .factories import register as reg
 
-    e = services.enrollment_create(person=reg(yicheng), year=2025, scheme="resident", paid_on=date(2025, 2, 10))
+    e = services.enrollment_create(actor=clerk(), person=reg(yicheng), year=2025, scheme="resident", paid_on=date(2025, 2, 10))
     assert (e.benefit_start, e.waiting_period, e.amount) == (date(2025, 5, 10), True, Decimal("400.00"))

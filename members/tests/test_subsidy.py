@@ -15,10 +15,11 @@ from members.models import SubsidyLine
 from members.selectors import subsidy_batch_totals
 
 from .factories import register
+from members.testing import clerk
 
 
 def ident(p, kind, start=date(2020, 1, 1), end=None, source="civil_affairs"):
-    return services.identity_add(person=p, kind=kind, valid_from=start, valid_to=end, source=source)
+    return services.identity_add(actor=clerk(), person=p, kind=kind, valid_from=start, valid_to=end, source=source)
 
 
 def line(batch, person):
@@ -33,7 +34,7 @@ def test_highest_identity_only_and_rates(shiyan):
     ident(a, "monitored", source="rural_revitalization")
     ident(b, "extreme_poverty")
     ident(c, "marginal")
-    batch = services.subsidy_batch_build(region=shiyan.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     assert (line(batch, a).kind, line(batch, a).amount) == ("subsistence", Decimal("342.00"))
     assert line(batch, b).amount == Decimal("380.00")
     assert not SubsidyLine.objects.filter(person=c).exists()
@@ -49,7 +50,7 @@ def test_stable_escaped_phase_out_every_year(shiyan, year, amount):
     """280 × 80 % = 224.00; × 50 % = 140.00; × 30 % = 84.00; 2025: 0 ⇒ no line."""
     p = register(shiyan)
     ident(p, "stable_escaped", source="rural_revitalization")
-    batch = services.subsidy_batch_build(region=shiyan.county, year=year)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.county, year=year)
     got = SubsidyLine.objects.filter(batch=batch, person=p).values_list("amount", flat=True).first()
     assert got == (Decimal(amount) if amount else None)
 
@@ -59,7 +60,7 @@ def test_phase_out_loses_to_a_higher_identity(shiyan):
     p = register(shiyan)
     ident(p, "stable_escaped", source="rural_revitalization")
     ident(p, "monitored", source="rural_revitalization")
-    batch = services.subsidy_batch_build(region=shiyan.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     assert (line(batch, p).kind, line(batch, p).amount) == ("monitored", Decimal("190.00"))
 
 
@@ -70,7 +71,7 @@ def test_identity_counts_when_valid_any_day_of_the_year(shiyan):
     ident(late, "orphan", start=date(2024, 12, 31))
     first_day = register(shiyan)
     ident(first_day, "orphan", end=date(2024, 1, 1))
-    batch = services.subsidy_batch_build(region=shiyan.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     assert set(batch.lines.values_list("person_id", flat=True)) == {late.pk, first_day.pk}
 
 
@@ -78,7 +79,7 @@ def test_yicheng_full_rates(yicheng):
     """Yicheng 2024: marginal 100 % × 380 = 380.00."""
     p = register(yicheng)
     ident(p, "marginal")
-    batch = services.subsidy_batch_build(region=yicheng.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=yicheng.city, year=2024)
     assert line(batch, p).amount == Decimal("380.00")
 
 
@@ -94,33 +95,33 @@ def test_rebuild_until_confirmed_then_frozen(shiyan, staff):
         services.subsidy_batch_confirm(batch=batch, actor=staff["clerk"])
     services.subsidy_batch_confirm(batch=batch, actor=staff["supervisor"])
     with pytest.raises(ValidationError) as exc:
-        services.subsidy_batch_build(region=shiyan.city, year=2024)
+        services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     assert "冻结" in exc.value.messages[0]
 
 
 def test_overlapping_batches_refused_so_no_one_is_subsidised_twice(shiyan):
     p = register(shiyan)
     ident(p, "orphan")
-    services.subsidy_batch_build(region=shiyan.townships[0], year=2024)
+    services.subsidy_batch_build(actor=clerk(), region=shiyan.townships[0], year=2024)
     with pytest.raises(ValidationError):
-        services.subsidy_batch_build(region=shiyan.county, year=2024)
-    services.subsidy_batch_build(region=shiyan.townships[1], year=2024)
+        services.subsidy_batch_build(actor=clerk(), region=shiyan.county, year=2024)
+    services.subsidy_batch_build(actor=clerk(), region=shiyan.townships[1], year=2024)
 
 
 def test_confirmed_subsidy_lowers_the_amount_due(shiyan, staff):
     """Subsistence 2024: subsidy 342.00 ⇒ the person pays 380 − 342 = 38.00."""
     p = register(shiyan)
     ident(p, "subsistence")
-    batch = services.subsidy_batch_build(region=shiyan.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     services.subsidy_batch_confirm(batch=batch, actor=staff["supervisor"])
-    e = services.enrollment_create(person=p, year=2024, scheme="resident", paid_on=date(2023, 10, 1))
+    e = services.enrollment_create(actor=clerk(), person=p, year=2024, scheme="resident", paid_on=date(2023, 10, 1))
     assert (e.amount, e.subsidy_amount) == (Decimal("38.00"), Decimal("342.00"))
 
 
 def test_xlsx_for_the_tax_bureau(shiyan):
     p = register(shiyan)
     ident(p, "orphan")
-    batch = services.subsidy_batch_build(region=shiyan.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     wb = load_workbook(BytesIO(subsidy_batch_xlsx(batch)))
     rows = list(wb.worksheets[0].iter_rows(values_only=True))
     assert rows[1][0] == p.id_number and rows[1][7] == "380.00"

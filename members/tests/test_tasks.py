@@ -8,11 +8,12 @@ from members import services, tasks
 from members.models import AccountEntry, PersonalAccount
 
 from .factories import register
+from members.testing import clerk
 
 
 def _employee(j):
     p = register(j)
-    services.enrollment_create(person=p, year=2024, scheme="employee", employee_status="in_service",
+    services.enrollment_create(actor=clerk(), person=p, year=2024, scheme="employee", employee_status="in_service",
                                paid_on=date(2024, 1, 5), contribution_base=Decimal("5000"))
     return p
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from members.testing import clerk
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Yb-test-pass-2026"
@@ -56,7 +57,7 @@ def world(settings, tmp_path):
     staff = build_staff(j, password=PASSWORD)
     staff["agent2"] = staff_save(username="agent2", role=Role.TOWNSHIP_AGENT, township_code=j.townships[0].code,
                                  password=PASSWORD)
-    person = person_register(id_number=make_id_number(j.county.code, date(1968, 4, 9), 5), name="刘大山",
+    person = person_register(actor=clerk(), id_number=make_id_number(j.county.code, date(1968, 4, 9), 5), name="刘大山",
                              village_code=j.village(0, 1).code)
     # out-of-pocket well above last year's per-capita income in the 12 months before today
     Claim.objects.create(person=person, year=(date.today() - timedelta(days=40)).year, scheme="resident",

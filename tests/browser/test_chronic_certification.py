@@ -14,6 +14,7 @@ import pytest
 
 from tests.browser.test_application_flow import DESK, PASSWORD, PHONE, browser, login, upload  # noqa: F401
 from tests.browser.test_application_flow import pytestmark  # noqa: F401  (browser mark, skip without Chromium)
+from members.testing import clerk
 
 
 @pytest.fixture
@@ -24,10 +25,10 @@ def chronic_world(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     j = build_jurisdiction(pack="shiyan-2022")
     staff = build_staff(j, password=PASSWORD)
-    person = person_register(id_number=make_id_number(j.county.code, date(1961, 8, 2), 7), name="王秀英",
+    person = person_register(actor=clerk(), id_number=make_id_number(j.county.code, date(1961, 8, 2), 7), name="王秀英",
                              village_code=j.village(0, 0).code)
     year = date.today().year
-    enrollment_create(person=person, year=year, scheme="resident", paid_on=date(year - 1, 10, 8))
+    enrollment_create(actor=clerk(), person=person, year=year, scheme="resident", paid_on=date(year - 1, 10, 8))
     return {"staff": staff, "person": person}
 
 

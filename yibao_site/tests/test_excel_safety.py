@@ -14,6 +14,7 @@ from members.models import Person
 from members.tests.factories import register
 from members.tests.test_importers import HEADER, csv_bytes, person_rows, run
 from yibao_site.imports import check_upload, read_table
+from members.testing import clerk
 
 CALC = "=cmd|' /C calc'!A0"
 
@@ -131,9 +132,9 @@ def test_the_subsidy_batch_workbook_escapes_a_formula_name(shiyan):
 
     person = register(shiyan)
     Person.objects.filter(pk=person.pk).update(name=CALC)
-    services.identity_add(person=person, kind="extreme_poverty", valid_from=date(2020, 1, 1), valid_to=None,
+    services.identity_add(actor=clerk(), person=person, kind="extreme_poverty", valid_from=date(2020, 1, 1), valid_to=None,
                           source="civil_affairs")
-    batch = services.subsidy_batch_build(region=shiyan.city, year=2024)
+    batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=2024)
     book = load_workbook(io.BytesIO(subsidy_batch_xlsx(batch)))
     values = [c.value for row in book.worksheets[0].iter_rows() for c in row]
     assert "'" + CALC in values and CALC not in values

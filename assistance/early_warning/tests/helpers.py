@@ -12,6 +12,7 @@ from yibao_site.actors import system_actor
 from yibao_site.models import Role
 from yibao_site.services import staff_save
 from yibao_site.testing import make_id_number
+from members.testing import clerk
 
 _seq = itertools.count(1)
 
@@ -23,22 +24,22 @@ def person(j, *, township=0, village=0, name="张三", county=None, birth=date(1
         village_code = j.village(township, village).code
     else:
         village_code = village.code
-    return members.person_register(id_number=make_id_number(code, birth, next(_seq)), name=name,
+    return members.person_register(actor=clerk(), id_number=make_id_number(code, birth, next(_seq)), name=name,
                                    village_code=village_code)
 
 
 def resident(p, year):
     """Enrol ``p`` in the resident scheme for ``year``, paid in the collection period."""
-    return members.enrollment_create(person=p, year=year, scheme="resident", paid_on=date(year - 1, 10, 8))
+    return members.enrollment_create(actor=clerk(), person=p, year=year, scheme="resident", paid_on=date(year - 1, 10, 8))
 
 
 def employee(p, year):
-    return members.enrollment_create(person=p, year=year, scheme="employee", employee_status="in_service",
+    return members.enrollment_create(actor=clerk(), person=p, year=year, scheme="employee", employee_status="in_service",
                                      paid_on=date(year - 1, 12, 20), contribution_base=Decimal("5000"))
 
 
 def identity(p, kind, valid_from=date(2020, 1, 1), valid_to=None, source="civil_affairs"):
-    return members.identity_add(person=p, kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
+    return members.identity_add(actor=clerk(), person=p, kind=kind, valid_from=valid_from, valid_to=valid_to, source=source)
 
 
 def ledger(p, year, **months):

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from members.importers import identity_list_rows
 from members.models import IdentitySource
 from members.services import identity_list_apply
+from yibao_site.actors import system_actor
 from yibao_site.imports import read_table
 
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         if errors:
             sys.exit(1)
         report = identity_list_apply(source=source, as_of=as_of_day, rows=rows, file_name=Path(file).name,
-                                     dry_run=dry_run)
+                                     dry_run=dry_run, actor=system_actor("members.apply_identity_list"))
         for line, msgs in sorted(report.errors.items()):
             self.stdout.write(f"第 {line} 行: {'; '.join(msgs)}")
         if report.errors:
