@@ -147,7 +147,7 @@ class ApplicationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.
         return self._done(services.application_resubmit(actor=request.user, application=self.get_object(),
                                                         note=data["note"]))
 
-    @extend_schema(request={"multipart/form-data": MaterialUploadSerializer}, responses=MaterialSerializer)
+    @extend_schema(request={"multipart/form-data": MaterialUploadSerializer}, responses={201: MaterialSerializer})
     @action(detail=True, methods=["post"])
     def materials(self, request, pk=None):
         app = self.get_object()
@@ -156,7 +156,7 @@ class ApplicationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.
                                          upload=data["file"])
         return Response(MaterialSerializer(material).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonSerializer, responses=PayoutSerializer)
+    @extend_schema(request=ReasonSerializer, responses={201: PayoutSerializer})
     @action(detail=True, methods=["post"])
     def payout(self, request, pk=None):
         data = request.data if isinstance(request.data, dict) else {}

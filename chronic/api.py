@@ -164,7 +164,7 @@ class CertificationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewset
         return self._done(services.certification_resubmit(actor=request.user, certification=self.get_object(),
                                                           note=data["note"]))
 
-    @extend_schema(request={"multipart/form-data": CertificationMaterialUploadSerializer}, responses=CertificationMaterialSerializer)
+    @extend_schema(request={"multipart/form-data": CertificationMaterialUploadSerializer}, responses={201: CertificationMaterialSerializer})
     @action(detail=True, methods=["post"])
     def materials(self, request, pk=None):
         data = _payload(CertificationMaterialUploadSerializer, request)
