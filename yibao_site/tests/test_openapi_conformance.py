@@ -225,3 +225,13 @@ def test_actions_that_create_answer_a_documented_201(shiyan, staff, api, setting
     r = api(staff["clerk"]).post(f"/api/v1/claims/{claim.pk}/reverse/", {"reason": "重复录入"})
     assert r.status_code == 201, r.json()
     assert_conforms(r, "/api/v1/claims/{id}/reverse/", "post")
+
+
+def test_a_nul_byte_in_a_form_field_is_a_400_not_a_500(shiyan, staff, api):
+    """Found by the fuzzer on PostgreSQL: ``person=%00…`` form-encoded to applications/ reached
+    the database (the JSON parser refused it, the form parser did not)."""
+    for user, url in ((staff["agent"], "/api/v1/assistance/applications/"),
+                      (staff["agent"], "/api/v1/chronic-certifications/")):
+        r = api(user).post(url, "person=%00abc&category=1", content_type="application/x-www-form-urlencoded")
+        assert r.status_code == 400 and "person" in r.json(), r.content
+        assert_conforms(r, url, "post")
