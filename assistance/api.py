@@ -15,12 +15,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from yibao_site.api_base import ScopedQuerysetMixin
-from yibao_site.guards import StrictJSONParser
+from yibao_site.guards import StrictFormParser, StrictJSONParser, StrictMultiPartParser
 from yibao_site.models import Region, Role
 from yibao_site.permissions import ALL_ROLES, STAFF_ROLES, RolePermission
 
@@ -72,7 +71,7 @@ class ApplicationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.
     serializer_class = ApplicationSerializer
     filterset_class = ApplicationFilter
     ordering_fields = ["id", "deadline", "filed_at", "status"]
-    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, StrictMultiPartParser, StrictFormParser]
     permission_classes = [RolePermission]
     read_roles = ALL_ROLES
     write_roles = FILERS
@@ -147,7 +146,7 @@ class ApplicationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.
         return self._done(services.application_resubmit(actor=request.user, application=self.get_object(),
                                                         note=data["note"]))
 
-    @extend_schema(request={"multipart/form-data": MaterialUploadSerializer}, responses=MaterialSerializer)
+    @extend_schema(request={"multipart/form-data": MaterialUploadSerializer}, responses={201: MaterialSerializer})
     @action(detail=True, methods=["post"])
     def materials(self, request, pk=None):
         app = self.get_object()
@@ -156,7 +155,7 @@ class ApplicationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.
                                          upload=data["file"])
         return Response(MaterialSerializer(material).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonSerializer, responses=PayoutSerializer)
+    @extend_schema(request=ReasonSerializer, responses={201: PayoutSerializer})
     @action(detail=True, methods=["post"])
     def payout(self, request, pk=None):
         data = request.data if isinstance(request.data, dict) else {}

@@ -15,11 +15,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from yibao_site.api_base import ScopedQuerysetMixin
+from yibao_site.guards import StrictFormParser, StrictJSONParser, StrictMultiPartParser
 from yibao_site.models import Role
 from yibao_site.permissions import ALL_ROLES, STAFF_ROLES, RolePermission
 
@@ -83,7 +83,7 @@ class CertificationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewset
     serializer_class = CertificationSerializer
     filterset_class = CertificationFilter
     ordering_fields = ["id", "deadline", "filed_at", "status", "valid_to"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, StrictMultiPartParser, StrictFormParser]
     permission_classes = [RolePermission]
     read_roles = ALL_ROLES
     write_roles = FILERS
@@ -164,7 +164,7 @@ class CertificationViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewset
         return self._done(services.certification_resubmit(actor=request.user, certification=self.get_object(),
                                                           note=data["note"]))
 
-    @extend_schema(request={"multipart/form-data": CertificationMaterialUploadSerializer}, responses=CertificationMaterialSerializer)
+    @extend_schema(request={"multipart/form-data": CertificationMaterialUploadSerializer}, responses={201: CertificationMaterialSerializer})
     @action(detail=True, methods=["post"])
     def materials(self, request, pk=None):
         data = _payload(CertificationMaterialUploadSerializer, request)

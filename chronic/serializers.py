@@ -25,7 +25,7 @@ class ChronicDiseaseSerializer(serializers.ModelSerializer):
 
 
 class CertificationEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = CertificationEvent
@@ -71,8 +71,8 @@ class CertificationSerializer(serializers.ModelSerializer):
     disease = serializers.CharField(max_length=20, help_text=_("病种编码(目录 code)"))
     disease_name = serializers.CharField(source="disease.name", read_only=True)
     filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     materials = CertificationMaterialSerializer(many=True, read_only=True)
     notices = CertificationNoticeSerializer(many=True, read_only=True)
     history = CertificationEventSerializer(source="events", many=True, read_only=True)

@@ -81,7 +81,7 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
         return Response(ClaimSerializer(claim, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReverseSerializer, responses=ClaimSerializer)
+    @extend_schema(request=ReverseSerializer, responses={201: ClaimSerializer})
     @action(detail=True, methods=["post"])
     def reverse(self, request, pk=None):
         """冲销: reverse the claim and its ledger effect; answers with the reversal entry."""
@@ -92,7 +92,7 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
         return Response(ClaimSerializer(reversal, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ClaimSerializer, responses=ClaimSerializer)
+    @extend_schema(request=ClaimSerializer, responses={201: ClaimSerializer})
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def correct(self, request, pk=None):
@@ -146,7 +146,8 @@ class LedgerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request, *args, **kwargs):
         return Response(LedgerSerializer(selectors.ledger_view(self.get_object())).data)
 
-    @extend_schema(request=ResettleSerializer, responses=ResettleResultSerializer)
+    @extend_schema(request=ResettleSerializer,
+                   responses={200: ResettleResultSerializer, 201: ResettleResultSerializer})  # 201: adjustments made
     @action(detail=False, methods=["post"])
     def resettle(self, request):
         """重新结算: settle the person-year again from scratch with the facts known now (after a

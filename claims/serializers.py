@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from members.models import Person
+from members.models import Person, Scheme
 from members.public import MaskedIdMixin, ScopedPersonField
 from yibao_site.api_base import MoneyField
 from yibao_site.models import Region
@@ -42,6 +42,8 @@ class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
     second_round_paid = MoneyField(read_only=True)
     out_of_pocket = MoneyField(read_only=True)
     reversal_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    # The column may be "" (blank=True); read_only_fields would drop allow_blank from the schema.
+    scheme = serializers.ChoiceField(choices=Scheme.choices, read_only=True, allow_blank=True)
 
     class Meta:
         model = Claim

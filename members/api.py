@@ -78,10 +78,11 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
             village_code=data["village"]["code"] if "village" in data else None,
             phone=data.get("phone"), household_no=data.get("household_no"), actor=self.request.user)
 
-    @extend_schema(request=RelativeSerializer, responses=RelativeSerializer(many=True))
-    @action(detail=True, methods=["get", "post"], serializer_class=RelativeSerializer)
+    @extend_schema(methods=["GET"], responses=RelativeSerializer(many=True))
+    @extend_schema(methods=["POST"], request=RelativeSerializer, responses={201: RelativeSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=RelativeSerializer, filter_backends=[])
     def relatives(self, request, id_number=None):
-        """近亲属: GET lists, POST ``{relative, relation}`` adds (window clerks)."""
+        """近亲属: GET lists (paginated, API.md), POST ``{relative, relation}`` adds (window clerks)."""
         person = self.get_object()
         if request.method == "POST":
             if not request.user.has_role(Role.WINDOW_CLERK):
@@ -92,7 +93,8 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
                                          relation=ser.validated_data["relation"], actor=request.user)
             return Response(RelativeSerializer(link).data, status=status.HTTP_201_CREATED)
         links = Relative.objects.filter(person=person).select_related("relative").order_by("id")
-        return Response(RelativeSerializer(links, many=True).data)
+        page = self.paginate_queryset(links)
+        return self.get_paginated_response(RelativeSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses=dict)
     @action(detail=True, methods=["get"])
@@ -111,7 +113,7 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
                         for e in entries.select_related("relative")],
         })
 
-    @extend_schema(request=RelativePremiumSerializer, responses=EnrollmentSerializer)
+    @extend_schema(request=RelativePremiumSerializer, responses={201: EnrollmentSerializer})
     @action(detail=True, methods=["post"], url_path="pay-relative-premium")
     def pay_relative_premium(self, request, id_number=None):
         """家庭共济: pay a close relative's resident premium from this person's personal account."""

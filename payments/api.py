@@ -126,7 +126,7 @@ class BankResultViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     read_roles = READERS
     write_roles = FINANCE
 
-    @extend_schema(request=ResultsInSerializer, responses={200: dict})
+    @extend_schema(request=ResultsInSerializer, responses={201: dict, 200: dict})  # 200: nothing new recorded
     def create(self, request, *args, **kwargs):
         ser = ResultsInSerializer(data=request.data)
         ser.is_valid(raise_exception=True)

@@ -223,7 +223,8 @@ class PaymentRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return PaymentRunDetailSerializer if self.action in ("retrieve", "review") else super().get_serializer_class()
 
-    @extend_schema(request=PaymentRunCreateSerializer, responses=PaymentRunSerializer)
+    @extend_schema(request=PaymentRunCreateSerializer,
+                   responses={201: PaymentRunSerializer, 200: PaymentRunSerializer})  # 200: that date was paid
     def create(self, request, *args, **kwargs):
         ser = PaymentRunCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)

@@ -127,8 +127,9 @@ class DeliverySerializer(serializers.ModelSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=2_000_000_000)
     amount = MoneyField(min_value=0)
     unit_price = MoneyField(read_only=True)
-    accepted_amount = MoneyField(read_only=True)
-    mismatch = MoneyField(read_only=True)
+    # null until the delivery is accepted (and reconciled)
+    accepted_amount = MoneyField(read_only=True, allow_null=True)
+    mismatch = MoneyField(read_only=True, allow_null=True)
     payment = serializers.SerializerMethodField()
 
     class Meta:

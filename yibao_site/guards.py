@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import APIException, ParseError, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 
 from .inputs import _CONTROL, clean_string
 
@@ -144,3 +144,29 @@ class StrictJSONParser(JSONParser):
         except ValueError as exc:
             raise ParseError(_("JSON 格式错误:%(error)s") % {"error": str(exc)[:200]}) from None
         return _clean_tree(data, _max_depth())
+
+
+def _clean_form(data):
+    """A form's fields under the same string rule as JSON (NUL and control characters refused:
+    PostgreSQL cannot store a NUL, so it was a 500 there)."""
+    from django.http import QueryDict
+
+    cleaned = QueryDict(mutable=True, encoding=getattr(data, "encoding", None))
+    for key, values in data.lists():
+        try:
+            cleaned.setlist(clean_string(key), [clean_string(v) if isinstance(v, str) else v for v in values])
+        except DjangoValidationError as exc:
+            raise ValidationError({"detail" if _CONTROL.search(key) else key: list(exc.messages)}) from None
+    cleaned._mutable = False
+    return cleaned
+
+
+class StrictFormParser(FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        return _clean_form(super().parse(stream, media_type, parser_context))
+
+
+class StrictMultiPartParser(MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        return DataAndFiles(_clean_form(parsed.data), parsed.files)

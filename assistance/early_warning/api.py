@@ -112,6 +112,7 @@ class WarningRunViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.R
     write_roles = SUPERVISOR
     permission_classes = [PartnerOrRolePermission]
 
+    @extend_schema(responses={201: WarningRunSerializer, 200: WarningRunSerializer})  # 200: the month ran before
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -72,6 +72,8 @@ class WarningSerializer(serializers.ModelSerializer):
     month = MonthField(read_only=True)
     out_of_pocket = MoneyField(read_only=True)
     threshold = MoneyField(read_only=True)
+    # "" until the warning is determined (read_only_fields would drop allow_blank).
+    determined_department = serializers.ChoiceField(choices=Department.choices, read_only=True, allow_blank=True)
 
     class Meta:
         model = PersonWarning

@@ -69,7 +69,8 @@ def test_relatives_endpoint(shiyan, staff, api):
     assert r.status_code == 201, r.data
     r = client.post(f"/api/v1/persons/{a.id_number}/relatives/", {"relative": b.id_number, "relation": "child"})
     assert r.status_code == 400
-    assert client.get(f"/api/v1/persons/{a.id_number}/relatives/").data[0]["relative"] == b.id_number
+    listed = client.get(f"/api/v1/persons/{a.id_number}/relatives/").data  # paginated like every list (API.md)
+    assert listed["count"] == 1 and listed["results"][0]["relative"] == b.id_number
 
 
 def test_enrollment_create_computes_read_only_fields(shiyan, staff, api):
