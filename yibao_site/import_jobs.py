@@ -124,8 +124,9 @@ class ImportJob(models.Model):
 
     @property
     def percent(self) -> int:
-        """Validation is the first half of the bar and writing the second (a dry run: all of it)."""
-        if self.state == JobState.DONE:
+        """Validation is the first half of the bar and writing the second (a dry run: all of it);
+        a job that ran to its end — imported, or rejected with its report — fills it."""
+        if self.state in (JobState.DONE, JobState.REJECTED):
             return 100
         total = self.rows_total or 0
         if not total:
@@ -301,9 +302,8 @@ def _finish(job: ImportJob, importer_cls, mapped_rows: list[dict], *, report=Non
     job.state = JobState.DONE if report.ok else JobState.REJECTED
     job.stage = ""
     job.rows_total = report.total
-    if report.ok:
-        job.rows_validated = report.total
-        job.rows_written = 0 if job.dry_run else report.total
+    job.rows_validated = report.total if mapped_rows else 0
+    job.rows_written = report.total if report.ok and not job.dry_run else 0
     job.created, job.updated, job.unchanged = report.created, report.updated, report.unchanged
     job.error_count, job.errors = len(report.errors), listed
     job.summary = report.summary()
