@@ -330,3 +330,35 @@ def test_the_bar_is_half_validation_half_writing():
     job.dry_run, job.rows_validated = True, 100
     assert job.percent == 50
     assert json.dumps(import_jobs.job_payload(ImportJob(rows_total=0, state=JobState.QUEUED)))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_rows_written_show_while_the_write_transaction_is_open(shiyan, staff, media, monkeypatch):
+    from django.db import connections
+
+    monkeypatch.setattr(PersonImporter, "batch_size", 1)
+    seen = []
+    record = import_jobs._progress
+
+    def watched(job_id, stage, done):
+        record(job_id, stage, done)
+        if stage == "write":  # what the page's own connection reads now, mid-transaction
+            other = connections.create_connection("default")
+            try:
+                with other.cursor() as c:
+                    c.execute(f"SELECT rows_written, stage FROM {ImportJob._meta.db_table} WHERE id = %s", [job_id])
+                    seen.append(c.fetchone())
+                    c.execute("SELECT count(*) FROM members_person")
+                    seen.append(c.fetchone()[0])
+            finally:
+                other.close()
+
+    monkeypatch.setattr(import_jobs, "_progress", watched)
+    job, _ = import_jobs.job_submit(importer=PersonImporter, data=_csv(
+        shiyan, _good(shiyan, 1, "张三"), _good(shiyan, 2, "李四"), _good(shiyan, 3, "王五")), filename="a.csv",
+        actor=staff["clerk"])
+    job = import_jobs.job_run(job.pk)
+    # The count moves row by row while no person is visible yet: all or nothing.
+    assert seen == [(1, "write"), 0, (2, "write"), 0, (3, "write"), 0]
+    assert job.state == JobState.DONE and Person.objects.count() == 3
