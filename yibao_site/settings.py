@@ -318,6 +318,7 @@ if env_bool("CELERY_QUEUES_BY_KIND", False):
         "early_warning.*": {"queue": "warning"},
         "assistance.*": {"queue": "assistance"},
         "procurement.*": {"queue": "procurement"},
+        "yibao_site.import_job*": {"queue": "imports"},
     }
 
 # Outgoing pushes to partner departments (HMAC-signed JSON).

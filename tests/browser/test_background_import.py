@@ -107,4 +107,12 @@ def test_a_clerk_watches_a_background_import_reach_100_percent(live_server, brow
     assert "bg-red-600" in page.get_attribute('[data-testid="import-bar"]', "class")
     page.screenshot(path=str(SCREENSHOTS / "3-rejected.png"), full_page=True)
     assert not Person.objects.filter(name__in=["王五", "赵六"]).exists()
+
+    # Back on the import page: the two jobs are listed, and the page says when a file goes to
+    # the background.
+    page.goto(f"{base}/admin/members/person/import/")
+    recent = page.inner_text('[data-testid="recent-import-jobs"]')
+    assert "参保人员.xlsx(已完成" in recent and "有错误的文件.xlsx(有错误,未写入" in recent
+    assert "超过 1 行的文件在后台导入" in page.inner_text('[data-testid="import-template"]')
+    page.screenshot(path=str(SCREENSHOTS / "4-import-page.png"), full_page=True)
     page.context.close()
