@@ -428,6 +428,9 @@ def job_payload(job: ImportJob) -> dict:
     """What the progress page polls (labels in the request's language)."""
     if job.finished:
         stage = job.get_state_display()
+    elif job.state == JobState.RUNNING and job.stage == "validate" and job.rows_total \
+            and job.rows_validated >= job.rows_total and not job.dry_run:
+        stage = STAGE_LABELS["write"]  # every row checked: the write transaction is under way
     else:
         stage = STAGE_LABELS.get(job.stage if job.state == JobState.RUNNING else "", STAGE_LABELS[""])
     done = job.rows_written if job.stage == "write" else job.rows_validated
@@ -504,8 +507,7 @@ def maybe_background(model_admin, request):
 
 
 def recent_jobs(model_admin, request, limit: int = 5) -> list[ImportJob]:
-    return list(visible_jobs(request.user).filter(actor=request.user, kind__in=_kinds(model_admin, request))
-                .select_related(None)[:limit])
+    return list(visible_jobs(request.user).filter(actor=request.user, kind__in=_kinds(model_admin, request))[:limit])
 
 
 def job_page(model_admin, request, job_id: int):

@@ -8,12 +8,15 @@ connection at the same moment.  Screenshots go to ``var/screenshots/import/``.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
-from .test_application_flow import CHROMIUM, DESK, PASSWORD, browser, login  # noqa: F401 (fixture)
+from .test_application_flow import DESK, PASSWORD, login
+from .test_application_flow import browser  # noqa: F401,F811  (the fixture)
 from .test_application_flow import pytestmark as _flow_marks
 
 pytestmark = list(_flow_marks)
@@ -50,6 +53,25 @@ def _submit(page, base, data: bytes, name: str):
     page.wait_for_selector('[data-testid="import-job"]')
 
 
+@contextmanager
+def _live_worker_lock(job_id: int):
+    """On PostgreSQL a running job is alive only while a session holds its advisory lock."""
+    from django.db import connection, connections
+
+    from yibao_site.import_jobs import LOCK_NAMESPACE
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
+        yield
+    finally:
+        other.close()
+
+
 def _run_while_polls_wait(page, queued):
     """Hold the page's status polls, run the queued job, then let the polls through."""
     from yibao_site import import_jobs
@@ -69,6 +91,8 @@ def test_a_clerk_watches_a_background_import_reach_100_percent(live_server, brow
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     base = live_server.url
     page = browser.new_context(**DESK, viewport={"width": 1280, "height": 860}).new_page()
+    script_errors = []
+    page.on("pageerror", lambda exc: script_errors.append(str(exc)))
     login(page, base, "clerk", "/admin/")
     rows = [(make_id_number(j.county.code, date(1970, 5, 6), n), name, j.village(0, n % 2).code)
             for n, name in ((1, "张三"), (2, "李四"))]
@@ -80,6 +104,26 @@ def test_a_clerk_watches_a_background_import_reach_100_percent(live_server, brow
     assert "文件已提交后台导入" in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / "1-queued.png"), full_page=True)
     assert len(queued) == 1
+
+    # Half-way through the checks (as a live worker records it, holding the job's lock on
+    # PostgreSQL): the page moves the bar by itself.
+    from yibao_site.import_jobs import ImportJob
+
+    with _live_worker_lock(queued[0]):
+        page.route("**/status/", lambda route: route.abort())
+        page.wait_for_timeout(700)
+        ImportJob.objects.filter(pk=queued[0]).update(state="running", stage="validate", rows_total=2,
+                                                      rows_validated=1, heartbeat_at=timezone.now())
+        page.unroute("**/status/")
+        page.wait_for_function("""() => document.querySelector('[data-testid="import-progress"]')
+                                      .getAttribute('aria-valuenow') === '25'""", timeout=20_000)
+        assert page.inner_text('[data-testid="import-stage"]') == "正在逐行校验"
+        assert page.inner_text('[data-testid="import-count"]').startswith("1 / 2 行")
+        page.screenshot(path=str(SCREENSHOTS / "1b-running.png"), full_page=True)
+        page.route("**/status/", lambda route: route.abort())
+        page.wait_for_timeout(700)
+        ImportJob.objects.filter(pk=queued[0]).update(state="queued", stage="", rows_total=0, rows_validated=0)
+    page.unroute("**/status/")
 
     job = _run_while_polls_wait(page, queued)
     assert job.state == "done"
@@ -115,4 +159,5 @@ def test_a_clerk_watches_a_background_import_reach_100_percent(live_server, brow
     assert "参保人员.xlsx(已完成" in recent and "有错误的文件.xlsx(有错误,未写入" in recent
     assert "超过 1 行的文件在后台导入" in page.inner_text('[data-testid="import-template"]')
     page.screenshot(path=str(SCREENSHOTS / "4-import-page.png"), full_page=True)
+    assert script_errors == []
     page.context.close()

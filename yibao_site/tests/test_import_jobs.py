@@ -362,3 +362,11 @@ def test_on_postgresql_rows_written_show_while_the_write_transaction_is_open(shi
     # The count moves row by row while no person is visible yet: all or nothing.
     assert seen == [(1, "write"), 0, (2, "write"), 0, (3, "write"), 0]
     assert job.state == JobState.DONE and Person.objects.count() == 3
+
+
+def test_every_row_checked_reads_as_writing_until_the_transaction_commits():
+    job = ImportJob(rows_total=10, rows_validated=10, state=JobState.RUNNING, stage="validate")
+    payload = import_jobs.job_payload(job)
+    assert payload["stage_label"] == "正在写入(全部成功才生效)" and payload["percent"] == 50
+    job.rows_validated = 5
+    assert import_jobs.job_payload(job)["stage_label"] == "正在逐行校验"
