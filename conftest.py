@@ -109,7 +109,7 @@ def real_worker(transactional_db):
     from django.conf import settings
     from django.db import connection
 
-    from yibao_site.celery import app
+    from config.celery import app
 
     broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
     db = connection.settings_dict
@@ -118,7 +118,7 @@ def real_worker(transactional_db):
     env = dict(os.environ, DATABASE_URL=database_url, CELERY_BROKER_URL=broker, DB_CONN_MAX_AGE="0")
     log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "yibao_site", "worker", "-P", "solo", "-c", "1", "-Q", queue,
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-c", "1", "-Q", queue,
          "--without-gossip", "--without-mingle", "-n", f"{queue}@%h", "-l", "INFO"],
         cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -57,7 +57,7 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ["DATABASE_URL"] = fresh_database(args.database)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yibao_site.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DB_CONN_MAX_AGE"] = "0"
     import django
 

@@ -8,6 +8,7 @@ class ChronicConfig(AppConfig):
     verbose_name = _("门诊慢特病")
 
     def ready(self):
+        # The app registry is ready only now: these modules import models (Django's pattern).
         from yibao_site.packs import register_section
 
         from . import importers  # noqa: F401  (registers the import resources)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from members.models import Enrollment
+from members.models import Enrollment, Person
+from yibao_site.audit import bulk_create_audited
 
 from .models import Certification, CertificationChannel, CertificationStatus
 from .selectors import catalogue_in_force
@@ -16,8 +17,6 @@ DEMO_NOTE = "演示数据"
 
 
 def seed(ctx) -> None:
-    from yibao_site.audit import bulk_create_audited
-
     log = getattr(ctx, "log", print)
     if Certification.objects.filter(note=DEMO_NOTE).exists():
         log("  chronic: demo certifications exist")
@@ -31,8 +30,6 @@ def seed(ctx) -> None:
                                              person__township__in=ctx.jurisdiction.townships)
                    .select_related("person__village", "person__township").values_list("person", flat=True)
                    .distinct().order_by("person"))
-    from members.models import Person
-
     chosen = [pid for pid in persons if rng.random() < CERTIFIED_SHARE]
     people = Person.objects.filter(pk__in=chosen).select_related("village", "township").order_by("pk")
     catalogues: dict[int, list] = {}
@@ -50,12 +47,3 @@ def seed(ctx) -> None:
             valid_from=start, valid_to=date(today.year, 12, 31), note=DEMO_NOTE))
     bulk_create_audited(rows, Certification, actor=reviewer, reason=DEMO_NOTE)
     log(f"  chronic: {len(rows)} certified persons")
-
-
-def certified_map(person_ids) -> dict[int, str]:
-    """person id → a disease code certified for the person (for the claims demo)."""
-    found: dict[int, str] = {}
-    for pid, code in (Certification.objects.filter(person_id__in=person_ids, status=CertificationStatus.APPROVED)
-                      .values_list("person_id", "disease__code").order_by("person_id", "id")):
-        found.setdefault(pid, code)
-    return found

@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.models import Person
-from members.validators import normalise_id_number
+from yibao_site.actors import system_actor
+from yibao_site.dates import validity_window
+from yibao_site.idnumbers import normalise_id_number
 from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
@@ -22,7 +24,7 @@ from yibao_site.policy import PolicyCache
 from yibao_site.scoping import scope_queryset
 from yibao_site.workflow import has_role
 
-from . import rules, selectors, services
+from . import selectors, services
 from .models import Certification, CertificationChannel, CertificationStatus, ChronicDisease
 
 TRUE = {"1", "true", "t", "yes", "y", "是"}
@@ -97,7 +99,9 @@ class ChronicDiseaseImporter(_Importer):
         for region, entry in cleaned:
             by_region.setdefault(region.pk, (region, []))[1].append(entry)
         for region, entries in by_region.values():
-            counts = services.catalogue_upsert(region=region, entries=entries, actor=actor,
+            # From the command line without ``--user`` the import is a job (see clean_row).
+            counts = services.catalogue_upsert(region=region, entries=entries,
+                                               actor=actor if actor is not None else system_actor("chronic.import"),
                                                reason=_("门诊慢特病目录导入"))
             total = [a + b for a, b in zip(total, counts)]
         return tuple(total)
@@ -171,7 +175,7 @@ class CertificationImporter(_Importer):
             raise ValidationError({"hospital_code": [
                 _("%(code)s 不是本地区可出具门诊慢特病认定意见的定点医院(可选:%(list)s)。")
                 % {"code": hospital or "—", "list": "、".join(allowed.values()) or "—"}]})
-        valid_from, valid_to = rules.validity_window(decided_on, snap.integer("chronic.certification.valid_months"))
+        valid_from, valid_to = validity_window(decided_on, snap.integer("chronic.certification.valid_months"))
         for status, vf, vt, channel in self.existing.get((person.pk, code), ()):
             if status == CertificationStatus.APPROVED and vf == valid_from and channel == CertificationChannel.HOSPITAL:
                 return _Skip()

@@ -1,9 +1,8 @@
 """Pure rules of the chronic-disease catalogue: ICD-10 codes and ranges, validity periods."""
 from __future__ import annotations
 
-import calendar
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Iterable
 
 ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,8})?$")
@@ -35,17 +34,6 @@ def icd10_in_ranges(code: str | None, ranges: Iterable[str] | None) -> bool:
         if low and high and low <= value[:len(low)] and value[:len(high)] <= high:
             return True
     return False
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def validity_window(approved_on: date, months: int) -> tuple[date, date]:
-    """A certification approved on 2024-03-15 for 12 months is valid 2024-03-15 … 2025-03-14."""
-    return approved_on, add_months(approved_on, months) - timedelta(days=1)
 
 
 def in_force(valid_from: date | None, valid_to: date | None, on: date) -> bool:

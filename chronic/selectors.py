@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable
 
+from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
 
 from members.models import Person
@@ -122,8 +123,6 @@ def chronic_spending_by_disease(user, start: date, end: date) -> list[dict]:
     """Chronic claims settled with service dates in [start, end], by disease: count, total cost,
     basic insurance, medical assistance, out of pocket; claims flagged for review counted apart.
     (Reads the claims table by its app label, so this module never imports claims.)"""
-    from django.apps import apps
-
     Claim = apps.get_model("claims", "Claim")
     qs = scope_queryset(Claim.objects.filter(visit_type="chronic", service_date__range=(start, end),
                                              status="settled"), user)
@@ -137,3 +136,13 @@ def chronic_spending_by_disease(user, start: date, end: date) -> list[dict]:
              "total_cost": r["total_cost"] or zero, "basic_paid": r["basic_paid"] or zero,
              "assistance_paid": r["assistance_paid"] or zero, "out_of_pocket": r["out_of_pocket"] or zero,
              "flagged": r["flagged"]} for r in rows]
+
+
+def certified_map(person_ids) -> dict[int, str]:
+    """person id → a disease code certified for the person (the claims demo names it on
+    chronic claims)."""
+    found: dict[int, str] = {}
+    for pid, code in (Certification.objects.filter(person_id__in=person_ids, status=CertificationStatus.APPROVED)
+                      .values_list("person_id", "disease__code").order_by("person_id", "id")):
+        found.setdefault(pid, code)
+    return found

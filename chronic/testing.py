@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from yibao_site.models import Role, User
+
 from .models import Certification, CertificationChannel, CertificationStatus
 from .selectors import disease_in_force
 
 
 def certify(person, code: str, valid_from: date, valid_to: date | None, *, diagnosis: str = "", actor=None):
     """Create an approved certification of ``code`` for ``person`` valid [valid_from, valid_to]."""
-    from yibao_site.models import Role, User
-
     disease = disease_in_force(person.village, code, valid_from)
     assert disease is not None, f"{code} is not in the catalogue of {person.village.code} on {valid_from}"
     actor = actor or User.objects.filter(role=Role.REVIEWER).first() or User.objects.create(

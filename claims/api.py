@@ -1,6 +1,8 @@
 """API of ``claims/`` (API.md): settlement, reversal, correction; fund entries and the fund report."""
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -11,14 +13,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from members.models import Person
 from yibao_site.api_base import ScopedQuerysetMixin
-from yibao_site.models import Region, Role
+from yibao_site.models import Region
+from yibao_site.money import jsonable
 from yibao_site.permissions import STAFF_ROLES, RolePermission
 from yibao_site.scoping import scope_queryset
 
 from . import selectors, services
 from .models import Claim, ClaimSource, ClaimStatus, FundEntry, VisitType
 from .models import PersonYearLedger
+from .services import FINANCE_ROLES, RESETTLE_ROLES, SETTLE_ROLES
 from .serializers import (
     LedgerSerializer,
     ResettleResultSerializer,
@@ -29,9 +34,6 @@ from .serializers import (
     FundReportQuery,
     ReverseSerializer,
 )
-
-SETTLE_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
-FINANCE_ROLES = frozenset({Role.FINANCE, Role.SUPERVISOR})
 
 
 class ClaimFilter(filters.FilterSet):
@@ -125,9 +127,6 @@ class LedgerFilter(filters.FilterSet):
         fields = ["person", "year"]
 
 
-RESETTLE_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
-
-
 class LedgerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """个人年度台账 ledgers: the year's totals per tier (adjustments included) and its entries;
     ``resettle`` (重新结算) previews or makes the adjustments the facts known now call for."""
@@ -153,8 +152,6 @@ class LedgerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         """重新结算: settle the person-year again from scratch with the facts known now (after a
         corrected identity, enrolment or registration).  ``confirm`` false: the adjustments it
         would make, nothing written; true: made.  Again changes nothing."""
-        from members.models import Person
-
         body = ResettleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
@@ -184,8 +181,6 @@ class FundEntryViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return scope_queryset(super().get_queryset(), self.request.user)
 
     def perform_create(self, serializer):
-        from datetime import date
-
         data = serializer.validated_data
         year, month = (int(x) for x in data["month"].split("-"))
         serializer.instance = services.fund_entry_record(
@@ -213,16 +208,5 @@ class FundReportView(APIView):
         elif request.user.region_id and not request.user.is_superuser:
             region = request.user.region
         report = selectors.fund_report(year=query.validated_data["year"], region=region)
-        return Response(_jsonable(report))
+        return Response(jsonable(report))
 
-
-def _jsonable(value):
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return str(value) if value.as_tuple().exponent == -1 else f"{value:.2f}"
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value

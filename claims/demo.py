@@ -6,12 +6,16 @@ so a second run changes nothing.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import Sum
 
+from chronic.public import certified_map
 from members.models import Enrollment
+from yibao_site.actors import system_actor
+from yibao_site.money import to_fen
 
 from . import services
 from .importers import ClaimImporter
@@ -28,7 +32,7 @@ def _amounts(rng, visit: str) -> tuple[Decimal, Decimal]:
         total = Decimal(rng.randint(30_000, 900_000)) / 100
     else:
         total = Decimal(int(rng.lognormvariate(9.3, 0.9) * 100)) / 100
-    scope = (total * Decimal(rng.randint(72, 96)) / 100).quantize(Decimal("0.01"))
+    scope = to_fen(total * Decimal(rng.randint(72, 96)) / 100)
     return total, scope
 
 
@@ -69,8 +73,6 @@ def seed(ctx) -> None:
         if not enrolled:
             log(f"  claims {year}: no enrolled persons")
             continue
-        from chronic.demo import certified_map
-
         rows = _rows(rng, year, last_day, enrolled, certified_map([e[0] for e in enrolled]))
         if not rows:
             continue
@@ -111,9 +113,6 @@ def seed(ctx) -> None:
 def _backdate(year: int) -> None:
     """Give the demo's platform records the settlement time they would have had (a few days
     after discharge), so the fund report spreads them over the months like real data."""
-    from datetime import datetime, time
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo("Asia/Shanghai")
     claims = list(Claim.objects.filter(year=year, external_ref__startswith=f"DEMO-{year}-").only("id", "service_date"))
     for claim in claims:
@@ -123,6 +122,7 @@ def _backdate(year: int) -> None:
 
 def _fund_entries(ctx, rng) -> None:
     today = ctx.today
+    finance = ctx.staff.get("demo_finance") or system_actor("claims.demo")
     city = ctx.jurisdiction.city
     last = today.year - 1
     spent = Claim.objects.filter(year=last).values("scheme").annotate(
@@ -140,14 +140,14 @@ def _fund_entries(ctx, rng) -> None:
                     Fund.ASSISTANCE: [FundEntryKind.SUBSIDY]}
     for fund, per_month in monthly.items():
         per_month = max(per_month, Decimal("1000"))
-        opening = (per_month * Decimal(rng.randint(110, 150)) / 10).quantize(Decimal("0.01"))
+        opening = to_fen(per_month * Decimal(rng.randint(110, 150)) / 10)
         services.fund_entry_record(fund=fund, region=city, month=date(last, 1, 1), kind=FundEntryKind.OPENING,
-                                   amount=opening, note=DEMO_NOTE)
+                                   amount=opening, note=DEMO_NOTE, actor=finance)
         for month in months:
             kinds = income_kinds[fund]
             for kind in kinds:
-                amount = (per_month * Decimal(rng.randint(95, 115)) / 100 / len(kinds)).quantize(Decimal("0.01"))
+                amount = to_fen(per_month * Decimal(rng.randint(95, 115)) / 100 / len(kinds))
                 services.fund_entry_record(fund=fund, region=city, month=month, kind=kind, amount=amount,
-                                           note=DEMO_NOTE)
+                                           note=DEMO_NOTE, actor=finance)
         services.fund_entry_record(fund=fund, region=city, month=date(last, 12, 1), kind=FundEntryKind.INTEREST,
-                                   amount=(opening * Decimal("0.015")).quantize(Decimal("0.01")), note=DEMO_NOTE)
+                                   amount=to_fen(opening * Decimal("0.015")), note=DEMO_NOTE, actor=finance)

@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Person
-from members.validators import normalise_id_number
+from yibao_site.actors import system_actor
+from yibao_site.idnumbers import normalise_id_number
 from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
@@ -29,11 +30,8 @@ from .models import Claim, ClaimSource
 
 TRUE = {"1", "true", "t", "yes", "y", "是", "省内", "转诊", "已转诊"}
 FALSE = {"0", "false", "f", "no", "n", "否", "省外", "未转诊", ""}
+JOB = system_actor("claims.import")
 _COMPARED = ("person_id", "visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost")
-
-
-
-
 
 
 def _bool(row, key, errors, default: bool) -> bool:
@@ -174,7 +172,10 @@ class ClaimImporter(BulkImporter):
         inputs = [c for c in cleaned if not isinstance(c, _Skip)]
         skipped = len(cleaned) - len(inputs)
         try:
-            services.claims_settle_batch(inputs=inputs, actor=actor, cache=self.cache, reason=_("平台结算记录导入"))
+            # From the command line without ``--user`` (or a background import without a user)
+            # the platform file is imported as a job, unscoped (see ``prepare``).
+            services.claims_settle_batch(inputs=inputs, actor=actor if actor is not None else JOB,
+                                         cache=self.cache, reason=_("平台结算记录导入"))
         except services.BatchError as exc:
             messages = []
             for number, err in exc.by_ref.items():

@@ -138,7 +138,7 @@ class PersonYearLedger(models.Model):
     """Cumulative amounts for one person and year (个人年度累计台账).
 
     Settlement locks this row (``select_for_update``) and computes each annual threshold and
-    cap as F(cumulative after) − F(cumulative before) (claims/rules.py); a reversal subtracts
+    cap as F(cumulative after) − F(cumulative before) (claims/rules); a reversal subtracts
     exactly the delta the claim added.  ``*_base`` are the cumulative amounts thresholds run
     on, ``*_paid`` the cumulative payments caps run on.  ``out_of_pocket`` and ``oop_m01`` …
     ``oop_m12`` (by service month) are what the double early warning reads.

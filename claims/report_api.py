@@ -1,36 +1,23 @@
 """API of the published reports (seeds 000, 001): ``GET /api/v1/reports/<kind>/``."""
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from yibao_site.money import jsonable
 from yibao_site.permissions import STAFF_ROLES, RolePermission
 
 from . import reports
+from .reports import report_region
 
 
 class ReportQuery(serializers.Serializer):
     year = serializers.IntegerField(min_value=1990, max_value=2100)
     through = serializers.DateField(required=False)
     region = serializers.CharField(required=False, max_length=12)
-
-
-def _jsonable(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 class PublishedReportView(APIView):
@@ -43,8 +30,6 @@ class PublishedReportView(APIView):
     @extend_schema(parameters=[OpenApiParameter("year", int, required=True), OpenApiParameter("through", str),
                                OpenApiParameter("region", str)], responses=dict)
     def get(self, request, kind: str):
-        from .admin import report_region
-
         if kind not in reports.REPORTS:
             return Response({"detail": [_("报表不存在。")]}, status=status.HTTP_404_NOT_FOUND)
         query = ReportQuery(data=request.query_params)
@@ -55,4 +40,4 @@ class PublishedReportView(APIView):
             return Response({"region": [_("区划不存在。")]}, status=status.HTTP_400_BAD_REQUEST)
         data = reports.build(kind, year=query.validated_data["year"], region=region,
                              through=query.validated_data.get("through"))
-        return Response(_jsonable(data))
+        return Response(jsonable(data))

@@ -20,16 +20,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from members.models import AccountEntry, BatchStatus, Identity, IdentityKind, SubsidyLine
+from yibao_site.models import Region, RegionLevel
+from yibao_site.money import quantize, to_fen
 from yibao_site.policy import policy_snapshot
+from yibao_site.scoping import scope_queryset
+from yibao_site.xlsx import Sheet
 
 from .models import FUND_EXPENSE_KINDS, Claim, ClaimStatus, Fund, FundEntry, FundEntryKind, VisitType
+from .selectors import cut_months
 
 ZERO = Decimal("0.00")
 WAN = Decimal("10000")
@@ -39,14 +44,7 @@ EXPENSE_KINDS = FUND_EXPENSE_KINDS
 
 def wan(amount: Decimal) -> Decimal:
     """Yuan → 万元 with two places, half up (the seeds print 401.93万元)."""
-    return (Decimal(amount) / WAN).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def cut_months(balance: Decimal, expense: Decimal, months: int) -> Decimal | None:
-    """Months of payment capacity, cut to one decimal: balance ÷ (expense ÷ months)."""
-    if months <= 0 or expense <= 0:
-        return None
-    return (Decimal(balance) * months / Decimal(expense)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    return to_fen(Decimal(amount) / WAN)
 
 
 def _in_force_claims(region, start: date, end: date):
@@ -147,7 +145,7 @@ def fund_statement(*, year: int, region=None, as_of: date | None = None) -> dict
             "pooling_balance": pooling, "personal_account_balance": accounts_part,
             "critical_paid_by_insurer": f["critical_paid_by_insurer"] if fund == Fund.RESIDENT else None,
             "months_elapsed": months,
-            "average_monthly_expense": (expense_total / months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            "average_monthly_expense": to_fen(expense_total / months)
             if months else None,
             "months_of_capacity": cut_months(pooling, expense_total, months),
         })
@@ -207,7 +205,7 @@ def escaped_poverty_ratio(*, year: int, region, through: date | None = None) -> 
                        second=Sum("second_round_paid"))
     total = agg["total"] or ZERO
     reimbursed = sum((agg[k] or ZERO for k in ("basic", "critical", "assistance", "second")), ZERO)
-    ratio = (reimbursed * 100 / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if total > 0 else None
+    ratio = quantize(reimbursed * 100 / total, "0.01") if total > 0 else None
     return {"year": year, "through": end.isoformat(), "region": region.code, "kinds": kinds,
             "visits": agg["visits"], "total_cost": total, "total_cost_wan": wan(total),
             "reimbursed": reimbursed, "reimbursed_wan": wan(reimbursed), "ratio_percent": ratio,
@@ -276,49 +274,53 @@ def tables(kind: str, data: dict) -> list[dict]:
                               _money(f["pooling_balance"]), _money(f["personal_account_balance"]),
                               _money(f["average_monthly_expense"]),
                               "" if f["months_of_capacity"] is None else str(f["months_of_capacity"])]
-                             for f in data["funds"]]})
+                             for f in data["funds"]], "money": {1, 2, 3, 4, 5, 6, 7}})
         for f in data["funds"]:
             rows = [[_("收入"), i["item"], _money(i["amount"])] for i in f["income"]]
             rows += [[_("支出"), i["item"], _money(i["amount"])] for i in f["expense"]]
-            out.append({"title": f["label"], "columns": [_("收支"), _("项目"), _("金额(元)")], "rows": rows})
+            out.append({"title": f["label"], "columns": [_("收支"), _("项目"), _("金额(元)")], "rows": rows,
+                        "money": {2}})
     elif kind == "assistance":
         out.append({"title": _("按就诊类型"), "columns": [_("项目"), _("人次"), _("金额(元)"), _("金额(万元)")],
                     "rows": [[r["label"], r["visits"], _money(r["amount"]), _money(r["amount_wan"])]
                              for r in data["by_group"]]
-                    + [[_("合计"), data["visits"], _money(data["amount"]), _money(data["amount_wan"])]]})
+                    + [[_("合计"), data["visits"], _money(data["amount"]), _money(data["amount_wan"])]],
+                    "money": {2, 3}})
         out.append({"title": _("按救助类别"), "columns": [_("救助类别"), _("人次"), _("金额(元)"), _("金额(万元)")],
                     "rows": [[r["category"] or "—", r["visits"], _money(r["amount"]), _money(r["amount_wan"])]
-                             for r in data["by_category"]]})
+                             for r in data["by_category"]], "money": {2, 3}})
     elif kind == "poverty":
         out.append({"title": _("脱贫人口住院"), "columns": [_("人次"), _("医疗总费用(万元)"), _("总报销(万元)"),
                                                          _("实际报销比例(%)")],
                     "rows": [[data["visits"], _money(data["total_cost_wan"]), _money(data["reimbursed_wan"]),
-                              "" if data["ratio_percent"] is None else str(data["ratio_percent"])]]})
+                              "" if data["ratio_percent"] is None else str(data["ratio_percent"])]],
+                    "money": {1, 2}})
     elif kind == "subsidy":
         out.append({"title": _("按身份类别"), "columns": [_("身份类别"), _("人数"), _("金额(元)"), _("金额(万元)")],
                     "rows": [[r["label"], r["persons"], _money(r["amount"]), _money(r["amount_wan"])]
                              for r in data["by_kind"]]
-                    + [[_("合计"), data["persons"], _money(data["amount"]), _money(data["amount_wan"])]]})
+                    + [[_("合计"), data["persons"], _money(data["amount"]), _money(data["amount_wan"])]],
+                    "money": {2, 3}})
         out.append({"title": _("按乡镇(街道)"), "columns": [_("区划代码"), _("乡镇(街道)"), _("人数"), _("金额(元)")],
                     "rows": [[r["township"], r["label"], r["persons"], _money(r["amount"])]
-                             for r in data["by_township"]]})
+                             for r in data["by_township"]], "money": {3}})
     return out
 
 
-def xlsx(kind: str, data: dict) -> bytes:
-    """The report's tables as an XLSX workbook, one sheet per table (text cells that could be
-    read as formulas are prefixed with an apostrophe)."""
-    from io import BytesIO
+def sheets(kind: str, data: dict) -> list[Sheet]:
+    """The report's tables for the XLSX export (``yibao_site.xlsx``), one sheet per table;
+    money columns are numbers Excel can sum."""
+    return [Sheet(table["title"], table["columns"], table["rows"], money_columns=set(table.get("money", ())))
+            for table in tables(kind, data)]
 
-    from openpyxl import Workbook
 
-    wb = Workbook(write_only=True)
-    for i, table in enumerate(tables(kind, data), start=1):
-        sheet = wb.create_sheet(f"{i}")
-        sheet.append([_(REPORTS[kind]), table["title"]])
-        sheet.append([str(c) for c in table["columns"]])
-        for row in table["rows"]:
-            sheet.append([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "@") else v for v in row])
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+def report_region(user, code: str | None):
+    """The region a report covers: the one asked for if the user may see it, else the user's
+    own region, else the (first) city."""
+    if code:
+        found = scope_queryset(Region.objects.filter(code=code), user).first()
+        if found is not None:
+            return found
+    if user.region_id and not user.is_superuser:
+        return user.region
+    return Region.objects.filter(level=RegionLevel.CITY).order_by("code").first()

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from members.models import Person
-from members.serializers import MaskedIdMixin, ScopedPersonField
+from members.public import MaskedIdMixin, ScopedPersonField
 from yibao_site.api_base import MoneyField
 from yibao_site.models import Region
 

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from yibao_site.actors import system_actor
+from yibao_site.imports import importer_for, read_table
+from yibao_site.models import User
+
 from .schedule import LEDGER_CHECK_TASK
+from .services import ledger_check_run
 
 log = logging.getLogger(__name__)
 
@@ -17,12 +23,8 @@ log = logging.getLogger(__name__)
 def check_ledgers(year: int | None = None, on: str | None = None) -> dict:
     """Check every year ledger of ``year`` (default: this year) against its claims and record
     the result for ``on`` (ISO date, default today); running it twice changes nothing."""
-    from datetime import date
-
-    from .services import ledger_check_run
-
     day = date.fromisoformat(on) if on else timezone.localdate()
-    check = ledger_check_run(year=int(year or day.year), on=day)
+    check = ledger_check_run(year=int(year or day.year), on=day, actor=system_actor("claims.ledger_check"))
     if check.mismatches:
         log.error("ledger check %s: %s mismatches, first %s", check.year, check.mismatches, check.details[:5])
     return {"year": check.year, "checked_on": check.checked_on.isoformat(), "ledgers": check.ledgers,
@@ -33,9 +35,6 @@ def check_ledgers(year: int | None = None, on: str | None = None) -> dict:
 def import_file(path: str, user_id: int | None = None, dry_run: bool = False) -> dict:
     """Import a platform settlement file (CSV/XLSX) in the background; idempotent (serial
     numbers already settled are left unchanged), all or nothing."""
-    from yibao_site.imports import importer_for, read_table
-    from yibao_site.models import User
-
     user = User.objects.filter(pk=user_id).first() if user_id else None
     report = importer_for("claims")(user=user).run(read_table(path), dry_run=dry_run, actor=user)
     return {"ok": report.ok, "summary": report.summary(), "created": report.created, "unchanged": report.unchanged,

@@ -15,11 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from yibao_site.admin_base import ServiceFormMixin as BaseServiceFormMixin
 from unfold.widgets import UnfoldAdminTextInputWidget
-from yibao_site.admin_base import STAFF_ROLES, ScopedAdmin, ScopedImportExportAdmin
+from yibao_site.admin_base import (
+    STAFF_ROLES, ImportExportRoles, MaskedIdAdminMixin, ScopedAdmin, ScopedImportExportAdmin, township_filter,
+)
 from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.imports import read_table
-from yibao_site.models import Region, RegionLevel, Role
-from yibao_site.scoping import scope_queryset
+from yibao_site.models import Role
 
 from . import services
 from .exports import subsidy_batch_xlsx
@@ -29,28 +30,9 @@ from .models import (
     OffsiteRegistration, PersonalAccount, Person, Relative, StudentLumpSum, SubsidyBatch,
 )
 from .resources import EnrollmentExportResource, IdentityExportResource, PersonExportResource
-from .selectors import display_id, subsidy_batch_totals
+from .selectors import subsidy_batch_totals
 
 CLERK = frozenset({Role.WINDOW_CLERK})
-
-
-def township_filter(field_path: str):
-    """A list filter over the townships the user may see, on ``field_path`` (an FK to a township)."""
-
-    class TownshipFilter(admin.SimpleListFilter):
-        title = _("乡镇(街道)")
-        parameter_name = "township"
-
-        def lookups(self, request, model_admin):
-            qs = scope_queryset(Region.objects.filter(level=RegionLevel.TOWNSHIP), request.user)
-            return [(r.code, r.name) for r in qs.order_by("code")]
-
-        def queryset(self, request, queryset):
-            if self.value():
-                return queryset.filter(**{f"{field_path}__code": self.value()})
-            return queryset
-
-    return TownshipFilter
 
 
 class CurrentIdentityFilter(admin.SimpleListFilter):
@@ -78,40 +60,6 @@ def _show_error(request, exc: ValidationError) -> None:
         messages.error(request, msg)
 
 
-class MaskedIdAdminMixin:
-    """A masked-ID column for the list (whole for roles that need it).
-
-    The admin instance is shared by every request (and thread), so the viewer is never kept
-    on it: ``get_list_display`` swaps the ``masked_id`` name for a column bound to this
-    request's user.
-    """
-
-    id_attr = "person__id_number"
-
-    def _id_of(self, obj) -> str:
-        value = obj
-        for part in self.id_attr.split("__"):
-            value = getattr(value, part)
-        return value
-
-    @admin.display(description=_("公民身份号码"))
-    def masked_id(self, obj):
-        """Without a request (checks, other callers) the ID is always masked."""
-        return display_id(None, self._id_of(obj))
-
-    def get_list_display(self, request):
-        columns = list(super().get_list_display(request))
-        if "masked_id" not in columns:
-            return columns
-        user, id_of = request.user, self._id_of
-
-        @admin.display(description=_("公民身份号码"))
-        def masked_id(obj):
-            return display_id(user, id_of(obj))
-
-        return [masked_id if c == "masked_id" else c for c in columns]
-
-
 class ServiceFormMixin(BaseServiceFormMixin):
     """Members' admins say how to create and how to change through the services."""
 
@@ -128,14 +76,6 @@ class ServiceFormMixin(BaseServiceFormMixin):
 
     def save_related(self, request, form, formsets, change):
         return None  # inlines are read-only; state changes go through services
-
-
-class ImportExportRoles:
-    def get_export_resource_kwargs(self, request, **kwargs):
-        return {"user": request.user}
-
-    def get_import_resource_kwargs(self, request, **kwargs):
-        return {"user": request.user}
 
 
 # ── persons ────────────────────────────────────────────────────────────────────────────────

@@ -12,12 +12,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from yibao_site.idnumbers import display_id
 from yibao_site.api_base import ScopedQuerysetMixin
 from yibao_site.models import Role
 from yibao_site.permissions import ALL_ROLES, STAFF_ROLES
 from yibao_site.scoping import scope_queryset
 
-from . import selectors, services
+from . import services
 from .exports import subsidy_batch_xlsx
 from .models import Enrollment, Identity, OffsiteRegistration, Person, Relative, SubsidyBatch
 from .serializers import (
@@ -106,7 +107,7 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
             "balance": f"{account.balance:.2f}", "opened_on": account.opened_on,
             "entries": [{"kind": e.kind, "amount": f"{e.amount:.2f}", "balance_after": f"{e.balance_after:.2f}",
                          "on": e.on, "memo": e.memo,
-                         "relative": selectors.display_id(request.user, e.relative.id_number) if e.relative_id else None}
+                         "relative": display_id(request.user, e.relative.id_number) if e.relative_id else None}
                         for e in entries.select_related("relative")],
         })
 

@@ -28,7 +28,7 @@ from . import rules, services
 from .models import (
     Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
 )
-from .validators import normalise_id_number
+from yibao_site.idnumbers import normalise_id_number
 
 # ── cell parsing ──────────────────────────────────────────────────────────────────────────
 

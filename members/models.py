@@ -11,7 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from yibao_site.models import Region
 
-from .validators import validate_id_number
+from yibao_site.idnumbers import validate_id_number
 
 
 class Sex(models.TextChoices):
@@ -60,7 +60,7 @@ class Person(models.Model):
 
     @property
     def masked_id(self) -> str:
-        from .validators import mask_id_number
+        from yibao_site.idnumbers import mask_id_number
 
         return mask_id_number(self.id_number)
 

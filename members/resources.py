@@ -8,7 +8,7 @@ from __future__ import annotations
 from import_export import fields, resources
 
 from .models import Enrollment, Identity, Person
-from .selectors import display_id, sees_full_ids
+from yibao_site.idnumbers import display_id, sees_full_ids
 
 
 class _MaskingResource(resources.ModelResource):

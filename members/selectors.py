@@ -5,26 +5,11 @@ from datetime import date
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from yibao_site.models import Role
 from yibao_site.scoping import scope_queryset
 
 from .models import (
     AssistanceEntitlement, Enrollment, Identity, OffsiteRegistration, Person, SubsidyBatch, SubsidyLine,
 )
-from .validators import mask_id_number
-
-# Roles that work with whole resident IDs (registration at the window, administration).
-# Everyone else sees them masked in lists and exports (DOMAIN.md §3).
-FULL_ID_ROLES = frozenset({Role.WINDOW_CLERK, Role.SUPERVISOR})
-
-
-def sees_full_ids(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and (user.is_superuser or user.role in FULL_ID_ROLES)
-
-
-def display_id(user, id_number: str) -> str:
-    """The ID as ``user`` may see it in a list or an export."""
-    return id_number if sees_full_ids(user) else mask_id_number(id_number)
 
 
 def person_list(*, user, search: str = "") -> QuerySet[Person]:

@@ -15,8 +15,8 @@ from .models import (
     Enrollment, EmployeeStatus, EnrollmentVia, Identity, IdentityKind, IdentitySource, OffsiteKind,
     OffsiteRegistration, Person, Relation, Relative, Scheme, SubsidyBatch, SubsidyLine,
 )
-from .selectors import display_id
-from .validators import normalise_id_number, parse_id_number, validate_region_prefix
+from yibao_site.idnumbers import display_id
+from yibao_site.idnumbers import normalise_id_number, parse_id_number, validate_region_prefix
 
 
 class MaskedIdMixin:

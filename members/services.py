@@ -32,7 +32,7 @@ from .models import (
     EntryKind, Identity, IdentityImport, IdentityKind, IdentitySource, OffsiteKind, OffsiteRegistration,
     PersonalAccount, Person, Relation, Relative, Scheme, StudentLumpSum, SubsidyBatch, SubsidyLine,
 )
-from .validators import normalise_id_number, parse_id_number, validate_region_prefix
+from yibao_site.idnumbers import normalise_id_number, parse_id_number, validate_region_prefix
 
 ZERO = rules.ZERO
 

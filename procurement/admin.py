@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from yibao_site.admin_base import ServiceFormMixin as BaseServiceFormMixin
-from yibao_site.admin_base import ScopedAdmin, ScopedImportExportAdmin, page_context
+from yibao_site.admin_base import ScopedAdmin, ScopedImportExportAdmin, page_context, township_filter
 from yibao_site.charts import chart
 from yibao_site.forms import AdminStyledFormMixin
 from yibao_site.formatting import format_percent
@@ -35,21 +35,6 @@ from .models import (
 
 FINANCE = frozenset({Role.FINANCE})
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def township_filter(field_path: str):
-    class TownshipFilter(admin.SimpleListFilter):
-        title = _("乡镇(街道)")
-        parameter_name = "township"
-
-        def lookups(self, request, model_admin):
-            qs = scope_queryset(Region.objects.filter(level=RegionLevel.TOWNSHIP), request.user)
-            return [(r.code, r.name) for r in qs.order_by("code")]
-
-        def queryset(self, request, queryset):
-            return queryset.filter(**{f"{field_path}__code": self.value()}) if self.value() else queryset
-
-    return TownshipFilter
 
 
 class ServiceFormMixin(BaseServiceFormMixin):

@@ -45,9 +45,9 @@ def main() -> int:
     manage("seed_demo", "--persons", str(args.persons), "--password", DEMO_PASSWORD)
 
     procs = [
-        subprocess.Popen([python, "-m", "celery", "-A", "yibao_site", "worker", "-P", "solo", "-l", "WARNING"],
+        subprocess.Popen([python, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "WARNING"],
                          cwd=ROOT, env=env),
-        subprocess.Popen([python, "-m", "celery", "-A", "yibao_site", "beat", "-l", "WARNING",
+        subprocess.Popen([python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
                           "--schedule", str(ROOT / "var" / "celerybeat-schedule")], cwd=ROOT, env=env),
         subprocess.Popen([python, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"],
                          cwd=ROOT, env=env),

@@ -1,3 +1,2 @@
-from .celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""The kernel: regions, staff and roles, audit, dated policy, scoping, imports, admin and API
+bases, money and date helpers. It imports no domain app; the composition root is ``config``."""

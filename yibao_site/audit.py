@@ -13,9 +13,12 @@ from django.db.models import Model
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from .actors import audit_reason
+
 
 def audited_save(instance: Model, *, actor=None, reason: str = "", update_fields: Sequence[str] | None = None) -> Model:
     """Save ``instance`` recording ``actor`` and ``reason`` in its history row."""
+    reason = audit_reason(actor, reason)
     if actor is not None and getattr(actor, "is_authenticated", False):
         instance._history_user = actor
     if reason:
@@ -35,6 +38,7 @@ def bulk_create_audited(objs: Iterable[Model], model: type[Model], *, actor=None
     objs = list(objs)
     if not objs:
         return objs
+    reason = audit_reason(actor, reason)
     db = router.db_for_write(model)
     if connections[db].vendor == "postgresql" and not kwargs and len(objs) >= COPY_THRESHOLD:
         return _copy_create_with_history(objs, model, db, actor=actor, reason=reason)
@@ -51,6 +55,7 @@ def bulk_update_audited(objs: Iterable[Model], model: type[Model], fields: Seque
     objs = list(objs)
     if not objs:
         return 0
+    reason = audit_reason(actor, reason)
     return bulk_update_with_history(
         objs, model, list(fields), batch_size=batch_size,
         default_user=actor if getattr(actor, "is_authenticated", False) else None,

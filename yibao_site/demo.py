@@ -1,5 +1,6 @@
-"""The demo jurisdiction: regions, staff and policy for ``seed_demo``; each app adds its own
-data through ``<app>/demo.py`` → ``seed(ctx)``."""
+"""The demo jurisdiction: regions and staff for ``seed_demo``, and the context each app's
+``<app>/demo.py`` → ``seed(ctx)`` receives. The order of the apps is the composition root's
+(:mod:`config.demo`); the kernel names no app."""
 from __future__ import annotations
 
 import random
@@ -10,7 +11,6 @@ from django.db import transaction
 
 from .audit import bulk_create_audited
 from .models import Region, RegionLevel, Role
-from .packs import pack_load
 from .services import staff_save
 
 CITY = ("420300", "十堰市")
@@ -18,7 +18,6 @@ COUNTIES = [("420302", "茅箭区"), ("420303", "张湾区"), ("420304", "郧阳
 TOWNSHIP_NAMES = ["武当路街道", "二堰街道", "五堰街道", "白浪街道", "茅箭镇", "东沟镇", "大川镇", "鸳鸯乡", "赛武当镇"]
 VILLAGE_SUFFIXES = ["村", "社区"]
 VILLAGES_PER_TOWNSHIP = 6
-APP_ORDER = ["members", "chronic", "claims", "procurement", "assistance", "assistance.early_warning"]
 DEMO_STAFF = [
     ("demo_clerk", Role.WINDOW_CLERK), ("demo_agent", Role.TOWNSHIP_AGENT), ("demo_agent2", Role.TOWNSHIP_AGENT),
     ("demo_reviewer", Role.REVIEWER), ("demo_reviewer2", Role.REVIEWER), ("demo_finance", Role.FINANCE),
@@ -94,25 +93,3 @@ def build_staff(j: DemoJurisdiction, password: str) -> dict[str, object]:
         township = next(agents).code if role == Role.TOWNSHIP_AGENT else None
         staff[username] = staff_save(username=username, role=role, township_code=township, password=password)
     return staff
-
-
-def seed(*, persons: int, password: str, log=print, seed_value: int = 2026, today: date | None = None) -> DemoContext:
-    """Build the whole demo: regions, policy, staff, then each app's data (once)."""
-    from importlib import import_module
-
-    j = build_jurisdiction()
-    report = pack_load(name="shiyan-2022", region=j.city)
-    log(f"policy shiyan-2022 → {j.city.code}: created {report.created}, unchanged {report.unchanged}")
-    staff = build_staff(j, password)
-    ctx = DemoContext(rng=random.Random(seed_value), persons=persons, jurisdiction=j, staff=staff,
-                      today=today or date.today(), log=log)
-    for app in APP_ORDER:
-        try:
-            module = import_module(f"{app}.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.demo":
-                raise
-            continue
-        log(f"demo data: {app}")
-        module.seed(ctx)
-    return ctx

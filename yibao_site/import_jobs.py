@@ -161,9 +161,14 @@ def job_submit(*, importer, data: bytes, filename: str, actor, dry_run: bool = F
     a zip bomb raises ``ValidationError`` and stores nothing).  While a job of the same file,
     kind and person is queued or running, that job is returned and nothing is enqueued.
     """
+    from .actors import require_actor
     from .imports import check_upload
+    from .models import Role
     from .scoping import user_scope_region
 
+    # Which import a role may run is the admin's check (``has_import_permission``); here: a
+    # signed-in, active member of staff, never a scheduled job (a job row names a person).
+    require_actor(actor, Role.values)
     check_upload(data, filename)
     digest = hashlib.sha256(data).hexdigest()
     key = job_key(digest, importer.name, actor.pk, dry_run)

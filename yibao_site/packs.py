@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from .actors import system_actor
 from .models import Region
 from .audit import bulk_create_audited
 from .services import policy_parameter_save
@@ -147,5 +148,6 @@ def pack_load(*, name: str, region: Region, overwrite: bool = False, actor=None)
     report.created = len(new_rows)
     for section, loader in _SECTIONS.items():
         if data.get(section):
-            loader(region=region, entries=data[section], pack=name, actor=actor, overwrite=overwrite)
+            loader(region=region, entries=data[section], pack=name, overwrite=overwrite,
+                   actor=actor if actor is not None else system_actor("policy.pack_load"))
     return report

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from .models import PolicyParameter, Region
@@ -142,6 +144,61 @@ class PolicyCache:
         if snap is None:
             snap = self._cache[(code, on)] = policy_snapshot(region, on)
         return snap.fork()
+
+
+class ChangeDatePolicyCache(PolicyCache):
+    """A :class:`PolicyCache` that loads one snapshot per region and *change date*.
+
+    The parameters in force on a date are those in force on the latest ``effective_from`` on
+    or before it among the region chain's parameters, so a batch spread over a year needs one
+    query per region for the change dates plus one snapshot per change date — not one per
+    (region, service date).  The snapshot handed out still says the service date.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dates: dict[str, list[date]] = {}
+        self._memo: dict[tuple, tuple[dict, str]] = {}
+
+    def get(self, region, on: date) -> PolicySnapshot:
+        code = region.code if hasattr(region, "code") else region
+        dates = self._dates.get(code)
+        if dates is None:
+            chain = region.ancestors_codes() if hasattr(region, "ancestors_codes") else [code]
+            dates = self._dates[code] = sorted(set(
+                PolicyParameter.objects.filter(region__code__in=chain).values_list("effective_from", flat=True)))
+        i = bisect_right(dates, on)
+        base = super().get(region, dates[i - 1] if i else on)
+        return PolicySnapshot(base.region_code, on, base.params)
+
+    def record(self, snap: PolicySnapshot) -> tuple[dict, str]:
+        """``(snap.used_record(), snap.version)``, computed once per set of parameters used."""
+        key = tuple(sorted((k, p.parameter_id) for k, p in snap.used.items()))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = (snap.used_record(), snap.version)
+        return found
+
+
+_shared_cache: dict = {"token": None, "cache": None}
+
+
+def shared_policy_cache() -> ChangeDatePolicyCache:
+    """A process-wide :class:`ChangeDatePolicyCache`, valid while no policy parameter or region
+    has changed (checked with one query on their history tables), so a single settlement does
+    not reload ~200 parameters each time."""
+    qn = connection.ops.quote_name
+    policy_history = qn(PolicyParameter.history.model._meta.db_table)
+    region_history = qn(Region.history.model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT MAX(history_id) FROM {policy_history}), "
+                       f"(SELECT MAX(history_date) FROM {policy_history}), "
+                       f"(SELECT MAX(history_id) FROM {region_history}), "
+                       f"(SELECT MAX(history_date) FROM {region_history})")
+        token = (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
+    if _shared_cache["token"] != token:
+        _shared_cache.update(token=token, cache=ChangeDatePolicyCache())
+    return _shared_cache["cache"]
 
 
 def policy_value(key: str, region: Region | str, on: date, default: Any = _MISSING) -> Any:

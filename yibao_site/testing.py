@@ -11,7 +11,7 @@ from .services import region_save, staff_save
 
 def make_id_number(region_code: str, birth: date, seq: int = 1, sex: str = "M") -> str:
     """Return a valid 18-character resident ID for a county code, birth date and sequence."""
-    from members.validators import check_character
+    from yibao_site.idnumbers import check_character
 
     order = seq * 2 + (1 if sex == "M" else 0)  # 17th digit odd for men, even for women
     body = f"{region_code[:6]}{birth:%Y%m%d}{order % 1000:03d}"

@@ -83,6 +83,7 @@ def settle_claim():
     year if not yet, paid in the collection period): basic and critical insurance as the
     hospital platform gives them, assistance computed by settlement."""
     from claims.services import claim_settle
+    from claims.tests import factories as claims_factories
     from members.models import Enrollment
     from members.services import enrollment_create
 
@@ -95,7 +96,8 @@ def settle_claim():
         return claim_settle(person=person, visit_type=visit_type, hospital_level=2, service_date=service_date,
                             total_cost=Decimal(total_cost) if total_cost is not None else scope,
                             policy_scope_cost=scope, in_province=in_province, referred=referred,
-                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid), disease=disease)
+                            basic_paid=Decimal(basic_paid), critical_paid=Decimal(critical_paid), disease=disease,
+                            actor=claims_factories.clerk())
 
     return settle
 

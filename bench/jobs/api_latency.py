@@ -65,7 +65,7 @@ def run(ctx) -> list[dict]:
     port = _free_port()
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, DEBUG="0", ALLOWED_HOSTS="127.0.0.1", AXES_FAILURE_LIMIT="1000")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "yibao_site.wsgi", "-b", f"127.0.0.1:{port}",
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}",
                                "-w", "4", "--threads", "4", "-k", "gthread", "--log-level", "warning"],
                               cwd=root, env=env)
     base = f"http://127.0.0.1:{port}"

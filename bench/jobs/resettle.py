@@ -24,6 +24,7 @@ def run(ctx):
     from claims import services
     from claims.models import LedgerEntry
     from claims.selectors import SettlementPolicyCache
+    from yibao_site.actors import system_actor
     from yibao_site.services import policy_parameter_save
 
     from .settlement import YEAR, _persons
@@ -44,7 +45,7 @@ def run(ctx):
     cache = SettlementPolicyCache()
     started = time.perf_counter()
     for k in range(0, len(inputs), 5_000):
-        services.claims_settle_batch(inputs=inputs[k:k + 5_000], cache=cache)
+        services.claims_settle_batch(inputs=inputs[k:k + 5_000], cache=cache, actor=system_actor("bench.resettle"))
     settle_seconds = time.perf_counter() - started
     ref = f"settlement batch of the same {len(inputs)} claims {settle_seconds:.1f}s"
     ids = [p.pk for p in persons]
@@ -54,7 +55,8 @@ def run(ctx):
         began = time.perf_counter()
         for k in range(0, len(ids), CHUNK):
             keys = {(pid, YEAR) for pid in ids[k:k + CHUNK]}
-            entries += len(services.person_years_resettle(keys=keys, reason="bench", confirm=confirm).entries)
+            entries += len(services.person_years_resettle(keys=keys, reason="bench", confirm=confirm,
+                                                       actor=system_actor("bench.resettle")).entries)
         return time.perf_counter() - began, entries
 
     rows = []

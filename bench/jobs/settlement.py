@@ -71,6 +71,8 @@ def run(ctx) -> list[dict]:
     from claims.models import Claim
     from yibao_site.imports import importer_for, read_table
     from claims.selectors import SettlementPolicyCache
+    from yibao_site.actors import system_actor
+    from yibao_site.models import Role, User
 
     n = ctx.scale or DEFAULT_SCALE
     log = getattr(ctx, "log", print)
@@ -102,15 +104,16 @@ def run(ctx) -> list[dict]:
     cache = SettlementPolicyCache()
     started = time.perf_counter()
     for k in range(0, len(inputs), CHUNK):
-        services.claims_settle_batch(inputs=inputs[k:k + CHUNK], cache=cache)
+        services.claims_settle_batch(inputs=inputs[k:k + CHUNK], cache=cache, actor=system_actor("bench.settlement"))
     record("settlement batch", time.perf_counter() - started, n)
 
     # (2) one claim per transaction (the API's path)
     sample = _claims(rng, persons, min(SINGLE_SAMPLE, n))
+    clerk, _created = User.objects.get_or_create(username="bench-clerk", defaults={"role": Role.WINDOW_CLERK})
     started = time.perf_counter()
     for p, v, lvl, d, t, s in sample:
         services.claim_settle(person=p, visit_type=v, hospital_level=lvl, service_date=d, total_cost=t,
-                              policy_scope_cost=s)
+                              policy_scope_cost=s, actor=clerk)
     record("settlement single", time.perf_counter() - started, len(sample))
 
     # (3) the platform file import (validate + settle, one transaction)

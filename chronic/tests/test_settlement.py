@@ -150,7 +150,7 @@ def test_batch_loads_certifications_in_one_query(yicheng, django_assert_max_num_
                                   service_date=date(2024, 5, 1 + i), total_cost=D("100"), policy_scope_cost=D("100"),
                                   disease="M00101") for i, p in enumerate(people)]
     with CaptureQueriesContext(connection) as ctx:
-        saved = services.claims_settle_batch(inputs=inputs)
+        saved = services.claims_settle_batch(inputs=inputs, actor=f.clerk())
     cert_queries = [q for q in ctx.captured_queries if "chronic_certification" in q["sql"]]
     assert len(cert_queries) == 1
     assert [c.basic_paid for c in saved] == [D("65.00")] * 3 + [D("0.00")] * 3

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from chronic import services
 from chronic.models import Certification, CertificationEvent, CertificationStatus as S
 from claims.tests import factories as f
+from yibao_site.actors import system_actor
 
 pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -154,10 +155,10 @@ def test_submission_needs_the_checklist_and_overdue_cases_are_flagged(shiyan, st
     assert "申请表" in str(exc.value) and "诊断证明" in str(exc.value)
     cert = filed(staff, f.insured(shiyan))
     services.certification_submit(actor=staff["agent"], certification=cert, on=date(2024, 3, 1))
-    assert services.certifications_flag_overdue(on=date(2024, 3, 22))["flagged"] == 0
-    assert services.certifications_flag_overdue(on=date(2024, 3, 23))["flagged"] == 1
+    assert services.certifications_flag_overdue(actor=system_actor("chronic.flag_overdue"), on=date(2024, 3, 22))["flagged"] == 0
+    assert services.certifications_flag_overdue(actor=system_actor("chronic.flag_overdue"), on=date(2024, 3, 23))["flagged"] == 1
     assert CertificationEvent.objects.filter(certification=cert, action="overdue").count() == 1
-    assert services.certifications_flag_overdue(on=date(2024, 3, 23))["flagged"] == 0  # idempotent
+    assert services.certifications_flag_overdue(actor=system_actor("chronic.flag_overdue"), on=date(2024, 3, 23))["flagged"] == 0  # idempotent
 
 
 def test_api_actions_and_roles(shiyan, staff, api):

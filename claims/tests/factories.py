@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 from members import services as members
+from yibao_site.models import Role, User
 from yibao_site.testing import make_id_number
 
 from claims import services
@@ -40,7 +41,27 @@ def grant(p, kind, *, category=None, valid_from=date(2024, 1, 1), valid_to=date(
     return members.entitlement_grant(person=p, kind=kind, category=category, valid_from=valid_from, valid_to=valid_to)
 
 
+def staff_user(role: str = Role.WINDOW_CLERK):
+    """The test's member of staff of ``role`` (a window clerk settles and reverses, a reviewer
+    re-settles, finance records fund entries): every claims write service names its caller."""
+    user, _created = User.objects.get_or_create(username=f"claims-{role}", defaults={"role": role})
+    return user
+
+
+def clerk():
+    return staff_user(Role.WINDOW_CLERK)
+
+
+def reviewer():
+    return staff_user(Role.REVIEWER)
+
+
+def finance():
+    return staff_user(Role.FINANCE)
+
+
 def settle(p, *, visit_type="inpatient", level=2, on=date(2024, 6, 1), total="0", scope=None, **kw):
     scope = total if scope is None else scope
+    kw.setdefault("actor", clerk())
     return services.claim_settle(person=p, visit_type=visit_type, hospital_level=level, service_date=on,
                                  total_cost=Decimal(str(total)), policy_scope_cost=Decimal(str(scope)), **kw)

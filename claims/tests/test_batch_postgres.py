@@ -32,5 +32,5 @@ def test_a_copy_batch_writes_claims_history_and_ledgers_like_the_small_path(shiy
     assert selectors.ledger_mismatches(year=2024) == []
     assert sum(PersonYearLedger.objects.values_list("claims_count", flat=True)) == len(inputs)
     # the claims settle exactly as one-by-one settlement would
-    services.claim_reverse(claim=stored)
+    services.claim_reverse(claim=stored, actor=staff["clerk"])
     assert selectors.ledger_mismatches(year=2024) == []

@@ -33,11 +33,12 @@ def test_parallel_settlements_never_pass_the_outpatient_cap(shiyan):
     """16 parallel level-1 outpatient claims of 100 (65 % → 65 each) against the resident
     outpatient cap of 200: exactly 200 is paid in total (65 + 65 + 65 + 5), never more."""
     p = f.insured(shiyan)
+    clerk = f.clerk()
 
     def settle(i):
         return services.claim_settle(person=p, visit_type="outpatient", hospital_level=1,
                                      service_date=date(2024, 5, 1 + i), total_cost=D("100"),
-                                     policy_scope_cost=D("100")).basic_paid
+                                     policy_scope_cost=D("100"), actor=clerk).basic_paid
 
     paid = _parallel(16, settle)
     # Claims that commit after a later-dated one are late claims: each is settled in its place
@@ -60,12 +61,13 @@ def test_parallel_first_claims_create_one_ledger_and_share_the_assistance_cap(yi
     p = f.insured(yicheng)
     f.identity(p, "extreme_poverty")
     certify(p, "M00201", date(2024, 1, 1), None)  # chronic benefits need a certified disease
+    clerk = f.clerk()
 
     def settle(i):
         return services.claim_settle(person=p, visit_type="chronic", hospital_level=2,
                                      service_date=date(2024, 3, 1 + i), total_cost=D("10000"),
                                      policy_scope_cost=D("10000"), basic_paid=D("6500"),
-                                     critical_paid=D("0"), disease="M00201").assistance_paid
+                                     critical_paid=D("0"), disease="M00201", actor=clerk).assistance_paid
 
     paid = _parallel(16, settle)
     from claims.models import LedgerEntry

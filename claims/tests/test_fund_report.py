@@ -35,14 +35,14 @@ def test_months_of_capacity_by_fund(shiyan):
                                       ("resident", "premium", date(2024, 3, 1), "200000"),
                                       ("resident", "other_expense", date(2024, 5, 1), "1000"),
                                       ("assistance", "opening", date(2024, 1, 1), "100000")):
-        services.fund_entry_record(fund=fund, region=city, month=month, kind=kind, amount=D(amount))
+        services.fund_entry_record(fund=fund, region=city, month=month, kind=kind, amount=D(amount), actor=f.finance())
     p = f.insured(shiyan)
     f.identity(p, "subsistence")
     a = f.settle(p, total="11000", scope="10000", on=date(2024, 6, 1))
     b = f.settle(p, total="5000", on=date(2024, 7, 1))
     _settled_on(a, (2024, 6, 15))
     _settled_on(b, (2024, 7, 10))
-    reversal = services.claim_reverse(claim=b)
+    reversal = services.claim_reverse(claim=b, actor=f.clerk())
     _settled_on(reversal, (2024, 8, 5))
 
     report = selectors.fund_report(year=2024, as_of=date(2025, 1, 10))

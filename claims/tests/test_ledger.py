@@ -53,7 +53,7 @@ def test_reversing_march_resettles_may_and_july_from_scratch(dibao):
     assert [c.second_round_paid for c in (march, may, july)] == [D("700.00"), D("4200.00"), D("12600.00")]
     assert totals(dibao) == (D("30000.00"), D("17500.00"))
 
-    services.claim_reverse(claim=march, reason="重复结算")
+    services.claim_reverse(claim=march, reason="重复结算", actor=f.clerk())
     assert totals(dibao) == (D("28000.00"), D("4900.00"))
     entries = {e.claim_id: e for e in LedgerEntry.objects.filter(person=dibao)}
     assert set(entries) == {may.pk, july.pk}
@@ -97,7 +97,7 @@ def test_correcting_a_claim_resettles_the_year(dibao):
     march = platform(dibao, date(2024, 3, 10))
     platform(dibao, date(2024, 5, 10))
     july = platform(dibao, date(2024, 7, 10))
-    new = services.claim_correct(claim=march, basic_paid=D("40000"), critical_paid=D("0"), reason="金额录错")
+    new = services.claim_correct(claim=march, actor=f.clerk(), basic_paid=D("40000"), critical_paid=D("0"), reason="金额录错")
     assert new.assistance_paid == D("7000.00")
     assert ledger(dibao).assistance_paid == D("30000.00")
     # July: +12 000 when March is reversed (2 000 → 14 000), −5 000 when the corrected March
@@ -155,7 +155,7 @@ def test_a_december_claim_after_next_years_premium_takes_away_the_zero_claim_bon
 def test_ledgers_api_shows_totals_and_entries_and_resettles(dibao, staff, api):
     march = platform(dibao, date(2024, 3, 10))
     platform(dibao, date(2024, 5, 10))
-    services.claim_reverse(claim=march)
+    services.claim_reverse(claim=march, actor=f.clerk())
     client = api(staff["supervisor"])
     res = client.get(f"/api/v1/ledgers/?person={dibao.id_number}&year=2024")
     assert res.status_code == 200, res.content

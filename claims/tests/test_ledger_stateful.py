@@ -56,7 +56,7 @@ def make_machine(jurisdiction, pack: str):
         def reverse(self, data):
             claims = self.live()
             if claims:
-                services.claim_reverse(claim=data.draw(st.sampled_from(claims)), reason="冲销")
+                services.claim_reverse(claim=data.draw(st.sampled_from(claims)), reason="冲销", actor=f.clerk())
 
         @rule(data=st.data(), on=days, share=st.integers(0, 100))
         def correct(self, data, on, share):
@@ -64,7 +64,7 @@ def make_machine(jurisdiction, pack: str):
             if claims:
                 claim = data.draw(st.sampled_from(claims))
                 basic = (claim.policy_scope_cost * share / 100).quantize(D("1"))
-                services.claim_correct(claim=claim, service_date=on, basic_paid=basic, critical_paid=D("0"),
+                services.claim_correct(claim=claim, actor=f.clerk(), service_date=on, basic_paid=basic, critical_paid=D("0"),
                                        reason="更正")
 
         @rule(valid_from=days)
@@ -72,7 +72,7 @@ def make_machine(jurisdiction, pack: str):
             if not self.identity_given:
                 self.identity_given = True
                 f.identity(self.person, "subsistence", valid_from=valid_from)
-                services.person_years_resettle(keys={(self.person.pk, YEAR)}, reason="补录低保身份")
+                services.person_years_resettle(keys={(self.person.pk, YEAR)}, reason="补录低保身份", actor=f.reviewer())
 
         @rule(on=days)
         def approve_tilt(self, on):
@@ -80,7 +80,7 @@ def make_machine(jurisdiction, pack: str):
                 self.tilt = True
                 members.entitlement_grant(person=self.person, kind="tilt", category=2,
                                           valid_from=date(YEAR, 1, 1), valid_to=date(YEAR, 12, 31))
-                services.person_years_resettle(keys={(self.person.pk, YEAR)}, reason="倾斜救助批准",
+                services.person_years_resettle(keys={(self.person.pk, YEAR)}, reason="倾斜救助批准", actor=f.reviewer(),
                                                kind=EntryKind.PAYOUT)
 
         @invariant()

@@ -183,7 +183,7 @@ def test_reversal_restores_the_ledger_exactly_and_writes_a_negative_entry(shiyan
     before = {name: getattr(ledger(p), name) for name in (*LEDGER_FIELDS, "claims_count")}
     claim = f.settle(p, level=3, total="60000", on=date(2024, 4, 1))
     assert ledger(p).critical_paid > 0
-    reversal = services.claim_reverse(claim=claim, reason="医院退费")
+    reversal = services.claim_reverse(claim=claim, reason="医院退费", actor=f.clerk())
     after = {name: getattr(ledger(p), name) for name in (*LEDGER_FIELDS, "claims_count")}
     assert after == before
     claim.refresh_from_db()
@@ -191,15 +191,15 @@ def test_reversal_restores_the_ledger_exactly_and_writes_a_negative_entry(shiyan
     assert reversal.reversal_of == claim and reversal.basic_paid == -claim.basic_paid
     assert "医院退费" in reversal.explanation
     with pytest.raises(ValidationError):
-        services.claim_reverse(claim=claim)
+        services.claim_reverse(claim=claim, actor=f.clerk())
     with pytest.raises(ValidationError):
-        services.claim_reverse(claim=reversal)
+        services.claim_reverse(claim=reversal, actor=f.clerk())
 
 
 def test_reversing_the_only_claim_clears_the_fund_payment_flag(shiyan):
     p = f.insured(shiyan)
     claim = f.settle(p, total="5000")
-    services.claim_reverse(claim=claim)
+    services.claim_reverse(claim=claim, actor=f.clerk())
     assert Enrollment.objects.get(person=p).had_fund_payment is False
     assert all(getattr(ledger(p), name) == 0 for name in LEDGER_FIELDS)
 
@@ -207,7 +207,7 @@ def test_reversing_the_only_claim_clears_the_fund_payment_flag(shiyan):
 def test_correction_is_a_reversal_plus_a_new_claim(shiyan):
     p = f.insured(shiyan)
     claim = f.settle(p, total="12000")
-    new = services.claim_correct(claim=claim, total_cost=D("10000"), policy_scope_cost=D("10000"), reason="金额录错")
+    new = services.claim_correct(claim=claim, actor=f.clerk(), total_cost=D("10000"), policy_scope_cost=D("10000"), reason="金额录错")
     assert new.basic_paid == D("7125.00")  # (10 000 − 500) × 75 %
     assert ledger(p).basic_inpatient_paid == D("7125.00") and ledger(p).claims_count == 1
     assert Claim.objects.filter(person=p).count() == 3
@@ -220,7 +220,7 @@ def test_a_batch_settles_in_service_date_order(shiyan):
     inputs = [services.ClaimInput(person_id=p.pk, visit_type="outpatient", hospital_level=1, service_date=d,
                                   total_cost=D(t), policy_scope_cost=D(t))
               for d, t in ((date(2024, 4, 1), "300"), (date(2024, 3, 1), "400"))]
-    april, march = services.claims_settle_batch(inputs=inputs)
+    april, march = services.claims_settle_batch(inputs=inputs, actor=f.clerk())
     assert (march.basic_paid, april.basic_paid) == (0, D("160.00"))
 
 
@@ -232,7 +232,7 @@ def test_a_batch_with_one_bad_claim_writes_nothing(shiyan):
                                   ref=n)
               for n, pid in ((2, p.pk), (3, nobody.pk))]
     with pytest.raises(services.BatchError) as err:
-        services.claims_settle_batch(inputs=inputs)
+        services.claims_settle_batch(inputs=inputs, actor=f.clerk())
     assert list(err.value.by_ref) == [3]
     assert not Claim.objects.exists() and PersonYearLedger.objects.filter(claims_count__gt=0).count() == 0
 

@@ -17,7 +17,7 @@ def test_ledgers_agree_with_claims_after_settling_and_reversing(shiyan):
     f.settle(p, total="12000", on=date(2024, 2, 1))
     claim = f.settle(p, level=3, total="60000", on=date(2024, 4, 1))
     f.settle(p, visit_type="outpatient", level=1, total="150", on=date(2024, 4, 9))
-    services.claim_reverse(claim=claim)
+    services.claim_reverse(claim=claim, actor=f.clerk())
     assert selectors.ledger_mismatches(year=2024) == []
     result = tasks.check_ledgers(2024, "2024-12-31")
     assert result == {"year": 2024, "checked_on": "2024-12-31", "ledgers": 1, "mismatches": 0}

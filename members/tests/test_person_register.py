@@ -39,7 +39,7 @@ def test_invalid_ids_are_refused_with_an_id_number_error(shiyan, bad, code):
 
 
 def test_impossible_birth_date_is_refused(shiyan):
-    from members.validators import check_character
+    from yibao_site.idnumbers import check_character
 
     body = "42030219900230001"  # 30 February
     with pytest.raises(ValidationError) as exc:

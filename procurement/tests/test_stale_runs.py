@@ -62,7 +62,7 @@ def test_on_postgresql_a_running_run_holding_its_lock_is_not_stale():
 def _start_worker(queue: str, env: dict) -> tuple[subprocess.Popen, str]:
     log = tempfile.NamedTemporaryFile(prefix="celery-worker2-", suffix=".log", delete=False)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "yibao_site", "worker", "-P", "solo", "-c", "1", "-Q", queue,
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-c", "1", "-Q", queue,
          "--without-gossip", "--without-mingle", "-n", f"{queue}-2@%h", "-l", "INFO"],
         cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -102,7 +102,7 @@ def test_visible_problems_catches_what_the_issue_reported():
 
 @pytest.fixture
 def demo(settings, tmp_path):
-    from yibao_site import demo
+    from config import demo
 
     settings.MEDIA_ROOT = tmp_path / "media"
     return demo.seed(persons=120, password=PASSWORD, log=lambda *a, **k: None)

@@ -31,7 +31,7 @@ def _good(shiyan, seq: int, name: str) -> tuple[str, str, str]:
 
 @pytest.fixture
 def eager():
-    from yibao_site.celery import app
+    from config.celery import app
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
@@ -370,3 +370,15 @@ def test_every_row_checked_reads_as_writing_until_the_transaction_commits():
     assert payload["stage_label"] == "正在写入(全部成功才生效)" and payload["percent"] == 50
     job.rows_validated = 5
     assert import_jobs.job_payload(job)["stage_label"] == "正在逐行校验"
+
+
+def test_a_job_is_submitted_by_a_signed_in_member_of_staff_only(shiyan, staff, media):
+    from django.core.exceptions import PermissionDenied
+
+    from yibao_site.actors import system_actor
+
+    data = _csv(shiyan, _good(shiyan, 1, "张三"))
+    for actor in (None, system_actor("nightly")):
+        with pytest.raises(PermissionDenied):
+            import_jobs.job_submit(importer=PersonImporter, data=data, filename="a.csv", actor=actor)
+    assert ImportJob.objects.count() == 0

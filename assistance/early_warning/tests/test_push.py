@@ -9,7 +9,7 @@ from django.utils import timezone
 from assistance.early_warning import rules, services
 from assistance.early_warning.models import DeliveryStatus, WarningDelivery
 from assistance.early_warning.tasks import push_delivery, sweep_deliveries
-from yibao_site.celery import app
+from config.celery import app
 
 from .helpers import Receiver, identity, ledger, person, resident
 

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from claims.models import PersonYearLedger
 from claims.services import person_years_resettle
+from yibao_site.actors import system_actor
 from yibao_site.models import Region
 
 
@@ -38,9 +39,10 @@ class Command(BaseCommand):
         totals = {"basic": Decimal("0.00"), "critical": Decimal("0.00"), "assistance": Decimal("0.00"),
                   "second_round": Decimal("0.00")}
         adjusted, entries = set(), 0
+        actor = system_actor("claims.resettle_ledgers")
         for start in range(0, len(ids), chunk):
             keys = {(pid, year) for pid in ids[start:start + chunk]}
-            result = person_years_resettle(keys=keys, reason=why, confirm=confirm)
+            result = person_years_resettle(keys=keys, actor=actor, reason=why, confirm=confirm)
             entries += len(result.entries)
             adjusted |= {e.person_id for e in result.entries}
             for tier, amount in result.total.items():

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "assistance.early_warning",
     "procurement",
     "payments",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -87,8 +88,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "yibao_site.urls"
-WSGI_APPLICATION = "yibao_site.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "yibao_site.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/agent/"
@@ -355,7 +356,7 @@ UNFOLD = {
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,
-        "navigation": "yibao_site.admin_nav.navigation",
+        "navigation": "yibao_site.navigation.navigation",
     },
     "COLORS": {
         "primary": {

@@ -5,8 +5,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from . import api, views
-from .audit_views import audit_log
+from yibao_site import api, views
+from yibao_site.audit_views import audit_log
 
 router = SimpleRouter()
 router.register("regions", api.RegionViewSet, basename="region")

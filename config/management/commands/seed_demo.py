@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from yibao_site.demo import seed as seed_demo
+from config.demo import seed as seed_demo
 
 
 class Command(BaseCommand):

@@ -1,0 +1,159 @@
+"""Reads of claims and year ledgers: lists, claims in force, year-to-date out-of-pocket, the
+nightly integrity check, a person-year as entries (API.md ``ledgers/``)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from functools import reduce
+from operator import add
+
+from django.db.models import Case, Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Round
+
+from yibao_site.scoping import scope_queryset
+
+from ..models import Claim, ClaimStatus, LedgerEntry, PersonYearLedger
+
+
+# ── lists ─────────────────────────────────────────────────────────────────────────────────
+def claim_list(user) -> QuerySet[Claim]:
+    """Claims the user may see, newest first."""
+    return scope_queryset(Claim.objects.select_related("person", "person__township"), user).order_by("-id")
+
+
+def ledger_for(person_id: int, year: int) -> PersonYearLedger | None:
+    return PersonYearLedger.objects.filter(person_id=person_id, year=year).first()
+
+
+def year_to_date_out_of_pocket(person_ids: Iterable[int], year: int, through_month: int) -> dict[int, Decimal]:
+    """Out-of-pocket of ``year`` through ``through_month`` per person, from the ledger
+    (the sum of ``oop_m01`` … ``oop_mM``): one indexed scan, no GROUP BY over claims."""
+    fields = [f"oop_m{m:02d}" for m in range(1, through_month + 1)]
+    rows = (PersonYearLedger.objects.filter(person_id__in=set(person_ids), year=year)
+            .values_list("person_id", *fields))
+    return {row[0]: sum(row[1:], Decimal("0.00")) for row in rows}
+
+
+def claims_in_force(*, person_ids: Iterable[int] | None = None, start: date | None = None,
+                    end: date | None = None) -> QuerySet[Claim]:
+    """Settled claims still in force (not reversed, not a reversal row), optionally for some
+    persons and a service-date range [start, end]: what the ledger counts, for other apps."""
+    qs = Claim.objects.filter(status=ClaimStatus.SETTLED, reversal_of__isnull=True).exclude(
+        Exists(Claim.objects.filter(reversal_of=OuterRef("pk"))))
+    if person_ids is not None:
+        qs = qs.filter(person_id__in=person_ids)
+    if start is not None:
+        qs = qs.filter(service_date__gte=start)
+    if end is not None:
+        qs = qs.filter(service_date__lte=end)
+    return qs
+
+
+def year_to_date_out_of_pocket_expression(through_month: int):
+    """``oop_m01 + … + oop_mM`` of :class:`PersonYearLedger` as a query expression, rounded to
+    the fen (exact on PostgreSQL; on SQLite the sum is binary floating point, and the rounding
+    keeps "exactly at the line" exactly at it) — for set-based readers such as the early warning."""
+    columns = [F(f"oop_m{m:02d}") for m in range(1, through_month + 1)]
+    return Round(reduce(add, columns), 2, output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def claim_totals(qs: QuerySet[Claim]) -> dict[str, Decimal]:
+    return qs.aggregate(total_cost=Sum("total_cost"), basic_paid=Sum("basic_paid"),
+                        critical_paid=Sum("critical_paid"), assistance_paid=Sum("assistance_paid"),
+                        second_round_paid=Sum("second_round_paid"), out_of_pocket=Sum("out_of_pocket"))
+
+
+# ── ledger integrity (nightly check) ──────────────────────────────────────────────────────
+LEDGER_CHECKS = {
+    "total_cost": "total_cost", "policy_scope_cost": "policy_scope_cost", "critical_paid": "critical_paid",
+    "assistance_paid": "assistance_paid", "second_round_paid": "second_round_paid", "out_of_pocket": "out_of_pocket",
+}
+
+
+def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> list[dict]:
+    """Compare each year ledger with the sums of its claims: totals, every paid tier,
+    out-of-pocket by service month and the count of claims in force.  A reversed claim and its
+    reversal entry net to zero, so the sums run over every row.  Return one row per
+    difference (an empty list when the ledgers are right)."""
+    claims = Claim.objects.filter(year=year)
+    ledgers = PersonYearLedger.objects.filter(year=year)
+    if person_ids is not None:
+        ids = set(person_ids)
+        claims, ledgers = claims.filter(person_id__in=ids), ledgers.filter(person_id__in=ids)
+    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    sums = {f"s_{name}": Sum(name) for name in (*LEDGER_CHECKS, "basic_paid")}
+    sums.update({f"s_oop_m{m:02d}": Sum(Case(When(service_date__month=m, then=F("out_of_pocket")), default=zero))
+                 for m in range(1, 13)})
+    sums["s_claims_count"] = Count("id", filter=Q(status=ClaimStatus.SETTLED))
+    expected = {row["person_id"]: {k[2:]: v for k, v in row.items() if k.startswith("s_")}
+                for row in claims.values("person_id").annotate(**sums).order_by()}
+    # Payouts and adjustments (LedgerEntry) move the same totals; their month is the month of
+    # the claim they belong to.
+    entries = LedgerEntry.objects.filter(year=year)
+    if person_ids is not None:
+        entries = entries.filter(person_id__in=ids)
+    entry_sums = {"s_critical_paid": Sum("critical"), "s_assistance_paid": Sum("assistance"),
+                  "s_second_round_paid": Sum("second_round"), "s_out_of_pocket": Sum("out_of_pocket"),
+                  "s_basic_paid": Sum("basic")}
+    entry_sums.update({f"s_oop_m{m:02d}": Sum(Case(When(claim__service_date__month=m, then=F("out_of_pocket")),
+                                                  default=zero)) for m in range(1, 13)})
+    for row in entries.values("person_id").annotate(**entry_sums).order_by():
+        target = expected.setdefault(row["person_id"], {})
+        for k, v in row.items():
+            if k.startswith("s_") and v is not None:
+                target[k[2:]] = (target.get(k[2:]) or Decimal("0.00")) + v
+    month_fields = [f"oop_m{m:02d}" for m in range(1, 13)]
+    fields = [*LEDGER_CHECKS, *month_fields, "claims_count"]
+    out = []
+    seen = set()
+    for ledger in ledgers.values("person_id", *fields, "basic_inpatient_paid", "basic_outpatient_paid",
+                                 "basic_chronic_paid"):
+        pid = ledger["person_id"]
+        seen.add(pid)
+        want_row = expected.get(pid, {})
+        actual = {k: ledger[k] for k in fields}
+        actual["basic_paid"] = (ledger["basic_inpatient_paid"] + ledger["basic_outpatient_paid"]
+                                + ledger["basic_chronic_paid"])
+        for k, value in actual.items():
+            want = want_row.get(k)
+            if want is None:
+                want = 0 if k == "claims_count" else Decimal("0.00")
+            if value != want:
+                out.append({"person_id": pid, "year": year, "field": k, "ledger": value, "claims": want})
+    for pid in set(expected) - seen:
+        out.append({"person_id": pid, "year": year, "field": "ledger", "ledger": None, "claims": "missing"})
+    return out
+
+
+# ── the person-year ledger as entries (API.md ``ledgers/``) ───────────────────────────────
+def ledger_entries(person_id: int, year: int) -> list[dict]:
+    """Every entry of a person-year in the order it was written: each claim's settlement and
+    reversal (the ``Claim`` rows) and each one-time payment and adjustment (``LedgerEntry``)."""
+    out = []
+    for c in (Claim.objects.filter(person_id=person_id, year=year).order_by("settled_at", "id")
+              .only("id", "status", "reversal_of_id", "basic_paid", "critical_paid", "assistance_paid",
+                    "second_round_paid", "out_of_pocket", "settled_at", "service_date", "explanation")):
+        reversal = c.status == ClaimStatus.REVERSAL
+        out.append({"kind": "reversal" if reversal else "claim", "claim": c.reversal_of_id if reversal else c.pk,
+                    "basic": c.basic_paid, "critical": c.critical_paid, "assistance": c.assistance_paid,
+                    "second_round": c.second_round_paid, "out_of_pocket": c.out_of_pocket,
+                    "reason": (c.explanation.splitlines() or [""])[0], "cash_status": "", "application": None,
+                    "at": c.settled_at})
+    for e in LedgerEntry.objects.filter(person_id=person_id, year=year).order_by("at", "id"):
+        out.append(entry_row(e))
+    out.sort(key=lambda row: row["at"])
+    return out
+
+
+def entry_row(e) -> dict:
+    return {"kind": e.kind, "claim": e.claim_id, "basic": e.basic, "critical": e.critical,
+            "assistance": e.assistance, "second_round": e.second_round, "out_of_pocket": e.out_of_pocket,
+            "reason": e.reason, "cash_status": e.cash_status, "application": e.application_id, "at": e.at}
+
+
+def ledger_view(ledger: PersonYearLedger) -> dict:
+    return {"person": ledger.person, "year": ledger.year, "basic_paid": ledger.basic_paid,
+            "critical_paid": ledger.critical_paid, "assistance_paid": ledger.assistance_paid,
+            "second_round_paid": ledger.second_round_paid, "out_of_pocket": ledger.out_of_pocket,
+            "claims_count": ledger.claims_count, "entries": ledger_entries(ledger.person_id, ledger.year)}

@@ -1,0 +1,320 @@
+"""The settlement engine: a batch's facts loaded set-based, one claim settled on an in-memory
+ledger (:func:`settle_one`), a person-year settled from scratch (:func:`_fold`), the ledger rows
+locked in (person, year) order and written back in one statement."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from chronic.public import catalogue_for_codes, certified_diseases, is_certified, pick_catalogue_entry
+from members.models import Person, Scheme
+from yibao_site.audit import bulk_create_audited
+from yibao_site.models import Region
+from yibao_site.policy import PolicyCache
+
+from .. import rules, selectors
+from ..models import Claim, ClaimStatus, PersonYearLedger, VisitType
+from .inputs import ClaimInput, claim_input_check, error_items
+
+
+@dataclass
+class _Context:
+    """Everything a batch needs, loaded set-based."""
+
+    persons: dict[int, tuple[int, Region]]  # person id → (township id, township)
+    coverage: dict[tuple[int, int], selectors.Coverage]
+    assistance: dict[int, selectors.PersonAssistanceFacts]
+    stays: dict[int, list[tuple[date, date]]]
+    cache: selectors.SettlementPolicyCache
+    ledgers: dict[tuple[int, int], PersonYearLedger] = field(default_factory=dict)
+    # 门诊慢特病: person id → [(disease code, valid from, valid to)]; code → catalogue versions
+    certified: dict[int, list] = field(default_factory=dict)
+    catalogue: dict[str, list] = field(default_factory=dict)
+    offsite: dict[int, list[selectors.OffsitePeriod]] = field(default_factory=dict)
+
+
+def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Context:
+    person_ids = {i.person_id for i in inputs}
+    found = (Person.objects.filter(pk__in=person_ids).select_related("township")
+             .only("id", "township__id", "township__code", "township__path"))
+    persons = {p.pk: (p.township_id, p.township) for p in found}
+    years = {i.service_date.year for i in inputs}
+    coverage = selectors.coverage_facts(person_ids, years | {y + 1 for y in years})
+    start = min(i.service_date for i in inputs)
+    end = max(i.service_date for i in inputs)
+    assistance = selectors.assistance_facts(person_ids, start, end)
+    outpatient_employees = {i.person_id for i in inputs if i.visit_type == VisitType.OUTPATIENT}
+    stays = selectors.inpatient_stays(outpatient_employees, start, end) if outpatient_employees else {}
+    for i in inputs:  # stays in this very batch count too
+        if i.visit_type == VisitType.INPATIENT and i.admission_date and i.person_id in outpatient_employees:
+            stays.setdefault(i.person_id, []).append((i.admission_date, i.service_date))
+    if not isinstance(cache, selectors.SettlementPolicyCache):
+        cache = selectors.settlement_policy_cache()
+    chronic = [i for i in inputs if i.visit_type == VisitType.CHRONIC]
+    certified = catalogue = {}
+    if chronic:  # one query each for the whole batch
+        certified = certified_diseases({i.person_id for i in chronic},
+                                                         min(i.service_date for i in chronic),
+                                                         max(i.service_date for i in chronic))
+        catalogue = catalogue_for_codes({i.disease for i in chronic})
+    away = {i.person_id for i in inputs if not i.in_region or not i.in_province}
+    offsite = selectors.offsite_periods(away, start, end) if away else {}
+    return _Context(persons, coverage, assistance, stays, cache, certified=certified, catalogue=catalogue,
+                    offsite=offsite)
+
+
+def _coverage_on(ctx: _Context, person_id: int, on: date) -> selectors.Coverage | None:
+    """The enrolment that covers ``on``: the service year's, or next year's when its benefits
+    already started (a newborn paying next year's premium)."""
+    current = ctx.coverage.get((person_id, on.year))
+    if current is not None and current.covers(on):
+        return current
+    following = ctx.coverage.get((person_id, on.year + 1))
+    if following is not None and following.covers(on):
+        return following
+    return current
+
+
+def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], PersonYearLedger]:
+    """Lock the ledger rows of ``keys`` in (person, year) order, creating the missing ones
+    first (under the unique (person, year) constraint a concurrent creator makes that a no-op)."""
+    person_ids = {p for p, _ in keys}
+    years = {y for _, y in keys}
+
+    def lock(pids):
+        rows = (PersonYearLedger.objects.select_for_update()
+                .filter(person_id__in=pids, year__in=years).order_by("person_id", "year"))
+        return {(row.person_id, row.year): row for row in rows if (row.person_id, row.year) in keys}
+
+    locked = lock(person_ids)
+    missing = sorted(keys - set(locked))
+    if missing:
+        PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in missing],
+                                             ignore_conflicts=True, batch_size=2000)
+        locked.update(lock({p for p, _ in missing}))
+    return locked
+
+
+def _ledger_state(row: PersonYearLedger) -> dict[str, Decimal]:
+    return {name: getattr(row, name) for name in rules.LEDGER_FIELDS}
+
+
+_SCHEME_LABEL = {"employee": "职工医保", "resident": "城乡居民医保"}
+_VISIT_LABEL = {"inpatient": "住院", "outpatient": "普通门诊", "chronic": "门诊慢特病"}
+
+
+def _explain_prefix(inp: ClaimInput, cov: selectors.Coverage) -> str:
+    return rules._("%(date)s %(visit)s,%(scheme)s,医疗总费用%(total)s元,政策范围内费用%(scope)s元。") % {
+        "date": inp.service_date.isoformat(), "visit": rules._(_VISIT_LABEL[inp.visit_type]),
+        "scheme": rules._(_SCHEME_LABEL[cov.scheme]), "total": rules.yuan(inp.total_cost),
+        "scope": rules.yuan(inp.policy_scope_cost)}
+
+
+def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tuple[Claim, dict[str, Decimal]]:
+    """Settle one input against an in-memory ledger state; return the unsaved claim and the
+    ledger delta (the caller applies it)."""
+    township_id, township = ctx.persons[inp.person_id]
+    cov = _coverage_on(ctx, inp.person_id, inp.service_date)
+    if cov is None:
+        raise ValidationError({"person": [_("该人员%(year)s年度没有有效的参保登记,不能结算。")
+                                          % {"year": inp.service_date.year}]})
+    snap = ctx.cache.get(township, inp.service_date)
+    covered = cov.covers(inp.service_date)
+    status = selectors.assistance_status(snap, ctx.assistance.get(inp.person_id), inp.service_date)
+    stay_open = (cov.scheme == Scheme.EMPLOYEE and inp.visit_type == VisitType.OUTPATIENT
+                 and any(a <= inp.service_date <= d for a, d in ctx.stays.get(inp.person_id, ())))
+    chronic = {}
+    if inp.visit_type == VisitType.CHRONIC:
+        entry = None
+        if inp.disease:
+            entry = pick_catalogue_entry(ctx.catalogue.get(inp.disease), township.path,
+                                                           inp.service_date)
+            if entry is None:
+                raise ValidationError({"disease": [_("病种 %(code)s 不在本地区%(date)s的门诊慢特病目录中。")
+                                                   % {"code": inp.disease, "date": inp.service_date.isoformat()}]})
+        chronic = {"chronic_disease": inp.disease,
+                   "chronic_certified": bool(inp.disease) and is_certified(
+                       ctx.certified, inp.person_id, inp.disease, inp.service_date),
+                   "chronic_rate_key": entry[0] if entry else "", "chronic_cap_key": entry[1] if entry else ""}
+    facts = rules.ClaimFacts(
+        scheme=cov.scheme, employee_status=cov.employee_status, visit_type=inp.visit_type,
+        hospital_level=inp.hospital_level, service_month=inp.service_date.month,
+        total_cost=inp.total_cost, policy_scope_cost=inp.policy_scope_cost,
+        in_province=inp.in_province, referred=inp.referred, covered=covered, inpatient_stay_open=stay_open,
+        in_region=inp.in_region and inp.in_province, service_date=inp.service_date,
+        offsite_registered=selectors.offsite_covers(ctx.offsite.get(inp.person_id, ()), inp.service_date,
+                                                    in_province=inp.in_province),
+        basic_given=inp.basic_paid, critical_given=inp.critical_paid,
+        critical_cap=cov.critical_illness_cap if cov.scheme == Scheme.RESIDENT else None,
+        assistance=status, diagnosis=inp.diagnosis, **chronic,
+    )
+    result = rules.settle(snap, facts, ledger)  # the callers activate zh-hans for the texts
+    explanation = _explain_prefix(inp, cov) + "\n" + result.explanation
+    breakdown = result.breakdown()
+    breakdown["coverage"] = {"enrollment": cov.enrollment_id, "scheme": cov.scheme,
+                             "employee_status": cov.employee_status, "covered": covered,
+                             "benefit_start": cov.benefit_start.isoformat(), "benefit_end": cov.benefit_end.isoformat(),
+                             "critical_illness_cap": str(cov.critical_illness_cap) if cov.critical_illness_cap else None}
+    breakdown["assistance_status"] = {"category": status.category, "source": status.category_source,
+                                      "tilt": status.tilt, "identity_kinds": list(status.transitional_kinds)}
+    used, version = ctx.cache.record(snap)
+    breakdown["policy"] = used
+    if inp.bills:
+        breakdown["bills"] = inp.bills
+    if chronic:
+        breakdown["chronic"] = {"disease": inp.disease, "certified": chronic["chronic_certified"]}
+    platform = inp.basic_paid is not None or inp.critical_paid is not None
+    claim = Claim(
+        person_id=inp.person_id, year=inp.service_date.year, scheme=cov.scheme, visit_type=inp.visit_type,
+        hospital_level=inp.hospital_level, in_province=inp.in_province, referred=inp.referred,
+        in_region=inp.in_region and inp.in_province,
+        service_date=inp.service_date, admission_date=inp.admission_date, total_cost=inp.total_cost,
+        policy_scope_cost=inp.policy_scope_cost, basic_paid=result.basic.paid, critical_paid=result.critical.paid,
+        assistance_paid=result.assistance.paid, second_round_paid=result.second_round.paid,
+        out_of_pocket=result.out_of_pocket, assistance_category=status.category if result.assistance.paid else None,
+        platform_settled=platform, disease=inp.disease, diagnosis=inp.diagnosis,
+        chronic_review=bool(chronic) and platform and not chronic["chronic_certified"],
+        basic_given=inp.basic_paid, critical_given=inp.critical_paid,
+        status=ClaimStatus.SETTLED, source=inp.source, external_ref=inp.external_ref or None,
+        policy_version=version, breakdown=breakdown, explanation=explanation,
+    )
+    return claim, result.delta
+
+
+def _check_batch(inputs: list[ClaimInput]) -> dict[Any, ValidationError]:
+    errors: dict[Any, ValidationError] = {}
+    today = timezone.localdate()
+    for index, inp in enumerate(inputs):
+        try:
+            claim_input_check(inp, today=today)
+        except ValidationError as exc:
+            errors[inp.ref if inp.ref is not None else index] = exc
+    refs = [i.external_ref for i in inputs if i.external_ref]
+    if refs:
+        taken = set(Claim.objects.filter(external_ref__in=refs).values_list("external_ref", flat=True))
+        seen: set[str] = set()
+        for index, inp in enumerate(inputs):
+            if inp.external_ref and (inp.external_ref in taken or inp.external_ref in seen):
+                errors.setdefault(inp.ref if inp.ref is not None else index, ValidationError(
+                    {"external_ref": [_("平台结算流水号 %(ref)s 已结算过。") % {"ref": inp.external_ref}]}))
+            if inp.external_ref:
+                seen.add(inp.external_ref)
+    return errors
+
+
+def _insert_claims(claims: list[Claim], *, actor, reason: str) -> list[Claim]:
+    """Write new claims and their history rows (``COPY`` for large batches on PostgreSQL)."""
+    return bulk_create_audited(claims, Claim, actor=actor, reason=reason, batch_size=1000)
+
+
+LEDGER_WRITE_FIELDS = (*rules.LEDGER_FIELDS, "claims_count", "updated_at")
+
+
+def _write_ledgers(rows: list[PersonYearLedger]) -> None:
+    """Write the locked ledger rows back: one parameterised UPDATE executed for all rows
+    (``bulk_update``'s CASE expressions over 30 columns cost more than the settlement)."""
+    table = PersonYearLedger._meta.db_table
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(name)} = %s" for name in LEDGER_WRITE_FIELDS)
+    sql = f"UPDATE {qn(table)} SET {sets} WHERE {qn('id')} = %s"
+    stamp = PersonYearLedger._meta.get_field("updated_at")
+    params = [[getattr(row, name) for name in rules.LEDGER_FIELDS]
+              + [row.claims_count, stamp.get_db_prep_save(row.updated_at, connection), row.pk] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, language) -> None:
+    """Settle ``inputs`` in ``order`` on the in-memory ledger states (explanations in Chinese;
+    an error is computed again in the caller's ``language`` for its message)."""
+    creator = actor if getattr(actor, "is_authenticated", False) else None
+    for k in order:
+        inp = inputs[k]
+        key = (inp.person_id, inp.service_date.year)
+        try:
+            claim, delta = settle_one(ctx, inp, states[key])
+        except ValidationError as exc:
+            with translation.override(language):
+                try:
+                    settle_one(ctx, inp, dict(states[key]))
+                except ValidationError as localized:
+                    exc = localized
+            errors[inp.ref if inp.ref is not None else k] = exc
+            continue
+        rules.apply_delta(states[key], delta)
+        counts[key] += 1
+        claim.created_by = creator
+        claims[k] = claim
+
+
+def _live_claims(keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[Claim]]:
+    """The claims in force (settled, not reversed) of each person-year, in settlement order
+    (service date, then the order they were settled in)."""
+    out: dict[tuple[int, int], list[Claim]] = defaultdict(list)
+    if not keys:
+        return out
+    rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
+                                 status=ClaimStatus.SETTLED)
+            .select_related("person__township").order_by("person_id", "year", "service_date", "id"))
+    for claim in rows:
+        if (claim.person_id, claim.year) in keys:
+            out[(claim.person_id, claim.year)].append(claim)
+    return out
+
+
+def _latest_live_dates(keys: set[tuple[int, int]]) -> dict[tuple[int, int], date]:
+    rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
+                                 status=ClaimStatus.SETTLED)
+            .values("person_id", "year").annotate(latest=Max("service_date")).order_by())
+    return {(r["person_id"], r["year"]): r["latest"] for r in rows if (r["person_id"], r["year"]) in keys}
+
+
+def claim_input_of(claim: Claim) -> ClaimInput:
+    """The facts of a settled claim as an input, for settling it again from scratch: what the
+    hospital platform gave stays given, everything else is computed again."""
+    return ClaimInput(person_id=claim.person_id, visit_type=claim.visit_type, hospital_level=claim.hospital_level,
+                      service_date=claim.service_date, total_cost=claim.total_cost,
+                      policy_scope_cost=claim.policy_scope_cost, in_province=claim.in_province,
+                      referred=claim.referred, basic_paid=claim.basic_given, critical_paid=claim.critical_given,
+                      admission_date=claim.admission_date, source=claim.source,
+                      bills=(claim.breakdown or {}).get("bills"), disease=claim.disease, diagnosis=claim.diagnosis,
+                      in_region=claim.in_region, ref=f"#{claim.pk}")
+
+
+def _fold(ctx: _Context, existing: list[Claim], new: list[tuple[int, ClaimInput]]
+          ) -> tuple[dict[str, Decimal], dict[int, tuple[Claim, dict[str, Decimal]]],
+                     dict[int, tuple[Claim, dict[str, Decimal]]]]:
+    """Settle a person-year from scratch (DOMAIN.md §5, 一个台账): its claims in force and the
+    ``new`` inputs together, in service-date order (claims already settled first on a day, then
+    the new ones in input order), each against the cumulative ledger of those before it.
+
+    Returns the final ledger state, the settlement of each existing claim (by id) and of each
+    new input (by index).
+    """
+    steps = [((c.service_date, 0, c.pk), ("old", c.pk), claim_input_of(c)) for c in existing]
+    steps += [((inp.service_date, 1, k), ("new", k), inp) for k, inp in new]
+    steps.sort(key=lambda step: step[0])
+    state = rules.empty_ledger()
+    old: dict[int, tuple[Claim, dict[str, Decimal]]] = {}
+    fresh: dict[int, tuple[Claim, dict[str, Decimal]]] = {}
+    for _order, (which, ident), inp in steps:
+        try:
+            claim, delta = settle_one(ctx, inp, state)
+        except ValidationError as exc:
+            if which == "new":
+                raise
+            messages = [m for _f, msgs in error_items(exc) for m in msgs]
+            raise ValidationError({"detail": [_("结算单 #%(id)s 不能按现有事实重新结算:%(why)s")
+                                              % {"id": ident, "why": ";".join(messages)}]}) from None
+        rules.apply_delta(state, delta)
+        (old if which == "old" else fresh)[ident] = (claim, delta)
+    return state, old, fresh

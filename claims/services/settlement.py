@@ -1,0 +1,227 @@
+"""Settlement (一站式结算) of one claim or a batch, the window's trial settlement, reversal
+(冲销) and correction (更正 = 冲销 + 重新结算).
+
+Settlement is set-based so that one claim and a hundred thousand run the same code: for a
+batch, the persons, enrolments, identities, entitlements, open inpatient stays and year
+ledgers are loaded in one query each; the ledger rows are created if missing (under their
+unique constraint) and locked ``FOR UPDATE`` in (person, year) order; the claims are settled
+in memory in service-date order (claims/rules); claims, their history and the ledgers are
+written in bulk.  Two settlements for the same person therefore serialise on the ledger row
+and can never pass an annual cap together."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from members.models import Person
+from yibao_site.actors import require_actor
+from yibao_site.audit import audited_save
+from yibao_site.policy import PolicyCache
+
+from .. import rules
+from ..models import Claim, ClaimSource, ClaimStatus, EntryKind, PersonYearLedger
+from .engine import (
+    _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims, _load_context,
+    _lock_ledgers, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
+)
+from .inputs import BatchError, ClaimInput, claim_input_check
+from .ledger import _follow_fund_payments, _resettle, _write_adjustments
+from .roles import SETTLE_ROLES
+
+
+@transaction.atomic
+def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache | None = None,
+                        reason: str = "") -> list[Claim]:
+    """Settle a batch of claims (一站式结算) atomically, in service-date order per person.
+
+    A person-year whose new claims all date on or after its claims in force is settled
+    incrementally on its ledger.  One where a new claim dates before a claim already settled
+    (a late claim, 补录) is settled from scratch: the new claim gets the amounts of its place in
+    the year, and the later claims' differences are written as adjustment entries (补付/追回).
+
+    Returns the saved claims in the order of ``inputs``.  Raises :class:`BatchError` (nothing
+    written) if any input is bad.  A window clerk or a supervisor (the API's and the import's
+    roles), or the platform-file import run as a job (the command line without ``--user``).
+    """
+    require_actor(actor, SETTLE_ROLES, system=True)
+    if not inputs:
+        return []
+    errors = _check_batch(inputs)
+    if errors:
+        raise BatchError(errors)
+    keys = {(i.person_id, i.service_date.year) for i in inputs}
+    rows = _lock_ledgers(keys)
+    latest = _latest_live_dates(keys)
+    late = {(i.person_id, i.service_date.year) for i in inputs
+            if (i.person_id, i.service_date.year) in latest and i.service_date < latest[(i.person_id, i.service_date.year)]}
+    existing = _live_claims(late)
+    ctx = _load_context([*inputs, *(claim_input_of(c) for cs in existing.values() for c in cs)], cache)
+    for index, inp in enumerate(inputs):
+        if inp.person_id not in ctx.persons:
+            errors.setdefault(inp.ref if inp.ref is not None else index,
+                              ValidationError({"person": [_("参保人不存在。")]}))
+    if errors:
+        raise BatchError(errors)
+    states = {key: _ledger_state(row) for key, row in rows.items()}
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    order = sorted((k for k in range(len(inputs)) if (inputs[k].person_id, inputs[k].service_date.year) not in late),
+                   key=lambda k: (inputs[k].service_date, k))
+    claims: list[Claim | None] = [None] * len(inputs)
+    language = translation.get_language()
+    expected: dict[int, tuple[dict[str, Decimal], str]] = {}
+    fresh_deltas: dict[int, dict[str, Decimal]] = {}
+    with translation.override("zh-hans"):
+        _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, language)
+        creator = actor if getattr(actor, "is_authenticated", False) else None
+        for key in sorted(late):
+            new = [(k, inp) for k, inp in enumerate(inputs) if (inp.person_id, inp.service_date.year) == key]
+            try:
+                states[key], old, fresh = _fold(ctx, existing.get(key, []), new)
+            except ValidationError as exc:
+                with translation.override(language):
+                    try:
+                        _fold(ctx, existing.get(key, []), new)
+                    except ValidationError as localized:
+                        exc = localized
+                ref = next((inp.ref for _k, inp in new if inp.ref is not None), new[0][0])
+                errors[ref] = exc
+                continue
+            for k, (claim, delta) in fresh.items():
+                claim.created_by = creator
+                claims[k] = claim
+                fresh_deltas[k] = delta
+            expected.update({cid: (delta, c.policy_version) for cid, (c, delta) in old.items()})
+    if errors:
+        raise BatchError(errors)
+    now = timezone.now()
+    for claim in claims:
+        claim.settled_at = now
+    saved = _insert_claims(claims, actor=actor, reason=reason or _("结算"))
+    changed = []
+    for key, row in rows.items():
+        for name, value in states[key].items():
+            setattr(row, name, value)
+        if key in late:
+            row.claims_count = len(existing.get(key, [])) + sum(
+                1 for i in inputs if (i.person_id, i.service_date.year) == key)
+        else:
+            row.claims_count += counts[key]
+        row.updated_at = now
+        changed.append(row)
+    _write_ledgers(changed)
+    if late:
+        for k, delta in fresh_deltas.items():
+            expected[saved[k].pk] = (delta, saved[k].policy_version)
+        new_ids = {key: [c.pk for c in saved if (c.person_id, c.year) == key] for key in late}
+        with translation.override("zh-hans"):
+            why = {key: _("补录 %(ids)s(就诊日期早于已结算的结算单),其后的结算单按就诊日期顺序重新结算")
+                   % {"ids": "、".join(f"#{i}" for i in new_ids[key])} for key in late}
+        _write_adjustments(existing, expected, why=why, actor=actor, kind=EntryKind.ADJUSTMENT)
+    _follow_fund_payments(changed, actor=actor)
+    return saved
+
+
+def claim_settle(*, person: Person, visit_type: str, hospital_level: int, service_date: date,
+                 total_cost: Decimal, policy_scope_cost: Decimal, in_province: bool = True, referred: bool = False,
+                 basic_paid: Decimal | None = None, critical_paid: Decimal | None = None,
+                 admission_date: date | None = None, external_ref: str | None = None,
+                 source: str = ClaimSource.API, bills: list[dict[str, str]] | None = None, actor,
+                 reason: str = "", disease: str = "", diagnosis: str = "", in_region: bool = True) -> Claim:
+    """Settle one claim through every tier; raise field errors (nothing written) if it cannot."""
+    require_actor(actor, SETTLE_ROLES)
+    inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
+                     service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
+                     in_province=in_province, referred=referred, basic_paid=basic_paid, critical_paid=critical_paid,
+                     admission_date=admission_date, external_ref=external_ref, source=source, bills=bills,
+                     disease=disease, diagnosis=diagnosis, in_region=in_region)
+    try:
+        return claims_settle_batch(inputs=[inp], actor=actor, reason=reason)[0]
+    except BatchError as exc:
+        raise next(iter(exc.by_ref.values())) from None
+
+
+def claim_preview(*, person: Person, visit_type: str, hospital_level: int, service_date: date,
+                  total_cost: Decimal, policy_scope_cost: Decimal, in_province: bool = True,
+                  referred: bool = False, admission_date: date | None = None,
+                  bills: list[dict[str, str]] | None = None, disease: str = "", diagnosis: str = "",
+                  in_region: bool = True) -> Claim:
+    """Compute a settlement without writing anything (the window's 试算 before confirming)."""
+    inp = ClaimInput(person_id=person.pk, visit_type=visit_type, hospital_level=hospital_level,
+                     service_date=service_date, total_cost=total_cost, policy_scope_cost=policy_scope_cost,
+                     in_province=in_province, referred=referred, admission_date=admission_date,
+                     source=ClaimSource.MANUAL, bills=bills, disease=disease, diagnosis=diagnosis, in_region=in_region)
+    claim_input_check(inp)
+    ctx = _load_context([inp], None)
+    row = PersonYearLedger.objects.filter(person_id=person.pk, year=service_date.year).first()
+    state = _ledger_state(row) if row else rules.empty_ledger()
+    with translation.override("zh-hans"):
+        claim, _delta = settle_one(ctx, inp, state)
+    claim.person = person
+    return claim
+
+
+# ── reversal and correction ───────────────────────────────────────────────────────────────
+@transaction.atomic
+def claim_reverse(*, claim: Claim, actor, reason: str = "") -> Claim:
+    """Reverse a settled claim (冲销): mark it reversed, write the negative entry of its own
+    amounts, and settle the rest of its year again from scratch — the later claims' differences
+    (a cap or threshold the reversed claim had used) and any entry written for the reversed
+    claim are recorded as adjustments.  Returns the reversal entry."""
+    require_actor(actor, SETTLE_ROLES)
+    key = (claim.person_id, claim.year)
+    _lock_ledgers({key})
+    original = Claim.objects.select_for_update().get(pk=claim.pk)
+    if original.status != ClaimStatus.SETTLED:
+        raise ValidationError({"detail": [_("只有已结算的结算单可以冲销(该单状态:%(status)s)。")
+                                          % {"status": original.get_status_display()}]})
+    delta = original.breakdown.get("ledger_delta", {})
+    reason = reason or _("冲销")
+    with translation.override("zh-hans"):
+        text = _("冲销 %(date)s 结算单 #%(id)s:%(reason)s") % {"date": original.service_date.isoformat(),
+                                                             "id": original.pk, "reason": reason}
+        why = _("冲销 %(date)s 结算单 #%(id)s 后按就诊日期顺序重新结算") % {
+            "date": original.service_date.isoformat(), "id": original.pk}
+    reversal = Claim(
+        person_id=original.person_id, year=original.year, scheme=original.scheme, visit_type=original.visit_type,
+        hospital_level=original.hospital_level, in_province=original.in_province, referred=original.referred,
+        in_region=original.in_region,
+        service_date=original.service_date, admission_date=original.admission_date,
+        total_cost=-original.total_cost, policy_scope_cost=-original.policy_scope_cost,
+        basic_paid=-original.basic_paid, critical_paid=-original.critical_paid,
+        assistance_paid=-original.assistance_paid, second_round_paid=-original.second_round_paid,
+        out_of_pocket=-original.out_of_pocket, assistance_category=original.assistance_category,
+        platform_settled=original.platform_settled, disease=original.disease, diagnosis=original.diagnosis,
+        status=ClaimStatus.REVERSAL, source=original.source,
+        policy_version=original.policy_version, reversal_of=original,
+        breakdown={"reverses": original.pk, "ledger_delta": {k: str(-Decimal(v)) for k, v in delta.items()}},
+        explanation=text, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audited_save(reversal, actor=actor, reason=reason)
+    original.status = ClaimStatus.REVERSED
+    audited_save(original, actor=actor, reason=reason, update_fields=["status"])
+    _resettle(keys={key}, actor=actor, reason=why)
+    return reversal
+
+
+@transaction.atomic
+def claim_correct(*, claim: Claim, actor, reason: str = "", **changes) -> Claim:
+    """Correct a claim: reverse it and settle a new one with ``changes`` applied (更正 = 冲销 + 重新结算)."""
+    require_actor(actor, SETTLE_ROLES)
+    fields = ("visit_type", "hospital_level", "service_date", "total_cost", "policy_scope_cost", "in_province",
+              "referred", "basic_paid", "critical_paid", "admission_date", "disease", "diagnosis", "in_region")
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise ValidationError({"detail": [_("不能更正的字段:%(f)s") % {"f": ", ".join(sorted(unknown))}]})
+    claim_reverse(claim=claim, actor=actor, reason=reason or _("更正"))
+    data = {f: getattr(claim, f) for f in fields}
+    if not claim.platform_settled:
+        data["basic_paid"] = data["critical_paid"] = None
+    data.update(changes)
+    return claim_settle(person=claim.person, source=claim.source, actor=actor, reason=reason or _("更正后重新结算"),
+                        **data)
