@@ -178,6 +178,8 @@ IMPORT_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_UNCOMPRESSED_BYTE
 IMPORT_MAX_COMPRESSION_RATIO = 100  # a real XLSX packs 5–30×; a zip bomb hundreds of times
 IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
 IMPORT_MAX_COLUMNS = 100
+# Admin imports of more rows than this run in the background with a progress bar (import_jobs.py).
+IMPORT_BACKGROUND_ROWS = int(os.environ.get("IMPORT_BACKGROUND_ROWS", "1000"))
 
 # Security: strict by default outside DEBUG; `manage.py check --deploy` is clean in production.
 SESSION_COOKIE_HTTPONLY = True
@@ -295,6 +297,7 @@ JOBS_STALE_AFTER_SECONDS = int(os.environ.get("JOBS_STALE_AFTER_SECONDS", "1800"
 CELERY_BEAT_SCHEDULE = {
     "procurement.resume_stale_runs": {"task": "procurement.resume_stale_runs", "schedule": 300.0},
     "early_warning.resume_missed_runs": {"task": "early_warning.resume_missed_runs", "schedule": 600.0},
+    "yibao_site.import_jobs_fail_stale": {"task": "yibao_site.import_jobs_fail_stale", "schedule": 300.0},
 }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
@@ -319,6 +322,7 @@ if env_bool("CELERY_QUEUES_BY_KIND", False):
         "early_warning.*": {"queue": "warning"},
         "assistance.*": {"queue": "assistance"},
         "procurement.*": {"queue": "procurement"},
+        "yibao_site.import_job*": {"queue": "imports"},
     }
 
 # Outgoing pushes to partner departments (HMAC-signed JSON).

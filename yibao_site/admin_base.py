@@ -151,9 +151,31 @@ class ScopedImportExportAdmin(ExcelSafeExportMixin, ImportExportMixin, ScopedAdm
     def get_urls(self):
         from django.urls import path
 
+        from . import import_jobs
+
         meta = self.model._meta
-        return [path("import-template/", self.admin_site.admin_view(self.import_template_view),
-                     name=f"{meta.app_label}_{meta.model_name}_import_template"), *super().get_urls()]
+        name = f"{meta.app_label}_{meta.model_name}_import"
+        jobs = [(f"import-jobs/<int:job_id>/{suffix}", view, f"{name}_job{tail}") for suffix, view, tail in (
+            ("", import_jobs.job_page, ""), ("status/", import_jobs.job_status, "_status"),
+            ("report/", import_jobs.job_report, "_report"))]
+        return [path("import-template/", self.admin_site.admin_view(self.import_template_view), name=f"{name}_template"),
+                *(path(route, self.admin_site.admin_view(lambda r, job_id, v=view: v(self, r, job_id)), name=n)
+                  for route, view, n in jobs),
+                *super().get_urls()]
+
+    def import_action(self, request, **kwargs):
+        """A file of more than ``IMPORT_BACKGROUND_ROWS`` rows imports in the background with a
+        progress page (``import_jobs``); a smaller one keeps the preview-then-confirm page."""
+        from . import import_jobs
+
+        background = import_jobs.maybe_background(self, request)
+        if background is not None:
+            return background
+        response = super().import_action(request, **kwargs)
+        if getattr(response, "context_data", None) is not None:
+            response.context_data["import_jobs"] = import_jobs.recent_jobs(self, request)
+            response.context_data["import_background_rows"] = import_jobs.background_threshold()
+        return response
 
     def import_template_view(self, request):
         """The import's XLSX template: Chinese headers, an example row, a sheet of notes."""

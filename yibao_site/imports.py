@@ -171,6 +171,27 @@ def check_upload(data: bytes, filename: str | None = None) -> None:
         raise _too_many_rows(_bound("IMPORT_MAX_ROWS", 1_000_000))
 
 
+def estimate_rows(data: bytes, filename: str | None = None) -> int | None:
+    """The number of data rows a bounded file holds, without parsing it (``None``: unknown).
+
+    CSV: its line breaks less the header (a quoted cell with a line break counts twice: an
+    over-estimate, never an under-estimate).  XLSX: the first sheet's stated dimension, which
+    Excel and openpyxl write; a file without one answers ``None``.
+    """
+    if (filename or "").lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+            dimension = sheet.calculate_dimension()
+        except Exception:  # no dimension element, or a broken file (read_table will say which)
+            return None
+        last = "".join(ch for ch in dimension.split(":")[-1] if ch.isdigit())
+        return max(int(last) - 1, 0) if last else None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    return max(lines - 1, 0)
+
+
 def read_table(source: str | Path | bytes | io.IOBase, filename: str | None = None) -> list[dict[str, Any]]:
     """Read a CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX file into a list of dicts.
 

@@ -165,3 +165,6 @@ class PolicyParameter(models.Model):
             return
         region = self.region if self.region_id else None
         self.value = clean_value(self.key, self.value, region=region)
+
+
+from .import_jobs import ImportJob  # noqa: E402,F401  (the background import's row, see import_jobs.py)
