@@ -3,6 +3,7 @@
 
     python3 scripts/test.py            # everything
     python3 scripts/test.py -k ledger  # any pytest arguments
+    python3 scripts/test.py -n 0       # one process (default: one xdist worker per core, ≤ 4)
 
 PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/yibao python3 scripts/test.py
 """
@@ -15,5 +16,9 @@ from _bootstrap import ROOT, ensure_environment
 if __name__ == "__main__":
     python = ensure_environment()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    code = subprocess.call([str(python), "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)
+    args = sys.argv[1:]
+    # pytest-xdist: one worker per core (at most 4) unless the caller chose (-n / -p no:xdist).
+    if not any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") or a == "no:xdist" for a in args):
+        args = ["-n", str(max(1, min(4, os.cpu_count() or 1))), *args]
+    code = subprocess.call([str(python), "-m", "pytest", *args], cwd=ROOT, env=env)
     sys.exit(code)
