@@ -140,7 +140,7 @@ class LedgerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        data = LedgerSerializer([selectors.ledger_view(row) for row in page], many=True).data
+        data = LedgerSerializer(selectors.ledger_views(page), many=True).data
         return self.get_paginated_response(data)
 
     def retrieve(self, request, *args, **kwargs):

@@ -132,23 +132,42 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
 
 
 # ── the person-year ledger as entries (API.md ``ledgers/``) ───────────────────────────────
+_CLAIM_ROW_FIELDS = ("id", "person_id", "year", "status", "reversal_of_id", "basic_paid", "critical_paid",
+                     "assistance_paid", "second_round_paid", "out_of_pocket", "settled_at", "service_date",
+                     "explanation")
+
+
+def _claim_row(c) -> dict:
+    reversal = c.status == ClaimStatus.REVERSAL
+    return {"kind": "reversal" if reversal else "claim", "claim": c.reversal_of_id if reversal else c.pk,
+            "basic": c.basic_paid, "critical": c.critical_paid, "assistance": c.assistance_paid,
+            "second_round": c.second_round_paid, "out_of_pocket": c.out_of_pocket,
+            "reason": (c.explanation.splitlines() or [""])[0], "cash_status": "", "application": None,
+            "at": c.settled_at}
+
+
+def ledger_entries_many(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[dict]]:
+    """:func:`ledger_entries` for many (person id, year) keys: two queries per year in the set
+    (claims, entries), not two per ledger — a page of the ``ledgers/`` list."""
+    by_year: dict[int, set[int]] = {}
+    for person_id, year in keys:
+        by_year.setdefault(year, set()).add(person_id)
+    out: dict[tuple[int, int], list[dict]] = {(p, y): [] for y, ps in by_year.items() for p in ps}
+    for year, person_ids in by_year.items():
+        for c in (Claim.objects.filter(person_id__in=person_ids, year=year).order_by("settled_at", "id")
+                  .only(*_CLAIM_ROW_FIELDS)):
+            out[(c.person_id, year)].append(_claim_row(c))
+        for e in LedgerEntry.objects.filter(person_id__in=person_ids, year=year).order_by("at", "id"):
+            out[(e.person_id, year)].append(entry_row(e))
+    for rows in out.values():
+        rows.sort(key=lambda row: row["at"])  # stable: claims before entries at the same instant
+    return out
+
+
 def ledger_entries(person_id: int, year: int) -> list[dict]:
     """Every entry of a person-year in the order it was written: each claim's settlement and
     reversal (the ``Claim`` rows) and each one-time payment and adjustment (``LedgerEntry``)."""
-    out = []
-    for c in (Claim.objects.filter(person_id=person_id, year=year).order_by("settled_at", "id")
-              .only("id", "status", "reversal_of_id", "basic_paid", "critical_paid", "assistance_paid",
-                    "second_round_paid", "out_of_pocket", "settled_at", "service_date", "explanation")):
-        reversal = c.status == ClaimStatus.REVERSAL
-        out.append({"kind": "reversal" if reversal else "claim", "claim": c.reversal_of_id if reversal else c.pk,
-                    "basic": c.basic_paid, "critical": c.critical_paid, "assistance": c.assistance_paid,
-                    "second_round": c.second_round_paid, "out_of_pocket": c.out_of_pocket,
-                    "reason": (c.explanation.splitlines() or [""])[0], "cash_status": "", "application": None,
-                    "at": c.settled_at})
-    for e in LedgerEntry.objects.filter(person_id=person_id, year=year).order_by("at", "id"):
-        out.append(entry_row(e))
-    out.sort(key=lambda row: row["at"])
-    return out
+    return ledger_entries_many([(person_id, year)])[(person_id, year)]
 
 
 def entry_row(e) -> dict:
@@ -157,8 +176,16 @@ def entry_row(e) -> dict:
             "reason": e.reason, "cash_status": e.cash_status, "application": e.application_id, "at": e.at}
 
 
-def ledger_view(ledger: PersonYearLedger) -> dict:
+def ledger_view(ledger: PersonYearLedger, entries: list[dict] | None = None) -> dict:
     return {"person": ledger.person, "year": ledger.year, "basic_paid": ledger.basic_paid,
             "critical_paid": ledger.critical_paid, "assistance_paid": ledger.assistance_paid,
             "second_round_paid": ledger.second_round_paid, "out_of_pocket": ledger.out_of_pocket,
-            "claims_count": ledger.claims_count, "entries": ledger_entries(ledger.person_id, ledger.year)}
+            "claims_count": ledger.claims_count,
+            "entries": entries if entries is not None else ledger_entries(ledger.person_id, ledger.year)}
+
+
+def ledger_views(ledgers: Iterable[PersonYearLedger]) -> list[dict]:
+    """:func:`ledger_view` for a page of ledgers with their entries in two queries per year."""
+    ledgers = list(ledgers)
+    entries = ledger_entries_many((row.person_id, row.year) for row in ledgers)
+    return [ledger_view(row, entries[(row.person_id, row.year)]) for row in ledgers]

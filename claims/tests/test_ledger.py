@@ -230,3 +230,21 @@ def test_the_sum_check_compares_at_the_fen_on_sqlite_too(db, shiyan):
     for claim in Claim.objects.filter(person=p).order_by("id"):
         services.claim_reverse(claim=Claim.objects.get(pk=claim.pk), reason="冲销", actor=fx.clerk())
     assert selectors.ledger_mismatches(year=2024, person_ids=[p.pk]) == []
+
+
+def test_a_page_of_ledgers_costs_the_same_queries_for_one_or_many(dibao, yicheng, staff, api):
+    """The list loads every ledger's entries in two queries per year, not two per ledger
+    (found by the API fuzzer: a 1 000-row page made 600+ queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    platform(dibao, date(2024, 3, 10))
+    client = api(staff["supervisor"])
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get("/api/v1/ledgers/?year=2024").json()["results"]) == 1
+    for _ in range(4):
+        f.settle(f.insured(yicheng, year=2024), on=date(2024, 4, 1), total="3000")
+    with CaptureQueriesContext(connection) as five:
+        rows = client.get("/api/v1/ledgers/?year=2024&page_size=50").json()["results"]
+    assert len(rows) == 5 and all(r["entries"] for r in rows)
+    assert len(five.captured_queries) <= len(one.captured_queries) + 1
