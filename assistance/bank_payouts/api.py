@@ -5,6 +5,7 @@ the file is downloaded and marked sent under ``bank-files/``, the bank's answers
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments import public as pay
+from payments.models import BankFileLayout
 from payments.public import BankFileSerializer, BatchSerializer, ProduceFileSerializer
 from yibao_site.api_base import ScopedQuerysetMixin
 from yibao_site.models import Role
@@ -64,10 +66,6 @@ class PayoutBatchViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.
     @extend_schema(request=ProduceFileSerializer, responses={201: BankFileSerializer})
     @action(detail=True, methods=["post"], url_path="produce-file")
     def produce_file(self, request, pk=None):
-        from django.shortcuts import get_object_or_404
-
-        from payments.models import BankFileLayout
-
         ser = ProduceFileSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         code = ser.validated_data.get("layout")
