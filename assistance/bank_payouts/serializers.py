@@ -27,7 +27,7 @@ class PayoutBatchSerializer(serializers.ModelSerializer):
         queryset=Region.objects.filter(level__in=[RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.TOWNSHIP]))
     total_amount = MoneyField(read_only=True)
     held_amount = MoneyField(read_only=True)
-    instruction_batch = serializers.PrimaryKeyRelatedField(read_only=True)
+    instruction_batch = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     bank_status = serializers.CharField(source="instruction_batch.status", read_only=True, allow_null=True,
                                         default=None)
     signoff_required = serializers.BooleanField(source="instruction_batch.signoff_required", read_only=True,

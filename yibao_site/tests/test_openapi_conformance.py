@@ -135,7 +135,7 @@ def test_an_open_warning_has_a_blank_department_the_schema_allows(shiyan, staff,
     p = person(shiyan)
     identity(p, "marginal")
     ledger(p, 2024, m01="8000.01")  # over the marginal line of 8 000.00
-    services.warning_run(region=shiyan.city, month=date(2024, 3, 1))
+    services.warning_run(region=shiyan.city, month=date(2024, 3, 1), actor=services.SYSTEM)
     r = api(staff["supervisor"]).get("/api/v1/warnings/")
     assert r.json()["count"] == 1 and r.json()["results"][0]["determined_department"] == ""
     assert_conforms(r, "/api/v1/warnings/", "get")
@@ -221,7 +221,7 @@ def test_actions_that_create_answer_a_documented_201(shiyan, staff, api, setting
 
     claim = claims.claim_settle(person=f.insured(shiyan), visit_type="outpatient", hospital_level=1,
                                 service_date=date(2024, 5, 6), total_cost=Decimal("300.00"),
-                                policy_scope_cost=Decimal("250.00"))
+                                policy_scope_cost=Decimal("250.00"), actor=staff["clerk"])
     r = api(staff["clerk"]).post(f"/api/v1/claims/{claim.pk}/reverse/", {"reason": "重复录入"})
     assert r.status_code == 201, r.json()
     assert_conforms(r, "/api/v1/claims/{id}/reverse/", "post")
