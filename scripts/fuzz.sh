@@ -94,7 +94,7 @@ rm -rf "$REPORT_DIR"; mkdir -p "$REPORT_DIR"
 say "server on $BASE (gunicorn, log: var/fuzz-report/server.log)"
 # --limit-request-line 0: gunicorn's own 4 KB request-line cap would answer generated long query
 # strings with an HTML 414 before the app sees them; the app is what is under test here.
-"$ROOT/.venv/bin/gunicorn" yibao_site.wsgi --bind "127.0.0.1:$PORT" --workers 2 --timeout 60 --limit-request-line 0 \
+"$ROOT/.venv/bin/gunicorn" config.wsgi --bind "127.0.0.1:$PORT" --workers 2 --timeout 60 --limit-request-line 0 \
   --access-logfile "$REPORT_DIR/access.log" --error-logfile "$REPORT_DIR/server.log" --capture-output &
 SERVER_PID=$!
 for _ in $(seq 1 60); do
