@@ -188,7 +188,7 @@ class PayoutBatchAdmin(ServiceFormMixin, ScopedAdmin):
         regions = Region.objects.filter(level__in=[RegionLevel.CITY, RegionLevel.COUNTY]).order_by("code")
         code = request.GET.get("region") or (regions[0].code if regions else "")
         region = Region.objects.filter(code=code).first()
-        rows = selectors.payout_queue(region, limit=500) if region else []
+        rows = selectors.payout_queue(region, limit=500, user=request.user) if region else []
         context = page_context(self, request, _("救助金待代发队列"), regions=regions, region=region, rows=rows,
                                payable=sum(1 for r in rows if not r["problem"]),
                                held=sum(1 for r in rows if r["problem"]),

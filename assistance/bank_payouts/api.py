@@ -84,5 +84,5 @@ class PayoutQueueView(APIView):
     def get(self, request):
         ser = QueueQuerySerializer(data=request.query_params)
         ser.is_valid(raise_exception=True)
-        rows = selectors.payout_queue(ser.validated_data["region"], limit=1000)
+        rows = selectors.payout_queue(ser.validated_data["region"], limit=1000, user=request.user)
         return Response(QueueRowSerializer(rows, many=True).data)

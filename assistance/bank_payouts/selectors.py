@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from claims.models import LedgerEntry
+from yibao_site.idnumbers import display_id
 from payments import public as pay_rules
 from payments.models import PersonBankAccount
 from payments.public import payee_problem
@@ -24,7 +25,7 @@ def batches_for(user) -> QuerySet[PayoutBatch]:
     return scope_queryset(PayoutBatch.objects.select_related("region", "created_by", "instruction_batch"), user)
 
 
-def payout_queue(region: Region, *, limit: int | None = None) -> list[dict]:
+def payout_queue(region: Region, *, limit: int | None = None, user=None) -> list[dict]:
     """Per person of ``region``: what is owed and not yet instructed, and why it would be held.
 
     ``problem`` is empty when the next batch will instruct it; otherwise the reason it will be
@@ -39,7 +40,7 @@ def payout_queue(region: Region, *, limit: int | None = None) -> list[dict]:
     for pid, entries in by_person.items():
         person, account = entries[0].person, accounts.get(pid)
         out.append({
-            "person": person.id_number, "name": person.name, "township": person.township.name if person.township else "",
+            "person": display_id(user, person.id_number), "name": person.name, "township": person.township.name if person.township else "",
             "entries": len(entries), "amount": pay_rules.to_fen(sum((e.total for e in entries), ZERO)),
             "kinds": sorted({e.get_kind_display() for e in entries}),
             "payee_kind": account.payee_kind if account else "", "account_number": account.account_number if account else "",
