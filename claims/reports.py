@@ -30,6 +30,7 @@ from members.models import AccountEntry, BatchStatus, Identity, IdentityKind, Su
 from yibao_site.models import Region, RegionLevel
 from yibao_site.money import quantize, to_fen
 from yibao_site.policy import policy_snapshot
+from yibao_site.replica import report_reads
 from yibao_site.scoping import scope_queryset
 from yibao_site.xlsx import Sheet
 
@@ -244,6 +245,7 @@ REPORTS = {
 }
 
 
+@report_reads
 def build(kind: str, *, year: int, region, through: date | None = None) -> dict:
     """Compute report ``kind`` (a key of :data:`REPORTS`) for ``year`` within ``region``."""
     if kind == "funds":

@@ -125,6 +125,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
          "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Past one machine (README): a streaming-replication standby for the published reports.  Only
+# reads inside yibao_site.replica.reporting() go there, never inside a transaction on the primary.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["yibao_site.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -315,15 +322,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Past one machine (README): CELERY_QUEUES_BY_KIND=1 sends each job kind to its own queue, so
 # workers on different machines take different kinds (`celery worker -Q claims`, `-Q warning`…).
 # Off by default: one worker without -Q then serves everything.
+TASK_QUEUES_BY_KIND = {
+    "claims.*": {"queue": "claims"},
+    "members.*": {"queue": "members"},
+    "early_warning.*": {"queue": "warning"},
+    "assistance.*": {"queue": "assistance"},
+    "procurement.*": {"queue": "procurement"},
+    "payments.*": {"queue": "payments"},
+    "chronic.*": {"queue": "assistance"},
+    "yibao_site.import_job*": {"queue": "imports"},
+}
 if env_bool("CELERY_QUEUES_BY_KIND", False):
-    CELERY_TASK_ROUTES = {
-        "claims.*": {"queue": "claims"},
-        "members.*": {"queue": "members"},
-        "early_warning.*": {"queue": "warning"},
-        "assistance.*": {"queue": "assistance"},
-        "procurement.*": {"queue": "procurement"},
-        "yibao_site.import_job*": {"queue": "imports"},
-    }
+    CELERY_TASK_ROUTES = TASK_QUEUES_BY_KIND
 
 # Outgoing pushes to partner departments (HMAC-signed JSON).
 PUSH_TIMEOUT_SECONDS = float(os.environ.get("PUSH_TIMEOUT_SECONDS", "10"))

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from yibao_site.money import quantize, to_fen
 from yibao_site.policy import PolicyCache
+from yibao_site.replica import report_reads
 from yibao_site.scoping import scope_queryset
 
 from . import rules
@@ -61,6 +62,7 @@ def _share(part: int, whole: int) -> Decimal:
     return rules.completion_ratio(part, whole) if whole else Decimal("0")
 
 
+@report_reads
 def settlement_report(*, user, period: str = "month", date_from: date | None = None, date_to: date | None = None,
                       supplier: Supplier | None = None, hospital: Hospital | None = None) -> dict:
     """Amount settled directly per period, with days from acceptance to payment and the share
@@ -124,6 +126,7 @@ class CompletionRow:
                                               "year", "agreed", "done", "completion", "expected", "laggard")}
 
 
+@report_reads
 def volume_completion(*, user, year: int, as_of: date, hospital: Hospital | None = None,
                       laggards_only: bool = False) -> list[CompletionRow]:
     """Agreed-volume completion per hospital and product for ``year`` as of ``as_of``.
@@ -162,6 +165,7 @@ def volume_completion(*, user, year: int, as_of: date, hospital: Hospital | None
     return out
 
 
+@report_reads
 def supplier_statement(*, user, supplier: Supplier, date_from: date, date_to: date) -> dict:
     """A supplier's statement (对账单) for a period: its deliveries delivered in the period with
     acceptance and payment, the payments made to it in the period, and what is still owed."""

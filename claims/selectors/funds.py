@@ -10,6 +10,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from yibao_site.money import to_fen
+from yibao_site.replica import report_reads
 
 from ..models import FUND_EXPENSE_KINDS, Claim, FundEntry, FundEntryKind
 
@@ -46,6 +47,7 @@ def _fund_amounts(rows) -> dict[str, Decimal]:
     return out
 
 
+@report_reads
 def fund_report(*, year: int, region=None, as_of: date | None = None) -> dict:
     """Amounts by fund and tier per month of ``year`` (by settlement month, reversals netted),
     income by source, balances and months of payment capacity (可支付月数 = accumulated balance
