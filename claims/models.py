@@ -346,6 +346,8 @@ class LedgerCheck(models.Model):
     ledgers = models.PositiveIntegerField(_("台账数"), default=0)
     mismatches = models.PositiveIntegerField(_("差异数"), default=0)
     details = models.JSONField(_("差异明细(前100条)"), default=list, blank=True)
+    shards = models.PositiveIntegerField(_("分片数"), default=1)
+    shards_done = models.PositiveIntegerField(_("已完成分片"), default=0)
     updated_at = models.DateTimeField(_("核对时间"), auto_now=True)
 
     SCOPE_TOWNSHIP = None
@@ -358,3 +360,29 @@ class LedgerCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} {self.checked_on}: {self.mismatches}"
+
+
+class LedgerCheckShard(models.Model):
+    """One slice of a ledger check: the ledgers of a contiguous range of person ids, checked by
+    one task so that a city's or a province's year spreads over the workers (README, 超出一台
+    机器).  A check planned again the same day replaces its shards; a task whose shard is gone
+    does nothing."""
+
+    ledger_check = models.ForeignKey(LedgerCheck, on_delete=models.CASCADE, related_name="shard_rows",
+                              verbose_name=_("台账核对"))
+    index = models.PositiveIntegerField(_("分片序号"))
+    person_from = models.BigIntegerField(_("起始人员ID"))
+    person_to = models.BigIntegerField(_("截止人员ID"))
+    ledgers = models.PositiveIntegerField(_("台账数"), default=0)
+    mismatches = models.PositiveIntegerField(_("差异数"), default=0)
+    details = models.JSONField(_("差异明细(前100条)"), default=list, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("台账核对分片")
+        verbose_name_plural = _("台账核对分片")
+        ordering = ["ledger_check", "index"]
+        constraints = [models.UniqueConstraint(fields=["ledger_check", "index"], name="ledger_check_shard_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.ledger_check_id}#{self.index}"

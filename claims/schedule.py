@@ -5,6 +5,7 @@ from __future__ import annotations
 from yibao_site.schedule import ensure_periodic_task
 
 LEDGER_CHECK_TASK = "claims.check_ledgers"
+LEDGER_CHECK_SHARD_TASK = "claims.check_ledger_shard"
 LEDGER_CHECK_SCHEDULE_NAME = "claims.nightly_ledger_check"
 # 03:30 Beijing time: after the day's platform imports and the 02:00 payment run.
 LEDGER_CHECK_CRONTAB = {"minute": "30", "hour": "3", "day_of_week": "*", "day_of_month": "*",

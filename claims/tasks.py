@@ -12,8 +12,8 @@ from yibao_site.actors import system_actor
 from yibao_site.imports import importer_for, read_table
 from yibao_site.models import User
 
-from .schedule import LEDGER_CHECK_TASK
-from .services import ledger_check_run
+from .schedule import LEDGER_CHECK_SHARD_TASK, LEDGER_CHECK_TASK
+from .services import ledger_check_plan, ledger_check_shard_run
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +22,40 @@ log = logging.getLogger(__name__)
              retry_backoff=True, max_retries=5)
 def check_ledgers(year: int | None = None, on: str | None = None) -> dict:
     """Check every year ledger of ``year`` (default: this year) against its claims and record
-    the result for ``on`` (ISO date, default today); running it twice changes nothing."""
+    the result for ``on`` (ISO date, default today); running it twice changes nothing.
+
+    A year of more than ``LEDGER_CHECK_SHARD_SIZE`` ledgers is cut into shards, each checked by
+    its own :func:`check_ledger_shard` task on whichever worker takes it; the check's totals
+    grow as the shards finish (``shards_done`` of ``shards``).  One shard is checked here."""
     day = date.fromisoformat(on) if on else timezone.localdate()
-    check = ledger_check_run(year=int(year or day.year), on=day, actor=system_actor("claims.ledger_check"))
-    if check.mismatches:
-        log.error("ledger check %s: %s mismatches, first %s", check.year, check.mismatches, check.details[:5])
+    actor = system_actor("claims.ledger_check")
+    check = ledger_check_plan(year=int(year or day.year), on=day, actor=actor)
+    shard_ids = list(check.shard_rows.order_by("index").values_list("pk", flat=True))
+    if len(shard_ids) == 1:
+        ledger_check_shard_run(shard_id=shard_ids[0], actor=actor)
+        check.refresh_from_db()
+        if check.mismatches:
+            log.error("ledger check %s: %s mismatches, first %s", check.year, check.mismatches, check.details[:5])
+        return {"year": check.year, "checked_on": check.checked_on.isoformat(), "ledgers": check.ledgers,
+                "mismatches": check.mismatches}
+    for shard_id in shard_ids:
+        check_ledger_shard.delay(shard_id)
     return {"year": check.year, "checked_on": check.checked_on.isoformat(), "ledgers": check.ledgers,
-            "mismatches": check.mismatches}
+            "shards": len(shard_ids), "mismatches": None}
+
+
+@shared_task(name=LEDGER_CHECK_SHARD_TASK, acks_late=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=True, max_retries=5)
+def check_ledger_shard(shard_id: int) -> dict | None:
+    """Check one shard of a day's ledger check (a worker killed mid-shard: the message is
+    delivered again and the shard checked again, which records the same result)."""
+    shard = ledger_check_shard_run(shard_id=shard_id, actor=system_actor("claims.ledger_check"))
+    if shard is None:
+        return None
+    if shard.mismatches:
+        log.error("ledger check shard %s (%s–%s): %s mismatches", shard.index, shard.person_from, shard.person_to,
+                  shard.mismatches)
+    return {"shard": shard.index, "ledgers": shard.ledgers, "mismatches": shard.mismatches}
 
 
 @shared_task(name="claims.import_file", acks_late=True)

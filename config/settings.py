@@ -187,6 +187,9 @@ IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
 IMPORT_MAX_COLUMNS = 100
 # Admin imports of more rows than this run in the background with a progress bar (import_jobs.py).
 IMPORT_BACKGROUND_ROWS = int(os.environ.get("IMPORT_BACKGROUND_ROWS", "1000"))
+# The nightly ledger check cuts a year into shards of this many ledgers, one task each, so that
+# a city's year (3 M ledgers → 60 tasks) spreads over every worker serving the claims queue.
+LEDGER_CHECK_SHARD_SIZE = int(os.environ.get("LEDGER_CHECK_SHARD_SIZE", "50000"))
 
 # Security: strict by default outside DEBUG; `manage.py check --deploy` is clean in production.
 SESSION_COOKIE_HTTPONLY = True

@@ -119,8 +119,12 @@ class LedgerEntryAdmin(MaskedIdAdminMixin, ScopedAdmin):
 
 @admin.register(LedgerCheck)
 class LedgerCheckAdmin(ScopedAdmin):
-    list_display = ["checked_on", "year", "ledgers", "mismatches", "updated_at"]
+    list_display = ["checked_on", "year", "ledgers", "mismatches", "progress", "updated_at"]
     list_filter = ["year"]
     view_roles = frozenset({Role.SUPERVISOR, Role.FINANCE})
-    readonly_fields = ["year", "checked_on", "ledgers", "mismatches", "details", "updated_at"]
+    readonly_fields = ["year", "checked_on", "ledgers", "mismatches", "progress", "details", "updated_at"]
     fields = readonly_fields
+
+    @admin.display(description=_("完成分片"))
+    def progress(self, obj: LedgerCheck) -> str:
+        return f"{obj.shards_done}/{obj.shards}"

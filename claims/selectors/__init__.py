@@ -20,7 +20,7 @@ from .facts import (
 from .funds import FUND_TIERS, TIERS, cut_months, fund_report
 from .ledgers import (
     LEDGER_CHECKS, claim_list, claim_totals, claims_in_force, entry_row, ledger_entries, ledger_for,
-    ledger_entries_many, ledger_mismatches, ledger_view, ledger_views, year_to_date_out_of_pocket, year_to_date_out_of_pocket_expression,
+    ledger_entries_many, ledger_mismatches, ledger_shard_ranges, ledger_view, ledger_views, year_to_date_out_of_pocket, year_to_date_out_of_pocket_expression,
 )
 
 #: The kernel's change-date policy cache, under the name other apps know it by (``claims.public``).
@@ -33,5 +33,5 @@ __all__ = [
     "assistance_status_for", "coverage_facts", "inpatient_stays", "offsite_covers", "offsite_periods",
     "FUND_TIERS", "TIERS", "cut_months", "fund_report",
     "LEDGER_CHECKS", "claim_list", "claim_totals", "claims_in_force", "entry_row", "ledger_entries", "ledger_for",
-    "ledger_entries_many", "ledger_mismatches", "ledger_view", "ledger_views", "year_to_date_out_of_pocket", "year_to_date_out_of_pocket_expression",
+    "ledger_entries_many", "ledger_mismatches", "ledger_shard_ranges", "ledger_view", "ledger_views", "year_to_date_out_of_pocket", "year_to_date_out_of_pocket_expression",
 ]

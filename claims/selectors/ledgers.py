@@ -72,16 +72,50 @@ LEDGER_CHECKS = {
 }
 
 
-def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> list[dict]:
+MAX_PERSON_ID = 2**63 - 1
+
+
+def ledger_shard_ranges(*, year: int, size: int) -> list[tuple[int, int, int]]:
+    """Cut the persons of ``year``'s ledgers into contiguous person-id ranges of about ``size``
+    ledgers each, covering every id (a person with claims but no ledger falls in one too):
+    ``[(first id, last id, ledgers)]`` in id order, one ``NTILE`` query in the server."""
+    from django.db import connection
+
+    total = PersonYearLedger.objects.filter(year=year).count()
+    tiles = max(1, -(-total // max(1, size)))
+    if tiles == 1:
+        return [(0, MAX_PERSON_ID, total)]
+    table = connection.ops.quote_name(PersonYearLedger._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT t, MAX(person_id), COUNT(*) FROM (SELECT person_id, NTILE(%s) OVER "
+                       f"(ORDER BY person_id) AS t FROM {table} WHERE year = %s) tiles GROUP BY t ORDER BY t",
+                       [tiles, year])
+        rows = cursor.fetchall()
+    out, start = [], 0
+    for k, (_tile, last, count) in enumerate(rows):
+        end = MAX_PERSON_ID if k == len(rows) - 1 else int(last)
+        out.append((start, end, int(count)))
+        start = end + 1
+    return out
+
+
+def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None,
+                      person_range: tuple[int, int] | None = None) -> list[dict]:
     """Compare each year ledger with the sums of its claims: totals, every paid tier,
     out-of-pocket by service month and the count of claims in force.  A reversed claim and its
     reversal entry net to zero, so the sums run over every row.  Return one row per
-    difference (an empty list when the ledgers are right)."""
+    difference (an empty list when the ledgers are right).  ``person_range`` (first, last
+    person id) checks one shard of the year (:func:`ledger_shard_ranges`)."""
     claims = Claim.objects.filter(year=year)
     ledgers = PersonYearLedger.objects.filter(year=year)
+    entries = LedgerEntry.objects.filter(year=year)
     if person_ids is not None:
         ids = set(person_ids)
         claims, ledgers = claims.filter(person_id__in=ids), ledgers.filter(person_id__in=ids)
+        entries = entries.filter(person_id__in=ids)
+    if person_range is not None:
+        claims, ledgers, entries = (qs.filter(person_id__gte=person_range[0], person_id__lte=person_range[1])
+                                     for qs in (claims, ledgers, entries))
     zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
     sums = {f"s_{name}": Sum(name) for name in (*LEDGER_CHECKS, "basic_paid")}
     sums.update({f"s_oop_m{m:02d}": Sum(Case(When(service_date__month=m, then=F("out_of_pocket")), default=zero))
@@ -91,9 +125,6 @@ def ledger_mismatches(*, year: int, person_ids: Iterable[int] | None = None) -> 
                 for row in claims.values("person_id").annotate(**sums).order_by()}
     # Payouts and adjustments (LedgerEntry) move the same totals; their month is the month of
     # the claim they belong to.
-    entries = LedgerEntry.objects.filter(year=year)
-    if person_ids is not None:
-        entries = entries.filter(person_id__in=ids)
     entry_sums = {"s_critical_paid": Sum("critical"), "s_assistance_paid": Sum("assistance"),
                   "s_second_round_paid": Sum("second_round"), "s_out_of_pocket": Sum("out_of_pocket"),
                   "s_basic_paid": Sum("basic")}
