@@ -19,8 +19,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -30,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from claims.models import PersonYearLedger
 from claims.public import year_to_date_out_of_pocket_expression
-from members.models import Enrollment, Identity, IdentityKind, Scheme
+from members.models import Enrollment, Identity, IdentityKind, Person, Scheme
 from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, history_insert_select
 from yibao_site.models import Region, RegionLevel
@@ -101,21 +99,18 @@ _WARNING_COLUMNS = ["run_id", "person_id", "township_id", "kind", "month", "out_
                     "status", "determined_department", "determination_note"]
 
 
-def _ledger_candidates(*, month: date, units: list[Unit], line: Decimal):
-    """The ledger rows of the group's counties whose year-to-date out-of-pocket through
-    ``month`` is above ``line`` (the lower of the group's two lines), with the person's
-    township: ``(w_person_id, w_township_id, w_ytd)``."""
+def _ledger_candidates(*, month: date, line: Decimal):
+    """The ledger rows of ``month``'s year whose year-to-date out-of-pocket through ``month``
+    is above ``line`` (the lower of the group's two lines): ``(w_person_id, w_ytd)``."""
     money = DecimalField(max_digits=14, decimal_places=2)
-    within = reduce(or_, [Q(person__township__path__startswith=u.region.path) for u in units])
     # The month columns are sums of settled out-of-pocket by service month (a reversal takes
     # back exactly what its claim added), so none is negative and year-to-date through month M
     # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
     # to test (and indexed), that spares the twelve-column sum for almost every row.
-    qs = (PersonYearLedger.objects.filter(within, year=month.year, out_of_pocket__gt=line)
-          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month))
-          .filter(w_ytd__gt=Value(line, output_field=money))
-          .annotate(w_person_id=F("person_id"), w_township_id=F("person__township_id")))
-    return qs.order_by().values_list("w_person_id", "w_township_id", "w_ytd")
+    qs = (PersonYearLedger.objects.filter(year=month.year, out_of_pocket__gt=line)
+          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id"))
+          .filter(w_ytd__gt=Value(line, output_field=money)))
+    return qs.order_by().values_list("w_person_id", "w_ytd")
 
 
 def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal, return_kinds: tuple[str, ...],
@@ -123,30 +118,38 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     """The SELECT of both lists of a group of counties sharing their lines, in one pass over
     the ledger (columns in the order of ``_WARNING_COLUMNS``).
 
-    A person holding an identity of the return kinds valid in the month is on the return list
-    when above the return line; a person holding no identity valid in the month, enrolled in
-    the resident scheme for the year, is on the into list when above the into line; anyone
-    else is on neither.  "New" = not on the previous calendar month's list of the same kind.
-    The identities valid in the month are read once (grouped per person, hashed), not probed
-    per candidate.
+    A person of the group's counties holding an identity of the return kinds valid in the
+    month is on the return list when above the return line; one holding no identity valid in
+    the month, enrolled in the resident scheme for the year, is on the into list when above
+    the into line; anyone else is on neither.  "New" = not on the previous calendar month's
+    list of the same kind.  The identities valid in the month are read once (grouped per
+    person, hashed), not probed per candidate; persons are read by key for the candidates
+    above the line only.
     """
     qn = connection.ops.quote_name
     month = run.month
-    candidates, cparams = _ledger_candidates(month=month, units=units,
-                                             line=min(return_line, into_line)).query.sql_with_params()
-    identity, enrolment, warning = (qn(m._meta.db_table) for m in (Identity, Enrollment, PersonWarning))
+    candidates, cparams = _ledger_candidates(month=month, line=min(return_line, into_line)).query.sql_with_params()
+    identity, enrolment, warning, person, region = (
+        qn(m._meta.db_table) for m in (Identity, Enrollment, PersonWarning, Person, Region))
     kinds = sorted(return_kinds) or [""]  # an empty list of kinds: nobody is on the return list
     money = "CAST(%s AS NUMERIC)"
     is_return = "i.ret = 1"
     kind = f"CASE WHEN {is_return} THEN %s ELSE %s END"
+    within = " OR ".join(["r.path LIKE %s"] * len(units))
+    # The candidates are a fenced sub-query (``OFFSET 0``) on PostgreSQL: planned on their own
+    # (a bitmap scan of the ledger's (year, out_of_pocket) index), not merged with the joins
+    # under a guess at how selective the year-to-date sums are.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     sql = (
-        f"SELECT %s, c.w_person_id, c.w_township_id, {kind}, %s, c.w_ytd, "
+        f"SELECT %s, c.w_person_id, p.township_id, {kind}, %s, c.w_ytd, "
         f"CASE WHEN {is_return} THEN {money} ELSE {money} END, "
         f"CASE WHEN lm.id IS NULL THEN %s ELSE %s END, %s, '', '' "
-        f"FROM ({candidates}) c "
+        f"FROM ({candidates}{fence}) c "
         f"LEFT JOIN (SELECT person_id, MAX(CASE WHEN kind IN ({', '.join(['%s'] * len(kinds))}) THEN 1 ELSE 0 END) AS ret "
         f"           FROM {identity} WHERE valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s) "
         f"           GROUP BY person_id) i ON i.person_id = c.w_person_id "
+        f"JOIN {person} p ON p.id = c.w_person_id "
+        f"JOIN {region} r ON r.id = p.township_id AND ({within}) "
         f"LEFT JOIN {warning} lm ON lm.person_id = c.w_person_id AND lm.month = %s AND lm.kind = {kind} "
         f"WHERE ({is_return} AND c.w_ytd > {money}) "
         f"   OR (i.person_id IS NULL AND c.w_ytd > {money} AND EXISTS ("
@@ -155,7 +158,7 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     )
     rk, ik = WarningKind.RETURN_TO_POVERTY.value, WarningKind.INTO_POVERTY.value
     params = [run.pk, rk, ik, month, return_line, into_line, True, False, WarningStatus.OPEN.value,
-              *cparams, *kinds, rules.month_end(month), month,
+              *cparams, *kinds, rules.month_end(month), month, *[f"{u.region.path}%" for u in units],
               rules.previous_month(month), rk, ik,
               return_line, into_line, month.year, Scheme.RESIDENT.value, True]
     return sql, params
