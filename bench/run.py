@@ -7,7 +7,7 @@
 
 Each job is a module in bench/jobs/ with ``run(ctx) -> list[dict]``; a row has the keys
 job, scale, database, seconds, rows_per_s, reference (the reference figure measured in the
-same run, see ../shared/PERFORMANCE.md). The database is created afresh for the run.
+same run, see ../shared/PERFORMANCE.md), and optionally ratio and target. The database is created afresh for the run.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def main() -> int:
         loads.append(os.getloadavg()[0])
         print(f"  {name} done in {time.perf_counter() - started:.1f}s (load average {loads[-1]:.1f})", flush=True)
 
-    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference", "target"]
+    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference", "ratio", "target"]
     widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in header] if rows else [len(h) for h in header]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))

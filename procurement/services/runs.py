@@ -142,12 +142,14 @@ def payment_run_execute(*, run_id: int, actor) -> PaymentRun:
             raise
 
 
-def _id_condition(column: str, ids: list[int]) -> tuple[str, list]:
-    """``column`` is one of ``ids``: one array parameter on PostgreSQL (no 5 000-placeholder
-    statement to build and parse), a plain ``IN`` list elsewhere."""
+def _keyed(table: str, ids: list[int]) -> tuple[str, str, list]:
+    """``FROM`` and ``WHERE`` parts selecting the rows of ``table`` (alias ``d``) whose id is
+    one of ``ids``: on PostgreSQL the ids are one array parameter unnested and joined by
+    primary key (no 5 000-placeholder statement to build and parse, and no plan that tests
+    each row against the whole list); elsewhere a plain ``IN`` list."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        return f"unnest(%s::bigint[]) AS k(id) JOIN {table} d ON d.id = k.id", "1 = 1", [ids]
+    return f"{table} d", f"d.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 @transaction.atomic
@@ -185,7 +187,8 @@ def _pay_chunk(run: PaymentRun, size: int, writer) -> int:
     ids = [r[0] for r in rows]
     qn = connection.ops.quote_name
     deliveries, lines, orders = (qn(m._meta.db_table) for m in (Delivery, PaymentLine, PaymentOrder))
-    where, params = _id_condition("d.id", ids)
+    pg = connection.vendor == "postgresql"
+    source, where, keys = _keyed(deliveries, ids)
     with connection.cursor() as cursor:
         # What ``PaymentLine(order=…, delivery=d, hospital=d.hospital, amount=d.amount, …)``
         # would write, every other column at its default.
@@ -193,13 +196,17 @@ def _pay_chunk(run: PaymentRun, size: int, writer) -> int:
             f"INSERT INTO {lines} (order_id, delivery_id, hospital_id, amount, accepted_on, due_on, state, paid_on, "
             f"bank_reference, days_to_pay, on_time) "
             f"SELECT o.id, d.id, d.hospital_id, d.amount, d.accepted_on, d.due_on, %s, NULL, '', NULL, NULL "
-            f"FROM {deliveries} d JOIN {orders} o ON o.run_id = %s AND o.supplier_id = d.supplier_id "
+            f"FROM {source} JOIN {orders} o ON o.run_id = %s AND o.supplier_id = d.supplier_id "
             f"WHERE {where}",
-            [LineState.INSTRUCTED, run.pk, *params])
+            [LineState.INSTRUCTED, *keys, run.pk] if pg else [LineState.INSTRUCTED, run.pk, *keys])
         if cursor.rowcount != len(ids):  # every locked delivery has its supplier's order: by construction
             raise DatabaseError(f"payment run {run.as_of}: {cursor.rowcount} lines for {len(ids)} deliveries")
-        where, params = _id_condition("id", ids)
-        cursor.execute(f"UPDATE {deliveries} SET status = %s WHERE {where}", [DeliveryStatus.INSTRUCTED, *params])
+        if pg:  # one UPDATE … FROM the unnested keys
+            cursor.execute(f"UPDATE {deliveries} d SET status = %s FROM unnest(%s::bigint[]) AS k(id) WHERE d.id = k.id",
+                           [DeliveryStatus.INSTRUCTED, ids])
+        else:
+            cursor.execute(f"UPDATE {deliveries} SET status = %s WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                           [DeliveryStatus.INSTRUCTED, *ids])
     history_from_rows(Delivery, ids, actor=writer,
                       reason=_("支付批次 %(date)s 已发支付指令") % {"date": run.as_of.isoformat()})
     return len(rows)
