@@ -131,14 +131,20 @@ class PersonWarning(models.Model):
     # Lists are written tens of thousands of rows at a time: no index that another one
     # already covers (run → (run, kind); person → the unique (person, kind, month);
     # township → (township, month)).
+    # No database foreign-key constraint on run, person and township either: the rows are
+    # written only by the run's ``INSERT … SELECT``, which takes them from the run row it has
+    # just written and from the ledger joined to its persons (both constrained), so each
+    # reference is valid by construction; a constraint would check it again row by row, with a
+    # row lock on each person (≈ 40 % of the whole-year run at a million insured).  Deleting a
+    # referenced run, person or region is still refused (``PROTECT``, enforced by Django).
     run = models.ForeignKey(WarningRun, verbose_name=_("批次"), on_delete=models.PROTECT, related_name="warnings",
-                            db_index=False)
+                            db_index=False, db_constraint=False)
     person = models.ForeignKey("members.Person", verbose_name=_("人员"), on_delete=models.PROTECT,
-                               related_name="warnings", db_index=False)
+                               related_name="warnings", db_index=False, db_constraint=False)
     # Copied from the person when the list is built, so scoping and per-township counts
     # are one indexed column, and the list keeps the township it was sent with.
     township = models.ForeignKey(Region, verbose_name=_("乡镇(街道)"), on_delete=models.PROTECT, related_name="+",
-                                 db_index=False)
+                                 db_index=False, db_constraint=False)
     kind = models.CharField(_("预警类型"), max_length=20, choices=WarningKind.choices)
     month = models.DateField(_("预警月份"))
     out_of_pocket = models.DecimalField(_("当年累计自负"), max_digits=14, decimal_places=2)

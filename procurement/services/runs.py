@@ -142,9 +142,25 @@ def payment_run_execute(*, run_id: int, actor) -> PaymentRun:
             raise
 
 
+def _keyed(table: str, ids: list[int]) -> tuple[str, str, list]:
+    """``FROM`` and ``WHERE`` parts selecting the rows of ``table`` (alias ``d``) whose id is
+    one of ``ids``: on PostgreSQL the ids are one array parameter unnested and joined by
+    primary key (no 5 000-placeholder statement to build and parse, and no plan that tests
+    each row against the whole list); elsewhere a plain ``IN`` list."""
+    if connection.vendor == "postgresql":
+        return f"unnest(%s::bigint[]) AS k(id) JOIN {table} d ON d.id = k.id", "1 = 1", [ids]
+    return f"{table} d", f"d.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 @transaction.atomic
 def _pay_chunk(run: PaymentRun, size: int, writer) -> int:
     """Instruct up to ``size`` payable deliveries in one transaction; return how many.
+
+    Set-based: the payable rows are locked and selected by key only (``SELECT id, supplier_id
+    … FOR UPDATE SKIP LOCKED``); their payment lines are copied by the server from the
+    deliveries (one ``INSERT … SELECT``), the deliveries are set ``instructed`` by one
+    ``UPDATE`` and their history rows written by one ``INSERT … SELECT`` — no delivery, line
+    or history row is built in Python.
 
     A supplier without bank details cannot be paid: its deliveries wait (and are flagged due
     soon and overdue like any unpaid delivery) until its account is recorded.
@@ -154,32 +170,45 @@ def _pay_chunk(run: PaymentRun, size: int, writer) -> int:
         .filter(status=DeliveryStatus.ACCEPTED, accepted_on__lte=run.as_of)
         .exclude(supplier__bank_account="").exclude(supplier__bank_name="")
         .order_by("id")
-        .values_list("id", "supplier_id", "hospital_id", "amount", "accepted_on", "due_on")[:size]
+        .values_list("id", "supplier_id")[:size]
     )
     if not rows:
         return 0
     supplier_ids = {r[1] for r in rows}
-    orders = dict(PaymentOrder.objects.filter(run=run, supplier_id__in=supplier_ids).values_list("supplier_id", "id"))
-    missing = supplier_ids - orders.keys()
+    have = set(PaymentOrder.objects.filter(run=run, supplier_id__in=supplier_ids).values_list("supplier_id", flat=True))
+    missing = supplier_ids - have
     if missing:
         codes = dict(Supplier.objects.filter(pk__in=missing).values_list("pk", "code"))
         bulk_create_audited(
-            [PaymentOrder(run=run, supplier_id=sid, number=f"ZF{run.as_of:%Y%m%d}-{codes[sid]}") for sid in missing],
+            [PaymentOrder(run=run, supplier_id=sid, number=f"ZF{run.as_of:%Y%m%d}-{codes[sid]}")
+             for sid in sorted(missing)],
             PaymentOrder, actor=writer, reason=_("供应商直接结算付款单"),
         )
-        orders = dict(PaymentOrder.objects.filter(run=run, supplier_id__in=supplier_ids)
-                      .values_list("supplier_id", "id"))
-    as_of = run.as_of
-    PaymentLine.objects.bulk_create(
-        [PaymentLine(order_id=orders[sid], delivery_id=did, hospital_id=hid, amount=amount, accepted_on=accepted_on,
-                     due_on=due_on, state=LineState.INSTRUCTED)
-         for did, sid, hid, amount, accepted_on, due_on in rows],
-        batch_size=2500,
-    )
     ids = [r[0] for r in rows]
-    Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.INSTRUCTED)
+    qn = connection.ops.quote_name
+    deliveries, lines, orders = (qn(m._meta.db_table) for m in (Delivery, PaymentLine, PaymentOrder))
+    pg = connection.vendor == "postgresql"
+    source, where, keys = _keyed(deliveries, ids)
+    with connection.cursor() as cursor:
+        # What ``PaymentLine(order=…, delivery=d, hospital=d.hospital, amount=d.amount, …)``
+        # would write, every other column at its default.
+        cursor.execute(
+            f"INSERT INTO {lines} (order_id, delivery_id, hospital_id, amount, accepted_on, due_on, state, paid_on, "
+            f"bank_reference, days_to_pay, on_time) "
+            f"SELECT o.id, d.id, d.hospital_id, d.amount, d.accepted_on, d.due_on, %s, NULL, '', NULL, NULL "
+            f"FROM {source} JOIN {orders} o ON o.run_id = %s AND o.supplier_id = d.supplier_id "
+            f"WHERE {where}",
+            [LineState.INSTRUCTED, *keys, run.pk] if pg else [LineState.INSTRUCTED, run.pk, *keys])
+        if cursor.rowcount != len(ids):  # every locked delivery has its supplier's order: by construction
+            raise DatabaseError(f"payment run {run.as_of}: {cursor.rowcount} lines for {len(ids)} deliveries")
+        if pg:  # one UPDATE … FROM the unnested keys
+            cursor.execute(f"UPDATE {deliveries} d SET status = %s FROM unnest(%s::bigint[]) AS k(id) WHERE d.id = k.id",
+                           [DeliveryStatus.INSTRUCTED, ids])
+        else:
+            cursor.execute(f"UPDATE {deliveries} SET status = %s WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                           [DeliveryStatus.INSTRUCTED, *ids])
     history_from_rows(Delivery, ids, actor=writer,
-                      reason=_("支付批次 %(date)s 已发支付指令") % {"date": as_of.isoformat()})
+                      reason=_("支付批次 %(date)s 已发支付指令") % {"date": run.as_of.isoformat()})
     return len(rows)
 
 

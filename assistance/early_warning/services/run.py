@@ -19,18 +19,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import CharField, Count, DateField, DecimalField, Exists, F, OuterRef, Q, Value
+from django.db.models import Count, DecimalField, F, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims.models import PersonYearLedger
 from claims.public import year_to_date_out_of_pocket_expression
-from members.models import Enrollment, Identity, IdentityKind, Scheme
+from members.models import Enrollment, Identity, IdentityKind, Person, Scheme
 from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, history_insert_select
 from yibao_site.models import Region, RegionLevel
@@ -96,49 +94,74 @@ def _units(region: Region, month: date) -> list[Unit]:
     return units
 
 
-def _valid_in_month(month: date) -> Q:
-    return Q(valid_from__lte=rules.month_end(month)) & (Q(valid_to__isnull=True) | Q(valid_to__gte=month))
-
-
 # Column order of the INSERT; the SELECT annotates the same names with a ``w_`` prefix.
 _WARNING_COLUMNS = ["run_id", "person_id", "township_id", "kind", "month", "out_of_pocket", "threshold", "is_new",
                     "status", "determined_department", "determination_note"]
 
 
-def _candidates(*, run: WarningRun, units: list[Unit], kind: str, line: Decimal, kinds: tuple[str, ...]):
-    """The SELECT of one kind for a group of counties sharing ``line``."""
-    month = run.month
+def _ledger_candidates(*, month: date, line: Decimal):
+    """The ledger rows of ``month``'s year whose year-to-date out-of-pocket through ``month``
+    is above ``line`` (the lower of the group's two lines): ``(w_person_id, w_ytd)``."""
     money = DecimalField(max_digits=14, decimal_places=2)
-    within = reduce(or_, [Q(person__township__path__startswith=u.region.path) for u in units])
-    identities = Identity.objects.filter(_valid_in_month(month), person=OuterRef("person_id"))
     # The month columns are sums of settled out-of-pocket by service month (a reversal takes
     # back exactly what its claim added), so none is negative and year-to-date through month M
     # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
     # to test (and indexed), that spares the twelve-column sum for almost every row.
-    qs = (PersonYearLedger.objects.filter(within, year=month.year, out_of_pocket__gt=line)
-          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month))
+    qs = (PersonYearLedger.objects.filter(year=month.year, out_of_pocket__gt=line)
+          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id"))
           .filter(w_ytd__gt=Value(line, output_field=money)))
-    if kind == WarningKind.RETURN_TO_POVERTY:
-        qs = qs.filter(Exists(identities.filter(kind__in=kinds)))
-    else:
-        resident = Enrollment.objects.filter(person=OuterRef("person_id"), year=month.year,
-                                             scheme=Scheme.RESIDENT, active=True)
-        qs = qs.filter(Exists(resident)).exclude(Exists(identities))
-    last_month = PersonWarning.objects.filter(person=OuterRef("person_id"), kind=kind, month=rules.previous_month(month))
-    qs = qs.annotate(
-        w_run_id=Value(run.pk),
-        w_person_id=F("person_id"),
-        w_township_id=F("person__township_id"),
-        w_kind=Value(kind, output_field=CharField()),
-        w_month=Value(month, output_field=DateField()),
-        w_out_of_pocket=F("w_ytd"),
-        w_threshold=Value(line, output_field=money),
-        w_is_new=~Exists(last_month),
-        w_status=Value(WarningStatus.OPEN, output_field=CharField()),
-        w_determined_department=Value("", output_field=CharField()),
-        w_determination_note=Value("", output_field=CharField()),
+    return qs.order_by().values_list("w_person_id", "w_ytd")
+
+
+def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal, return_kinds: tuple[str, ...],
+                     into_line: Decimal) -> tuple[str, list]:
+    """The SELECT of both lists of a group of counties sharing their lines, in one pass over
+    the ledger (columns in the order of ``_WARNING_COLUMNS``).
+
+    A person of the group's counties holding an identity of the return kinds valid in the
+    month is on the return list when above the return line; one holding no identity valid in
+    the month, enrolled in the resident scheme for the year, is on the into list when above
+    the into line; anyone else is on neither.  "New" = not on the previous calendar month's
+    list of the same kind.  The identities valid in the month are read once (grouped per
+    person, hashed), not probed per candidate; persons are read by key for the candidates
+    above the line only.
+    """
+    qn = connection.ops.quote_name
+    month = run.month
+    candidates, cparams = _ledger_candidates(month=month, line=min(return_line, into_line)).query.sql_with_params()
+    identity, enrolment, warning, person, region = (
+        qn(m._meta.db_table) for m in (Identity, Enrollment, PersonWarning, Person, Region))
+    kinds = sorted(return_kinds) or [""]  # an empty list of kinds: nobody is on the return list
+    money = "CAST(%s AS NUMERIC)"
+    is_return = "i.ret = 1"
+    kind = f"CASE WHEN {is_return} THEN %s ELSE %s END"
+    within = " OR ".join(["r.path LIKE %s"] * len(units))
+    # The candidates are a fenced sub-query (``OFFSET 0``) on PostgreSQL: planned on their own
+    # (a bitmap scan of the ledger's (year, out_of_pocket) index), not merged with the joins
+    # under a guess at how selective the year-to-date sums are.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"SELECT %s, c.w_person_id, p.township_id, {kind}, %s, c.w_ytd, "
+        f"CASE WHEN {is_return} THEN {money} ELSE {money} END, "
+        f"CASE WHEN lm.id IS NULL THEN %s ELSE %s END, %s, '', '' "
+        f"FROM ({candidates}{fence}) c "
+        f"LEFT JOIN (SELECT person_id, MAX(CASE WHEN kind IN ({', '.join(['%s'] * len(kinds))}) THEN 1 ELSE 0 END) AS ret "
+        f"           FROM {identity} WHERE valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s) "
+        f"           GROUP BY person_id) i ON i.person_id = c.w_person_id "
+        f"JOIN {person} p ON p.id = c.w_person_id "
+        f"JOIN {region} r ON r.id = p.township_id AND ({within}) "
+        f"LEFT JOIN {warning} lm ON lm.person_id = c.w_person_id AND lm.month = %s AND lm.kind = {kind} "
+        f"WHERE ({is_return} AND c.w_ytd > {money}) "
+        f"   OR (i.person_id IS NULL AND c.w_ytd > {money} AND EXISTS ("
+        f"       SELECT 1 FROM {enrolment} e WHERE e.person_id = c.w_person_id AND e.year = %s AND e.scheme = %s "
+        f"       AND e.active = %s))"
     )
-    return qs.order_by().values_list(*[f"w_{c}" for c in _WARNING_COLUMNS])
+    rk, ik = WarningKind.RETURN_TO_POVERTY.value, WarningKind.INTO_POVERTY.value
+    params = [run.pk, rk, ik, month, return_line, into_line, True, False, WarningStatus.OPEN.value,
+              *cparams, *kinds, rules.month_end(month), month, *[f"{u.region.path}%" for u in units],
+              rules.previous_month(month), rk, ik,
+              return_line, into_line, month.year, Scheme.RESIDENT.value, True]
+    return sql, params
 
 
 def _insert_select(table: str, columns: list[str], select_sql: str, params) -> int:
@@ -149,15 +172,15 @@ def _insert_select(table: str, columns: list[str], select_sql: str, params) -> i
 
 
 def _write_warnings(run: WarningRun, units: list[Unit]) -> None:
+    """One ``INSERT … SELECT`` per group of counties sharing their lines (usually one)."""
     groups: dict[tuple, list[Unit]] = defaultdict(list)
     for unit in units:
         groups[unit.group_key()].append(unit)
     table = PersonWarning._meta.db_table
     for (return_line, return_kinds, into_line), members in groups.items():
-        for kind, line in ((WarningKind.RETURN_TO_POVERTY, return_line), (WarningKind.INTO_POVERTY, into_line)):
-            sql, params = _candidates(run=run, units=members, kind=kind, line=line,
-                                      kinds=return_kinds).query.sql_with_params()
-            _insert_select(table, _WARNING_COLUMNS, sql, params)
+        sql, params = _warnings_select(run=run, units=members, return_line=return_line, return_kinds=return_kinds,
+                                       into_line=into_line)
+        _insert_select(table, _WARNING_COLUMNS, sql, params)
 
 
 def _write_history(run: WarningRun, actor) -> None:
