@@ -8,7 +8,7 @@
 Each job is a module in bench/jobs/ with ``run(ctx) -> list[dict]``; a row has the keys
 job, scale, database, seconds, rows_per_s, reference (the reference figure measured in the
 same run, see ../shared/PERFORMANCE.md) and, where the job has a target, ratio (the job against
-that reference, as text), target and met ("yes"/"no"). The database is created afresh for the
+that reference) and target (with whether it was met). The database is created afresh for the
 run; the load average before and after each job is printed with the table.
 """
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main() -> int:
         loads.append(os.getloadavg()[0])
         print(f"  {name} done in {time.perf_counter() - started:.1f}s (load average {loads[-1]:.1f})", flush=True)
 
-    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference", "ratio", "target", "met"]
+    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference", "ratio", "target"]
     widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in header] if rows else [len(h) for h in header]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))

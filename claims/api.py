@@ -78,8 +78,10 @@ class ClaimViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
             external_ref=data.get("external_ref") or None, source=ClaimSource.API, actor=request.user,
             disease=data.get("disease", ""), diagnosis=data.get("diagnosis", ""),
             in_region=data.get("in_region", True))
-        return Response(ClaimSerializer(claim, context=self.get_serializer_context()).data,
-                        status=status.HTTP_201_CREATED)
+        if claim.person_id == data["person"].pk and not Claim.person.field.is_cached(claim):
+            claim.person = data["person"]  # the answer names the person already loaded: no second SELECT
+        serializer.instance = claim  # the same ClaimSerializer answers: its fields are built once
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReverseSerializer, responses={201: ClaimSerializer})
     @action(detail=True, methods=["post"])

@@ -7,13 +7,13 @@ from rest_framework import serializers
 
 from members.models import Person, Scheme
 from members.public import MaskedIdMixin, ScopedPersonField
-from yibao_site.api_base import MoneyField
+from yibao_site.api_base import CachedFieldsMixin, FastRepresentationMixin, MoneyField
 from yibao_site.models import Region
 
 from .models import Claim, Fund, FundEntry, FundEntryKind, VisitType
 
 
-class ClaimSerializer(MaskedIdMixin, serializers.ModelSerializer):
+class ClaimSerializer(MaskedIdMixin, FastRepresentationMixin, CachedFieldsMixin, serializers.ModelSerializer):
     """A claim: the input fields of API.md plus every tier's amount (read-only)."""
 
     id_fields = ("person",)

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from yibao_site.api_base import MoneyField
+from yibao_site.api_base import CachedFieldsMixin, FastRepresentationMixin, MoneyField
 from yibao_site.models import Region
 from yibao_site.scoping import scope_queryset
 
@@ -53,7 +53,7 @@ class ScopedPersonField(serializers.SlugRelatedField):
         return super().to_internal_value(str(data).strip().upper())
 
 
-class PersonSerializer(MaskedIdMixin, serializers.ModelSerializer):
+class PersonSerializer(MaskedIdMixin, FastRepresentationMixin, CachedFieldsMixin, serializers.ModelSerializer):
     id_fields = ("id_number",)
     id_number = serializers.CharField(max_length=18)
     village = serializers.CharField(source="village.code", max_length=12)

@@ -3,7 +3,9 @@ no full ``COUNT(*)`` per page, an index for every filter).
 
 N persons (default 1 M on PostgreSQL, 20 000 on SQLite) are written with ``COPY`` (bench data:
 no history), ~8 % holding a subsistence identity; then the change list is fetched in-process
-(Django's test client, logged in as a supervisor and as a township agent) — the first page,
+(Django's test client, logged in as a supervisor and as a window clerk bound to one township —
+township agents never enter the admin (they are sent to the login page); their own person search,
+``/agent/persons/?q=``, is measured instead) — the first page,
 deep pages, each filter and both searches — 20 times each, and the p95 reported per kind.
 The reference is the same page of a 50-row list: a bare ``SELECT … ORDER BY id LIMIT 50``.
 """
@@ -57,6 +59,8 @@ def run(ctx) -> list[dict]:
     log(f"  {n} persons written in {time.perf_counter() - started:.1f}s")
 
     staff_save(username="bench_list_super", role="supervisor", password="bench-pass-2026")
+    staff_save(username="bench_list_town", role="window_clerk", township_code=j.townships[0].code,
+               password="bench-pass-2026")
     staff_save(username="bench_list_agent", role="township_agent", township_code=j.townships[0].code,
                password="bench-pass-2026")
     from yibao_site.models import User
@@ -73,11 +77,15 @@ def run(ctx) -> list[dict]:
         "search ID prefix": f"/admin/members/person/?q={ID_COUNTY}1975",
     }
     rows, all_samples = [], []
-    for who in ("bench_list_super", "bench_list_agent"):
+    agent_pages = {"search name": "/agent/persons/?q=%E5%88%97%E8%A1%A8123",
+                   "search ID prefix": f"/agent/persons/?q={ID_COUNTY}1975"}
+    whose = {"bench_list_super": "supervisor", "bench_list_town": "clerk bound to a township",
+             "bench_list_agent": "township agent, /agent/persons/"}
+    for who in whose:
         client = Client()
         client.force_login(User.objects.get(username=who))
-        for label, url in pages.items():
-            if who == "bench_list_agent" and label in ("filter township", "a deep page"):
+        for label, url in (agent_pages if who == "bench_list_agent" else pages).items():
+            if who == "bench_list_town" and label in ("filter township", "a deep page"):
                 continue
             statuses = {client.get(url).status_code}
             samples = []
@@ -88,7 +96,7 @@ def run(ctx) -> list[dict]:
             if statuses != {200}:
                 log(f"  {url}: HTTP {sorted(statuses)}")
             all_samples.extend(samples)
-            rows.append({"job": f"admin persons list, {label} ({'supervisor' if 'super' in who else 'agent'})",
+            rows.append({"job": f"admin persons list, {label} ({whose[who]})",
                          "scale": n, "database": ctx.database_label, "seconds": "",
                          "rows_per_s": "", "p95_ms": round(_p95(samples)), "median_ms": round(statistics.median(samples) * 1000),
                          "statuses": sorted(statuses)})
@@ -101,9 +109,12 @@ def run(ctx) -> list[dict]:
     worst = max(r["p95_ms"] for r in rows)
     for r in rows:
         bad = "" if r["statuses"] == [200] else f"; HTTP {r['statuses']}"
+        r["seconds"] = round(r["p95_ms"] / 1000, 3)
         r["reference"] = f"p95 {r['p95_ms']} ms (median {r['median_ms']} ms); bare 50-row SELECT p95 {ref:.1f} ms{bad}"
-        r["target"] = "p95 ≤ 300 ms"
+        r["ratio"] = f"{r['p95_ms'] / ref:.0f}× the bare SELECT" if ref else "—"
+        r["target"] = "p95 ≤ 300 ms" + (" ✓" if r["p95_ms"] <= 300 and not bad else " ✗")
     rows.append({"job": "admin persons list, worst p95 of all the above", "scale": n, "database": ctx.database_label,
-                 "reference": f"{worst} ms", "target": "p95 ≤ 300 ms"})
+                 "seconds": round(worst / 1000, 3), "reference": f"{worst} ms",
+                 "target": "p95 ≤ 300 ms" + (" ✓" if worst <= 300 else " ✗")})
     connection.close()
     return rows
