@@ -9,6 +9,31 @@ from __future__ import annotations
 from django.db.models import Field, Lookup
 
 
+_ARRAY_TYPES = {int: "bigint[]", str: "text[]"}
+
+
+def array_literal(values: list) -> str | None:
+    """``values`` as a PostgreSQL array literal (``{1,2}``, ``{"a","b"}``) when they are all
+    ints or all strings, else ``None``.  psycopg's client-side binding dumps a list element by
+    element in Python; a literal built by ``join`` is one string (an import sends 5 000 keys a
+    batch).  Every string element is double-quoted with ``\\`` and ``"`` escaped, so any text
+    round-trips."""
+    if not values:
+        return None
+    kind = type(values[0])
+    if kind is int:
+        if not all(type(v) is int for v in values):
+            return None
+        return "{" + ",".join(map(str, values)) + "}"
+    if kind is str:
+        if not all(type(v) is str for v in values):
+            return None
+        if any("\\" in v or '"' in v for v in values):
+            values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+        return '{"' + '","'.join(values) + '"}'
+    return None
+
+
 class Any(Lookup):
     lookup_name = "any"
     prepare_rhs = False
@@ -24,6 +49,9 @@ class Any(Lookup):
         if not values:
             return "1 = 0", []
         if connection.vendor == "postgresql":
+            literal = array_literal(values)
+            if literal is not None:  # one text parameter, cast by the server (no per-element dump)
+                return f"{lhs} = ANY(%s::{_ARRAY_TYPES[type(values[0])]})", [*lhs_params, literal]
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
 

@@ -32,3 +32,19 @@ def test_screen_rows_equals_cell_by_cell():
     assert unsafe == expected_unsafe
     assert out == [row if i in expected_unsafe else _normalised_digits(row) for i, row in enumerate(rows)]
     assert out[2] == {"a": "123", "b": "李四"} and out[0] is rows[0]
+
+
+def test_any_lookup_array_literal_round_trips(db):
+    """``field__any`` sends ints and strings as one array literal on PostgreSQL: every text
+    survives (quotes, backslashes, commas, braces, the word NULL), and mixed lists take the
+    driver's path."""
+    from yibao_site.lookups import array_literal
+    from yibao_site.models import Region
+
+    assert array_literal([1, 2, 3]) == "{1,2,3}" and array_literal([1, "2"]) is None and array_literal([]) is None
+    codes = ['a"b', "c\\d", "e,f", "{g}", "NULL", " h ", "中文"]
+    for i, code in enumerate(codes):
+        Region.objects.create(code=code, name=f"r{i}", level="village", path=f"/x{i}/")
+    assert sorted(Region.objects.filter(code__any=codes).values_list("code", flat=True)) == sorted(codes)
+    pks = list(Region.objects.filter(code__any=codes).values_list("pk", flat=True))
+    assert Region.objects.filter(pk__any=pks).count() == len(codes)
