@@ -117,8 +117,8 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     existing = set(PersonalAccount.objects.filter(person_id__any=person_ids).values_list("person_id", flat=True))
     missing = [(pid, first) for pid in person_ids if pid not in existing]
     if missing:
-        insert_rows_audited(PersonalAccount, ("person_id", "opened_on"), missing, actor=actor,
-                            reason=_("开设个人账户"))
+        insert_rows_audited(PersonalAccount, ("person_id", "opened_on", "balance", "closed_on"),
+                            [(pid, on, ZERO, None) for pid, on in missing], actor=actor, reason=_("开设个人账户"))
         report.accounts_opened = len(missing)
     accounts = {pid: (pk, balance) for pk, pid, balance in PersonalAccount.objects.select_for_update()
                 .filter(person_id__any=person_ids, closed_on__isnull=True).order_by("pk")
@@ -153,11 +153,11 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
         balance += amount
         accounts[person_id] = (account_id, balance)
         balances[account_id] = balance
-        entries.append((account_id, EntryKind.CREDIT, amount, balance, first, first, memo, version))
+        entries.append((account_id, EntryKind.CREDIT, amount, balance, first, first, memo, version, None, None))
         report.credited += 1
         report.amount += amount
     insert_rows_audited(AccountEntry, ("account_id", "kind", "amount", "balance_after", "on", "month", "memo",
-                                       "policy_version"), entries, actor=actor, reason=_("个人账户按月划入"))
+                                       "policy_version", "relative_id", "enrollment_id"), entries, actor=actor, reason=_("个人账户按月划入"))
     _set_balances(balances, actor=actor, reason=_("个人账户按月划入"))
     return report
 
