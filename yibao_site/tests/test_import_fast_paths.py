@@ -48,3 +48,15 @@ def test_any_lookup_array_literal_round_trips(db):
     assert sorted(Region.objects.filter(code__any=codes).values_list("code", flat=True)) == sorted(codes)
     pks = list(Region.objects.filter(code__any=codes).values_list("pk", flat=True))
     assert Region.objects.filter(pk__any=pks).count() == len(codes)
+
+
+def test_any_lookup_skips_preparation_only_for_plain_keys():
+    from members.models import Enrollment, Person
+    from yibao_site.lookups import _plain
+
+    assert _plain(Enrollment._meta.get_field("person"), [1, 2])
+    assert not _plain(Enrollment._meta.get_field("person"), [1, "2"])
+    assert not _plain(Enrollment._meta.get_field("person"), [True])
+    assert _plain(Person._meta.get_field("id_number"), ["420302"])
+    assert not _plain(Person._meta.get_field("id_number"), [420302])
+    assert not _plain(Person._meta.get_field("birth_date"), ["2020-01-01"])
