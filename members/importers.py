@@ -193,6 +193,8 @@ class EnrollmentImporter(BulkImporter):
         self.file_years: dict[str, set[int]] = defaultdict(set)
         self.townships: dict[int, Region] = {}
         self.policies: dict[tuple[int, int, str, str], services.EnrolmentPolicy] = {}
+        self.collection_starts: dict[int, date] = {}  # by id() of a policy held in self.policies
+        self.computed: dict[tuple, dict] = {}  # enrolment_fields of rows alike (see clean_row)
 
     def run(self, rows, **kwargs):
         rows = self._map_headers(list(rows))
@@ -264,12 +266,29 @@ class EnrollmentImporter(BulkImporter):
             if y < (year or 0):
                 history.setdefault(y, rules.PriorYear(y))
         status = _text(row, "employee_status")
+        policy = self.policy(person, year, scheme, status)
+        subsidy = self.subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO
+        # The derived fields depend on the person only through the birth date, and on it only
+        # when the person was born on or after the payment or the collection period's start
+        # (newborn rule, "paid before birth"): rows alike in everything else are computed once.
+        key = None
+        if policy is not None:
+            start = self.collection_starts.get(id(policy))
+            if start is None:
+                start = self.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
+                    year, policy.collection_start, policy.collection_end).start
+            born = None if person.birth_date < start and person.birth_date <= paid_on else person.birth_date
+            key = (id(policy), year, scheme, status, paid_on, amount, base, via, subsidy, born,
+                   tuple(sorted(history.items())))
+            fields = self.computed.get(key)
+            if fields is not None:
+                return ("new", _EnrolmentRow(**fields, person=person, person_id=person.pk), row)
         fields = services.enrollment_fields(
             person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
-            amount=amount, contribution_base=base, via=via, history=history,
-            policy=self.policy(person, year, scheme, status),
-            subsidy=self.subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO,
+            amount=amount, contribution_base=base, via=via, history=history, policy=policy, subsidy=subsidy,
         )
+        if key is not None:
+            self.computed[key] = {k: v for k, v in fields.items() if k != "person"}
         return ("new", _EnrolmentRow(person_id=person.pk, **fields), row)
 
     def check_file(self, rows, cleaned):

@@ -23,24 +23,28 @@ class Person(models.Model):
     """An insured person (参保人), identified by an 18-character resident ID (GB 11643)."""
 
     id_number = models.CharField(_("公民身份号码"), max_length=18, unique=True, validators=[validate_id_number])
-    name = models.CharField(_("姓名"), max_length=50, db_index=True)
+    # Indexed in Meta (one pattern index serves both ``=`` and the admin's prefix search).
+    name = models.CharField(_("姓名"), max_length=50)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, editable=False)
     birth_date = models.DateField(_("出生日期"), editable=False)
     village = models.ForeignKey(Region, verbose_name=_("村(社区)"), on_delete=models.PROTECT,
                                 related_name="village_persons")
     # Derived from the village (its parent); kept on the row so township scoping and every
     # per-township list is one indexed equality, not a join.
+    # No index of its own: (township, name) below starts with it.
     township = models.ForeignKey(Region, verbose_name=_("乡镇(街道)"), on_delete=models.PROTECT,
-                                 related_name="township_persons", editable=False)
+                                 related_name="township_persons", editable=False, db_index=False)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
-    household_no = models.CharField(_("户号"), max_length=30, blank=True, db_index=True)
+    household_no = models.CharField(_("户号"), max_length=30, blank=True)  # indexed in Meta (equality only)
     # The ID's first six digits name where it was issued, not where the person lives now
     # (people move): a mismatch with the village's county is allowed but flagged.
     id_outside_county = models.BooleanField(_("外地身份证"), default=False, editable=False,
                                             help_text=_("身份证号前六位与居住地所属县(市、区)不一致。"))
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
-    history = HistoricalRecords()
+    # The history is read by record (``id``), date and user only: the person's own indexes
+    # are not copied onto it (an import writes a history row per person).
+    history = HistoricalRecords(no_db_index=["id_number", "name", "household_no", "village", "township"])
 
     SCOPE_TOWNSHIP = "township"
 
@@ -48,8 +52,13 @@ class Person(models.Model):
         verbose_name = _("参保人员")
         verbose_name_plural = _("参保人员")
         ordering = ["id"]
+        # Every index is kept up on each import (issue 14): none is a prefix of another or of
+        # a unique constraint.
         indexes = [
             models.Index(fields=["township", "name"]),
+            # ``name = x`` and ``name LIKE 'x%'`` (the change list's search) under any collation.
+            models.Index(fields=["name"], opclasses=["varchar_pattern_ops"], name="person_name_pattern_idx"),
+            models.Index(fields=["household_no"], name="person_household_idx"),
             # The change list's "外地身份证" filter: the few flagged rows only (small to keep up
             # on import); "not flagged" is nearly everyone and needs no index.
             models.Index(fields=["id"], condition=models.Q(id_outside_county=True), name="person_outside_county_idx"),
@@ -114,7 +123,9 @@ class EnrollmentVia(models.TextChoices):
 class Enrollment(models.Model):
     """One person's enrolment in one scheme for one coverage year (年度参保)."""
 
-    person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="enrollments")
+    # No index of its own: the unique (person, year, scheme) starts with it.
+    person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="enrollments",
+                               db_index=False)
     year = models.PositiveSmallIntegerField(_("参保年度"))
     scheme = models.CharField(_("险种"), max_length=10, choices=Scheme.choices)
     employee_status = models.CharField(_("人员状态"), max_length=12, choices=EmployeeStatus.choices, blank=True)
@@ -127,7 +138,7 @@ class Enrollment(models.Model):
     continuous_years = models.PositiveSmallIntegerField(_("连续参保年数"), default=1, editable=False)
     critical_illness_cap = models.DecimalField(_("大病保险最高支付限额"), max_digits=14, decimal_places=2,
                                                null=True, blank=True, editable=False)
-    active = models.BooleanField(_("有效"), default=True, db_index=True)
+    active = models.BooleanField(_("有效"), default=True)  # nearly every row is active: no index
     via = models.CharField(_("参保渠道"), max_length=10, choices=EnrollmentVia.choices, default=EnrollmentVia.WINDOW)
     contribution_base = models.DecimalField(_("缴费基数(月)"), max_digits=14, decimal_places=2, null=True, blank=True)
     # 单建统筹: a flexible worker paying into the pooling fund only gets no personal account
@@ -144,7 +155,7 @@ class Enrollment(models.Model):
     policy_version = models.CharField(_("政策版本"), max_length=60, blank=True, editable=False)
     created_at = models.DateTimeField(_("登记时间"), default=timezone.now, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["person", "active", "lump_sum"])
 
     SCOPE_TOWNSHIP = "person__township"
 
@@ -159,7 +170,8 @@ class Enrollment(models.Model):
             models.CheckConstraint(condition=models.Q(benefit_end__gte=models.F("benefit_start")),
                                    name="enrollment_benefit_range"),
         ]
-        indexes = [models.Index(fields=["year", "scheme"]), models.Index(fields=["person", "year"])]
+        # (person, year) and person are prefixes of the unique (person, year, scheme).
+        indexes = [models.Index(fields=["year", "scheme"])]
 
     def __str__(self) -> str:
         return f"{self.person_id} {self.year} {self.get_scheme_display()}"
@@ -187,20 +199,23 @@ class IdentitySource(models.TextChoices):
 class Identity(models.Model):
     """A poverty identity from another department's list (困难身份), valid over a period."""
 
-    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.PROTECT, related_name="identities")
+    # No index of its own: the unique (person, kind, valid_from) starts with it.
+    person = models.ForeignKey(Person, verbose_name=_("人员"), on_delete=models.PROTECT, related_name="identities",
+                               db_index=False)
     kind = models.CharField(_("身份类别"), max_length=20, choices=IdentityKind.choices)
     valid_from = models.DateField(_("有效期起"))
     valid_to = models.DateField(_("有效期止"), null=True, blank=True)
     source = models.CharField(_("来源"), max_length=24, choices=IdentitySource.choices)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["person"])
 
     SCOPE_TOWNSHIP = "person__township"
 
     class Meta:
         verbose_name = _("困难身份")
         verbose_name_plural = _("困难身份")
-        indexes = [models.Index(fields=["person", "kind"]), models.Index(fields=["kind", "valid_from"])]
+        # (person, kind) is a prefix of the unique (person, kind, valid_from).
+        indexes = [models.Index(fields=["kind", "valid_from"])]
         constraints = [
             models.UniqueConstraint(fields=["person", "kind", "valid_from"], name="identity_unique_person_kind_from"),
             models.CheckConstraint(condition=models.Q(valid_to__isnull=True) | models.Q(valid_to__gte=models.F("valid_from")),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from .actors import audit_reason
+from .lookups import array_literal
 
 
 def audited_save(instance: Model, *, actor=None, reason: str = "", update_fields: Sequence[str] | None = None) -> Model:
@@ -176,7 +177,12 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
         condition = " AND ".join(f"{qn(meta.get_field(name).column)} = %s" for name in where) or "1 = 1"
         params = params + list(where.values())
     elif cursor.db.vendor == "postgresql":
-        condition, params = f"{qn(meta.pk.column)} = ANY(%s)", params + [list(ids)]
+        ids = list(ids)  # integer keys as one text parameter, not a list dumped element by element
+        literal = array_literal(ids) if ids and type(ids[0]) is int else None
+        if literal is not None:
+            condition, params = f"{qn(meta.pk.column)} = ANY(%s::bigint[])", params + [literal]
+        else:
+            condition, params = f"{qn(meta.pk.column)} = ANY(%s)", params + [list(ids)]
     else:
         condition = f"{qn(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))})"
         params = params + list(ids)

@@ -45,3 +45,22 @@ def test_openapi_schema_includes_claims(client, staff):
     assert res.status_code == 200
     body = res.content.decode()
     assert "/api/v1/claims/{id}/reverse/" in body and "/api/v1/fund-report/" in body
+
+
+def test_demo_backdate_gives_each_record_its_settlement_time(shiyan, staff):
+    """The set-based UPDATE (PostgreSQL) and the per-row path agree: a few days after the
+    service date, 10:00 Shanghai time."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    for i in range(6):
+        p = f.person(shiyan, township=i % 2)
+        f.enrol(p, year=2025)
+    ctx = Ctx(rng=random.Random(3), jurisdiction=shiyan, staff={"demo_clerk": staff["clerk"]},
+              today=date(2026, 3, 15))
+    demo.seed(ctx)
+    claims = list(Claim.objects.filter(year=2025, external_ref__startswith="DEMO-2025-"))
+    assert claims
+    tz = ZoneInfo("Asia/Shanghai")
+    for claim in claims:
+        assert claim.settled_at == datetime.combine(claim.service_date + timedelta(days=claim.pk % 5), time(10), tz)

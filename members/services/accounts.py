@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from yibao_site.actors import require_actor
-from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.audit import (
+    audited_save, bulk_create_audited, bulk_update_audited, history_from_rows, insert_rows_audited,
+)
 from yibao_site.dates import add_months
+from yibao_site.models import Region
 from yibao_site.money import ZERO, to_fen
 from yibao_site.policy import PolicyCache, snapshot_version
 
@@ -103,48 +106,78 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     first = month.replace(day=1)
     last = add_months(first, 1) - timedelta(days=1)
     report = CreditRunReport(month=first)
+    # Plain values, no instance per row; keys as one array parameter (``__any``).
     enrollments = list(Enrollment.objects.filter(
         scheme=Scheme.EMPLOYEE, year=first.year, active=True, benefit_start__lte=last, benefit_end__gte=first,
         pooling_only=False,  # 单建统筹: no personal account (004 第十一条(二))
-    ).select_related("person__township").order_by("person_id"))
+    ).order_by("person_id").values_list("person_id", "employee_status", "contribution_base", "person__township_id"))
     if not enrollments:
         return report
-    person_ids = [e.person_id for e in enrollments]
-    existing = {a.person_id: a for a in PersonalAccount.objects.filter(person_id__in=person_ids)}
-    missing = [PersonalAccount(person_id=pid, opened_on=first) for pid in person_ids if pid not in existing]
+    person_ids = [e[0] for e in enrollments]
+    existing = set(PersonalAccount.objects.filter(person_id__any=person_ids).values_list("person_id", flat=True))
+    missing = [(pid, first) for pid in person_ids if pid not in existing]
     if missing:
-        bulk_create_audited(missing, PersonalAccount, actor=actor, reason=_("开设个人账户"))
+        insert_rows_audited(PersonalAccount, ("person_id", "opened_on", "balance", "closed_on"),
+                            [(pid, on, ZERO, None) for pid, on in missing], actor=actor, reason=_("开设个人账户"))
         report.accounts_opened = len(missing)
-    accounts = {a.person_id: a for a in PersonalAccount.objects.select_for_update()
-                .filter(person_id__in=person_ids, closed_on__isnull=True).order_by("pk")}
-    done = set(AccountEntry.objects.filter(account__in=accounts.values(), kind=EntryKind.CREDIT, month=first)
-               .values_list("account_id", flat=True))
+    accounts = {pid: (pk, balance) for pk, pid, balance in PersonalAccount.objects.select_for_update()
+                .filter(person_id__any=person_ids, closed_on__isnull=True).order_by("pk")
+                .values_list("pk", "person_id", "balance")}
+    done = set(AccountEntry.objects.filter(account_id__any=[a[0] for a in accounts.values()], kind=EntryKind.CREDIT,
+                                           month=first).values_list("account_id", flat=True))
+    townships = Region.objects.in_bulk({e[3] for e in enrollments})
     cache = PolicyCache()
-    entries, touched = [], []
-    for enr in enrollments:
-        account = accounts.get(enr.person_id)
+    terms: dict[int, tuple] = {}  # per township: the month's rates and policy version, worked out once
+    memo = _("%(month)s 个人账户划入") % {"month": first.strftime("%Y-%m")}
+    entries, balances = [], {}
+    for person_id, status, base, township_id in enrollments:
+        account = accounts.get(person_id)
         if account is None:
             continue
-        if account.pk in done:
+        account_id, balance = account
+        if account_id in done:
             report.already += 1
             continue
-        snap = cache.get(enr.person.township, first)
-        amount = rules.monthly_credit(
-            status=enr.employee_status, contribution_base=enr.contribution_base,
-            rates={s: snap.decimal(f"account.credit_rate.{s}") for s in (EmployeeStatus.IN_SERVICE, EmployeeStatus.FLEXIBLE)},
-            retiree_pension_base=snap.decimal("account.retiree.pension_base"),
-            retiree_rate=snap.decimal("account.retiree.rate"),
-        )
+        term = terms.get(township_id)
+        if term is None:
+            snap = cache.get(townships[township_id], first)
+            term = terms[township_id] = (
+                {s: snap.decimal(f"account.credit_rate.{s}") for s in (EmployeeStatus.IN_SERVICE, EmployeeStatus.FLEXIBLE)},
+                snap.decimal("account.retiree.pension_base"), snap.decimal("account.retiree.rate"),
+                snapshot_version(snap))
+        rates, pension_base, retiree_rate, version = term
+        amount = rules.monthly_credit(status=status, contribution_base=base, rates=rates,
+                                      retiree_pension_base=pension_base, retiree_rate=retiree_rate)
         if amount <= 0:
             continue
-        account.balance += amount
-        entries.append(AccountEntry(account=account, kind=EntryKind.CREDIT, amount=amount,
-                                    balance_after=account.balance, on=first, month=first,
-                                    memo=_("%(month)s 个人账户划入") % {"month": first.strftime("%Y-%m")},
-                                    policy_version=snapshot_version(snap)))
-        touched.append(account)
+        balance += amount
+        accounts[person_id] = (account_id, balance)
+        balances[account_id] = balance
+        entries.append((account_id, EntryKind.CREDIT, amount, balance, first, first, memo, version, None, None))
         report.credited += 1
         report.amount += amount
-    bulk_create_audited(entries, AccountEntry, actor=actor, reason=_("个人账户按月划入"))
-    bulk_update_audited(touched, PersonalAccount, ["balance"], actor=actor, reason=_("个人账户按月划入"))
+    insert_rows_audited(AccountEntry, ("account_id", "kind", "amount", "balance_after", "on", "month", "memo",
+                                       "policy_version", "relative_id", "enrollment_id"), entries, actor=actor, reason=_("个人账户按月划入"))
+    _set_balances(balances, actor=actor, reason=_("个人账户按月划入"))
     return report
+
+
+def _set_balances(balances: dict[int, Decimal], *, actor, reason: str) -> None:
+    """Write the accounts' new balances (account id → balance), each with its ``~`` history row:
+    on PostgreSQL one ``UPDATE … FROM unnest`` and one ``INSERT … SELECT`` of the history;
+    elsewhere ``bulk_update_audited`` of the (locked) instances."""
+    if not balances:
+        return
+    ids = list(balances)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {PersonalAccount._meta.db_table} AS a SET balance = v.balance "
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, balance) WHERE a.id = v.id",
+                [ids, [balances[i] for i in ids]])
+        history_from_rows(PersonalAccount, ids, actor=actor, reason=reason)
+        return
+    accounts = list(PersonalAccount.objects.filter(pk__any=ids).order_by("pk"))
+    for account in accounts:
+        account.balance = balances[account.pk]
+    bulk_update_audited(accounts, PersonalAccount, ["balance"], actor=actor, reason=reason)

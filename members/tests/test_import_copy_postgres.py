@@ -58,3 +58,35 @@ def test_large_files_of_persons_enrolments_and_identities(shiyan, staff):
     assert Identity.objects.get(person=stored).valid_to is None
     assert Identity.history.filter(history_type="+", history_user_id=staff["clerk"].pk).count() == N
     assert run("identities", csv_bytes(header, idents)).unchanged == N
+
+
+def test_monthly_credit_of_many_accounts_takes_the_copy_door(shiyan, staff):
+    """Above the COPY threshold the credit run opens accounts, writes entries by COPY and the
+    balances by one UPDATE: the same amounts, balances and history as the per-row rules."""
+    from members import services
+    from members.models import AccountEntry, PersonalAccount
+    from yibao_site.actors import system_actor
+
+    ids = _ids(N)
+    persons = [[idn, f"人{i}", shiyan.village(i % 2, 0).code, "", ""] for i, idn in enumerate(ids)]
+    assert run("persons", csv_bytes(HEADER, persons), actor=staff["clerk"]).ok
+    header = ["person", "year", "scheme", "employee_status", "paid_on", "contribution_base"]
+    rows = [[idn, 2025, "employee", "retired" if i % 3 == 0 else "in_service", "2025-01-10", "" if i % 3 == 0 else "5000"]
+            for i, idn in enumerate(ids)]
+    assert run("enrollments", csv_bytes(header, rows), actor=staff["clerk"]).ok
+    PersonalAccount.objects.all().delete()  # let the run open them (the COPY door for accounts too)
+    actor = system_actor("members.account_credit_month")
+    report = services.account_credit_month(month=date(2025, 3, 1), actor=actor)
+    assert report.accounts_opened == N and report.credited == N
+    again = services.account_credit_month(month=date(2025, 3, 1), actor=actor)
+    assert (again.credited, again.already) == (0, N)
+    second = services.account_credit_month(month=date(2025, 4, 1), actor=actor)
+    assert second.credited == N
+    for account in PersonalAccount.objects.all():
+        entries = list(AccountEntry.objects.filter(account=account).order_by("month"))
+        assert [e.month for e in entries] == [date(2025, 3, 1), date(2025, 4, 1)]
+        assert entries[0].amount == entries[1].amount > 0
+        assert entries[1].balance_after == account.balance == 2 * entries[0].amount
+        assert entries[0].relative_id is None and entries[0].enrollment_id is None
+    assert PersonalAccount.history.filter(history_type="~").count() == 2 * N
+    assert AccountEntry.history.filter(history_type="+").count() == 2 * N

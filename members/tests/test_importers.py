@@ -154,3 +154,33 @@ def test_import_data_command_exits_non_zero_on_a_bad_file(shiyan, tmp_path, caps
     assert Person.objects.count() == 0
     call_command("import_data", "persons", str(path), "--quiet")
     assert Person.objects.count() == 2
+
+
+def test_enrollments_rows_alike_computed_once_give_what_each_row_gives(shiyan):
+    """The importer computes the derived fields once for rows alike (same policy, payment,
+    history; birth date only where it matters): every row equals its own computation,
+    including persons born in the collection period and a person with an earlier year."""
+    from members import rules, services
+    from members.importers import EnrollmentImporter
+
+    births = [date(1980, 5, 1), date(1981, 6, 2), date(2023, 11, 1), date(2023, 11, 20), date(1990, 1, 1)]
+    people = [register(shiyan, birth=b) for b in births]
+    header = ["person", "year", "scheme", "paid_on"]
+    rows = [[p.id_number, 2024, "resident", "2023-12-01"] for p in people]
+    rows.append([people[4].id_number, 2025, "resident", "2024-11-01"])  # a second year: history
+    rows.append([people[0].id_number, 2025, "resident", "2025-02-10"])  # late: waiting period
+    importer = EnrollmentImporter()
+    report = importer.run(read_table(csv_bytes(header, rows), filename="x.csv"))
+    assert report.ok, [str(e) for e in report.errors]
+    derived = ("amount", "benefit_start", "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap",
+               "newborn", "break_years", "policy_version")
+    for p in people:
+        history = {}
+        for e in Enrollment.objects.filter(person=p).order_by("year"):
+            ref = importer.persons[p.id_number]
+            expected = services.enrollment_fields(
+                person=ref, year=e.year, scheme=e.scheme, paid_on=e.paid_on, via=e.via, history=history,
+                policy=importer.policy(ref, e.year, e.scheme, ""))
+            assert tuple(getattr(e, f) for f in derived) == tuple(expected[f] for f in derived), (p.birth_date, e.year)
+            history[e.year] = rules.PriorYear(e.year, e.waiting_period)
+    assert len(importer.computed) < len(rows)
