@@ -84,16 +84,54 @@ def _coverage_on(ctx: _Context, person_id: int, on: date) -> selectors.Coverage 
     return current
 
 
-def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], PersonYearLedger]:
+class LedgerRow:
+    """A locked ledger row as settlement needs it: its key, amounts and count (no model
+    instance: 30 decimal fields per row cost more to build than to settle)."""
+
+    __slots__ = ("pk", "person_id", "year", *rules.LEDGER_FIELDS, "claims_count", "updated_at")
+
+    def __init__(self, pk, person_id, year, amounts, claims_count, updated_at=None):
+        self.pk, self.person_id, self.year = pk, person_id, year
+        for name, value in zip(rules.LEDGER_FIELDS, amounts):
+            setattr(self, name, value)
+        self.claims_count, self.updated_at = claims_count, updated_at
+
+    @property
+    def id(self):
+        return self.pk
+
+    @property
+    def basic_paid(self):
+        return self.basic_inpatient_paid + self.basic_outpatient_paid + self.basic_chronic_paid
+
+
+_LOCK_COLUMNS = ("id", "person_id", "year", *rules.LEDGER_FIELDS, "claims_count")
+
+
+def _row_of(values) -> LedgerRow:
+    return LedgerRow(values[0], values[1], values[2], values[3:-1], values[-1])
+
+
+def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], LedgerRow]:
     """Lock the ledger rows of ``keys`` in (person, year) order, creating the missing ones
-    first (under the unique (person, year) constraint a concurrent creator makes that a no-op)."""
+    first (under the unique (person, year) constraint a concurrent creator makes that a no-op).
+
+    By key and only the columns settlement needs; on PostgreSQL the ids travel as one array
+    (``= ANY``) and the missing rows are written by one ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING`` (the rows it inserted are this transaction's; only those a concurrent
+    settlement created first are locked again)."""
+    if not keys:
+        return {}
+    if connection.vendor == "postgresql":
+        return _lock_ledgers_pg(keys)
     person_ids = {p for p, _ in keys}
     years = {y for _, y in keys}
 
     def lock(pids):
         rows = (PersonYearLedger.objects.select_for_update()
-                .filter(person_id__in=pids, year__in=years).order_by("person_id", "year"))
-        return {(row.person_id, row.year): row for row in rows if (row.person_id, row.year) in keys}
+                .filter(person_id__in=pids, year__in=years).order_by("person_id", "year")
+                .values_list(*_LOCK_COLUMNS))
+        return {(row[1], row[2]): _row_of(row) for row in rows if (row[1], row[2]) in keys}
 
     locked = lock(person_ids)
     missing = sorted(keys - set(locked))
@@ -104,7 +142,40 @@ def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], PersonYea
     return locked
 
 
-def _ledger_state(row: PersonYearLedger) -> dict[str, Decimal]:
+def _lock_ledgers_pg(keys: set[tuple[int, int]]) -> dict[tuple[int, int], LedgerRow]:
+    qn = connection.ops.quote_name
+    table = qn(PersonYearLedger._meta.db_table)
+    columns = ", ".join(qn(c) for c in _LOCK_COLUMNS)
+    years = sorted({y for _, y in keys})
+
+    def lock(pids) -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE person_id = ANY(%s) AND year = ANY(%s) "
+                           f"ORDER BY person_id, year FOR UPDATE", [sorted(pids), years])
+            return {(row[1], row[2]): _row_of(row) for row in cursor.fetchall() if (row[1], row[2]) in keys}
+
+    locked = lock({p for p, _ in keys})
+    missing = sorted(keys - set(locked))
+    if missing:
+        now = timezone.now()
+        zeros = ", ".join("0" for _f in rules.LEDGER_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (person_id, year, {', '.join(qn(f) for f in rules.LEDGER_FIELDS)}, "
+                f"claims_count, updated_at) SELECT k.p, k.y, {zeros}, 0, %s "
+                f"FROM unnest(%s::bigint[], %s::integer[]) AS k(p, y) ORDER BY k.p, k.y "
+                f"ON CONFLICT (person_id, year) DO NOTHING RETURNING id, person_id, year",
+                [now, [p for p, _ in missing], [y for _, y in missing]])
+            zero = rules.ZERO
+            for pk, pid, year in cursor.fetchall():
+                locked[(pid, year)] = LedgerRow(pk, pid, year, [zero] * len(rules.LEDGER_FIELDS), 0)
+        raced = [key for key in missing if key not in locked]
+        if raced:  # created by a concurrent settlement between our lock and our insert
+            locked.update(lock({p for p, _ in raced}))
+    return locked
+
+
+def _ledger_state(row) -> dict[str, Decimal]:
     return {name: getattr(row, name) for name in rules.LEDGER_FIELDS}
 
 
@@ -219,14 +290,30 @@ def _insert_claims(claims: list[Claim], *, actor, reason: str) -> list[Claim]:
 LEDGER_WRITE_FIELDS = (*rules.LEDGER_FIELDS, "claims_count", "updated_at")
 
 
-def _write_ledgers(rows: list[PersonYearLedger]) -> None:
-    """Write the locked ledger rows back: one parameterised UPDATE executed for all rows
-    (``bulk_update``'s CASE expressions over 30 columns cost more than the settlement)."""
+def _write_ledgers(rows) -> None:
+    """Write the locked ledger rows back.  On PostgreSQL one ``UPDATE … FROM unnest(arrays)``
+    for all rows (one statement, one array per column); elsewhere one parameterised UPDATE
+    executed for all rows (``bulk_update``'s CASE expressions over 30 columns cost more than
+    the settlement)."""
+    if not rows:
+        return
     table = PersonYearLedger._meta.db_table
     qn = connection.ops.quote_name
+    stamp = PersonYearLedger._meta.get_field("updated_at")
+    if connection.vendor == "postgresql":
+        names = [qn(name) for name in LEDGER_WRITE_FIELDS]
+        sets = ", ".join(f"{n} = v.{n}" for n in names)
+        types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "timestamptz[]", "bigint[]"]
+        arrays = ", ".join(f"%s::{t}" for t in types)
+        sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
+               f"WHERE l.id = v.id")
+        params = [[getattr(row, name) for row in rows] for name in rules.LEDGER_FIELDS]
+        params += [[row.claims_count for row in rows], [row.updated_at for row in rows], [row.pk for row in rows]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
     sets = ", ".join(f"{qn(name)} = %s" for name in LEDGER_WRITE_FIELDS)
     sql = f"UPDATE {qn(table)} SET {sets} WHERE {qn('id')} = %s"
-    stamp = PersonYearLedger._meta.get_field("updated_at")
     params = [[getattr(row, name) for name in rules.LEDGER_FIELDS]
               + [row.claims_count, stamp.get_db_prep_save(row.updated_at, connection), row.pk] for row in rows]
     with connection.cursor() as cursor:
