@@ -88,7 +88,7 @@ def main() -> int:
         loads.append(os.getloadavg()[0])
         print(f"  {name} done in {time.perf_counter() - started:.1f}s (load average {loads[-1]:.1f})", flush=True)
 
-    header = ["job", "scale", "database", "seconds", "rows_per_s", "reference", "target"]
+    header = ["job", "scale", "database", "seconds", "rows_per_s", "ratio", "target", "reference"]
     widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in header] if rows else [len(h) for h in header]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
