@@ -42,16 +42,143 @@ class _Context:
     offsite: dict[int, list[selectors.OffsitePeriod]] = field(default_factory=dict)
 
 
-def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Context:
+@dataclass
+class _PersonFacts:
+    """What one person's settlement reads, in one statement (:func:`_person_facts`)."""
+
+    coverage: dict
+    assistance: dict
+    latest: dict[tuple[int, int], date]
+    fund_flags: dict[tuple[int, int], list[bool]]  # (person, year) → had_fund_payment of each enrolment
+    cache: selectors.SettlementPolicyCache
+    ledgers: dict[tuple[int, int], "LedgerRow"] | None = None
+
+
+def _json_rows(text) -> list:
+    import json
+
+    if text is None:
+        return []
+    return json.loads(text) if isinstance(text, str) else text
+
+
+def _day(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+_FEN = Decimal("0.01")
+
+
+def _money(value):
+    if value is None:
+        return None
+    if isinstance(value, float):
+        from decimal import Context
+
+        return Context(prec=15).create_decimal_from_float(value).quantize(_FEN)
+    return Decimal(str(value)).quantize(_FEN)
+
+
+def _person_facts(person_id: int, years: set[int], start: date, end: date, *, with_ledgers: bool = False
+                  ) -> _PersonFacts | None:
+    """One person's enrolments, identities, entitlements, latest settled service date per year,
+    fund-payment flags and the policy cache's version, in ONE statement (scalar subqueries
+    aggregating JSON: ``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite) — the
+    single settlement's context.  Run it after the ledger rows are locked (its reads then see
+    what the previous holder of the lock committed).
+
+    ``with_ledgers`` (SQLite, which has no row locks: its writers are serialised by the
+    database) reads the ledger rows of ``years`` in the same statement; ``None`` is returned
+    when one of them is missing (the caller creates it and asks again)."""
+    from members.models import AssistanceEntitlement, Enrollment, Identity
+    from yibao_site.policy import shared_policy_cache_at, shared_policy_token_sql
+
+    pg = connection.vendor == "postgresql"
+    qn = connection.ops.quote_name
+
+    def agg(columns: list[str], table, where: str) -> str:
+        if pg:
+            cells = ", ".join(columns)
+            return f"(SELECT json_agg(json_build_array({cells}))::text FROM {qn(table._meta.db_table)} WHERE {where})"
+        cells = ", ".join(columns)
+        return f"(SELECT json_group_array(json_array({cells})) FROM {qn(table._meta.db_table)} WHERE {where})"
+
+    def text(column: str) -> str:
+        return f"{column}::text" if pg else f"CAST({column} AS TEXT)"
+
+    year_list = sorted(years)
+    cover_years = sorted(years | {y + 1 for y in years})
+    marks = lambda values: ", ".join(["%s"] * len(values))  # noqa: E731
+    params: list = []
+    enrol = agg(["id", "person_id", "year", "scheme", "employee_status", "benefit_start", "benefit_end",
+                 text("critical_illness_cap"), "active", "had_fund_payment"], Enrollment,
+                f"person_id = %s AND year IN ({marks(cover_years)})")
+    params += [person_id, *cover_years]
+    ident = agg(["person_id", "kind", "valid_from", "valid_to"], Identity,
+                "person_id = %s AND valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s)")
+    params += [person_id, end, start]
+    entitle = agg(["person_id", "kind", "category", "valid_from", "valid_to", "revoked_on"], AssistanceEntitlement,
+                  "person_id = %s AND valid_from <= %s AND valid_to >= %s AND (revoked_on IS NULL OR revoked_on > %s)")
+    params += [person_id, end, start, start]
+    claims = qn(Claim._meta.db_table)
+    if pg:
+        latest = (f"(SELECT json_agg(json_build_array(year, m))::text FROM (SELECT year, MAX(service_date) AS m "
+                  f"FROM {claims} WHERE person_id = %s AND year IN ({marks(year_list)}) AND status = %s "
+                  f"GROUP BY year) AS t)")
+    else:
+        latest = (f"(SELECT json_group_array(json_array(year, m)) FROM (SELECT year, MAX(service_date) AS m "
+                  f"FROM {claims} WHERE person_id = %s AND year IN ({marks(year_list)}) AND status = %s "
+                  f"GROUP BY year) AS t)")
+    params += [person_id, *year_list, ClaimStatus.SETTLED]
+    scalars = f"{enrol}, {ident}, {entitle}, {latest}, {shared_policy_token_sql()}"
+    with connection.cursor() as cursor:
+        if with_ledgers:
+            table = qn(PersonYearLedger._meta.db_table)
+            columns = ", ".join(qn(c) for c in _LOCK_COLUMNS)
+            cursor.execute(f"SELECT {columns}, {scalars} FROM {table} WHERE person_id = %s "
+                           f"AND year IN ({marks(year_list)})", [*params, person_id, *year_list])
+            found = cursor.fetchall()
+            if len(found) != len(year_list):
+                return None
+            width = len(_LOCK_COLUMNS)
+            ledgers = {}
+            for row in found:
+                amounts = [_money(v) for v in row[3:width - 1]]
+                ledgers[(row[1], row[2])] = LedgerRow(row[0], row[1], row[2], amounts, row[width - 1])
+            row = found[0][width:]
+        else:
+            cursor.execute(f"SELECT {scalars}", params)
+            row, ledgers = cursor.fetchone(), None
+    enrolments, identities, entitlements, latest_rows = (_json_rows(v) for v in row[:4])
+    coverage = selectors.coverage_of_rows(
+        (e[0], e[1], e[2], e[3], e[4], _day(e[5]), _day(e[6]), _money(e[7])) for e in enrolments if e[8])
+    flags: dict[tuple[int, int], list[bool]] = defaultdict(list)
+    for e in enrolments:
+        flags[(e[1], e[2])].append(bool(e[9]))
+    assistance = selectors.assistance_of_rows(
+        ((i[0], i[1], _day(i[2]), _day(i[3])) for i in identities),
+        ((a[0], a[1], a[2], _day(a[3]), _day(a[4]), _day(a[5])) for a in entitlements))
+    return _PersonFacts(coverage, assistance, {(person_id, y): _day(m) for y, m in latest_rows},
+                        dict(flags), shared_policy_cache_at(row[4:8]), ledgers)
+
+
+def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None, *, persons=None,
+                  facts: _PersonFacts | None = None) -> _Context:
+    """The facts of a batch, one query each; ``persons`` (person id → (township id,
+    township)) and ``facts`` (one person's, :func:`_person_facts`) when already read."""
     person_ids = {i.person_id for i in inputs}
-    found = (Person.objects.filter(pk__in=person_ids).select_related("township")
-             .only("id", "township__id", "township__code", "township__path"))
-    persons = {p.pk: (p.township_id, p.township) for p in found}
+    if persons is None or not person_ids <= set(persons):
+        found = (Person.objects.filter(pk__in=person_ids).select_related("township")
+                 .only("id", "township__id", "township__code", "township__path"))
+        persons = {p.pk: (p.township_id, p.township) for p in found}
     years = {i.service_date.year for i in inputs}
-    coverage = selectors.coverage_facts(person_ids, years | {y + 1 for y in years})
     start = min(i.service_date for i in inputs)
     end = max(i.service_date for i in inputs)
-    assistance = selectors.assistance_facts(person_ids, start, end)
+    if facts is not None:
+        coverage, assistance, cache = facts.coverage, facts.assistance, facts.cache
+    else:
+        coverage = selectors.coverage_facts(person_ids, years | {y + 1 for y in years})
+        assistance = selectors.assistance_facts(person_ids, start, end)
     outpatient_employees = {i.person_id for i in inputs if i.visit_type == VisitType.OUTPATIENT}
     stays = selectors.inpatient_stays(outpatient_employees, start, end) if outpatient_employees else {}
     for i in inputs:  # stays in this very batch count too
