@@ -7,7 +7,7 @@
 
 Each job is a module in bench/jobs/ with ``run(ctx) -> list[dict]``; a row has the keys
 job, scale, database, seconds, rows_per_s, reference (the reference figure measured in the
-same run, see ../shared/PERFORMANCE.md). The database is created afresh for the run.
+same run, see ../shared/PERFORMANCE.md), and optionally target and ratio. The database is created afresh for the run.
 """
 from __future__ import annotations
 

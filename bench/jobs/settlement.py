@@ -1,12 +1,15 @@
 """Settlement throughput (一站式结算): batch, single, and the platform-file import path.
 
-Rows: (1) ``claims_settle_batch`` of N claims for N/4 persons (chunks of 5 000 per
-transaction: every tier, ledgers locked and bulk-updated, claims and their history
-bulk-written); (2) ``claim_settle`` one claim per transaction, as the API does, for a sample;
-(3) the ``claims`` importer on a CSV of N other claims (read, validate, settle in date order,
-one transaction); the reference beside each is a bare ``Claim.objects.bulk_create`` of N
-rows measured in the same run (no settlement, no history, no ledger).
-Target (PERFORMANCE.md): ≥ 2 000 claims/s in a batch on PostgreSQL.
+Measured in the SAME run, for N claims of N/4 persons: (ref) a bare ``Claim.objects.bulk_create``
+of the N claim rows (no settlement, history or ledger) and, on PostgreSQL, a ``COPY`` of the
+same rows (the physical limit); (1) ``claims_settle_batch`` in chunks of 5 000 per transaction
+(every tier, ledgers locked by key and written with one ``UPDATE … FROM unnest``, claims and
+their history by ``COPY``); (2) ``claim_settle`` one claim per transaction, as the API does, for
+a sample, with the statements a claim; (3) the ``claims`` importer on a CSV of N other claims
+(read, validate, settle in date order, one transaction).  Each row carries ``ratio`` (batch ÷
+bulk_create, import ÷ batch, statements a claim) and ``target`` (PERFORMANCE.md: batch ≥ 2×
+bulk_create and ≤ 30× COPY; import ≥ 0.8× the batch; ≤ 6 statements a claim); ratios never
+divide by a zero time.
 """
 from __future__ import annotations
 
