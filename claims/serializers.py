@@ -13,12 +13,19 @@ from yibao_site.models import Region
 from .models import Claim, Fund, FundEntry, FundEntryKind, VisitType
 
 
+class _PersonWithTownship(ScopedPersonField):
+    """The person with its township in the same query (settlement reads the township's policy)."""
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("township")
+
+
 class ClaimSerializer(MaskedIdMixin, FastRepresentationMixin, CachedFieldsMixin, serializers.ModelSerializer):
     """A claim: the input fields of API.md plus every tier's amount (read-only)."""
 
     id_fields = ("person",)
 
-    person = ScopedPersonField(queryset=Person.objects.all())
+    person = _PersonWithTownship(queryset=Person.objects.all())
     visit_type = serializers.ChoiceField(choices=VisitType.choices)
     hospital_level = serializers.ChoiceField(choices=[(1, "1"), (2, "2"), (3, "3")])
     total_cost = MoneyField(min_value=0)

@@ -225,3 +225,22 @@ def policy_value(key: str, region: Region | str, on: date, default: Any = _MISSI
 def policy_decimal(key: str, region: Region | str, on: date, default: Any = _MISSING) -> Decimal:
     """Return the value of ``key`` in force for ``region`` on ``on`` as a ``Decimal``."""
     return policy_snapshot(region, on).decimal(key, default)
+
+
+def shared_policy_token_sql() -> str:
+    """The select-list of :func:`shared_policy_cache`'s version check (four scalar subqueries),
+    for a caller that folds the check into a statement it sends anyway."""
+    qn = connection.ops.quote_name
+    policy_history = qn(PolicyParameter.history.model._meta.db_table)
+    region_history = qn(Region.history.model._meta.db_table)
+    return (f"(SELECT MAX(history_id) FROM {policy_history}), (SELECT MAX(history_date) FROM {policy_history}), "
+            f"(SELECT MAX(history_id) FROM {region_history}), (SELECT MAX(history_date) FROM {region_history})")
+
+
+def shared_policy_cache_at(values) -> ChangeDatePolicyCache:
+    """:func:`shared_policy_cache` given the four values of :func:`shared_policy_token_sql`
+    already read (no statement of its own)."""
+    token = (connection.alias, connection.settings_dict["NAME"], *values)
+    if _shared_cache["token"] != token:
+        _shared_cache.update(token=token, cache=ChangeDatePolicyCache())
+    return _shared_cache["cache"]

@@ -14,7 +14,8 @@ Other apps use ``claims.public``.
 from yibao_site.policy import ChangeDatePolicyCache, shared_policy_cache
 
 from .facts import (
-    Coverage, OffsitePeriod, PersonAssistanceFacts, assistance_facts, assistance_status, assistance_status_for,
+    Coverage, OffsitePeriod, PersonAssistanceFacts, assistance_facts, assistance_of_rows, assistance_status,
+    assistance_status_for, coverage_of_rows,
     coverage_facts, inpatient_stays, offsite_covers, offsite_periods,
 )
 from .funds import FUND_TIERS, TIERS, cut_months, fund_report

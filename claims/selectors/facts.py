@@ -37,6 +37,11 @@ def coverage_facts(person_ids: Iterable[int], years: Iterable[int]) -> dict[tupl
     rows = (Enrollment.objects.filter(person_id__in=set(person_ids), year__in=set(years), active=True)
             .values_list("id", "person_id", "year", "scheme", "employee_status", "benefit_start", "benefit_end",
                          "critical_illness_cap"))
+    return coverage_of_rows(rows)
+
+
+def coverage_of_rows(rows) -> dict[tuple[int, int], Coverage]:
+    """:func:`coverage_facts` of rows (id, person, year, scheme, status, start, end, cap) read elsewhere."""
     return {(pid, year): Coverage(eid, scheme, status or "", start, end, cap)
             for eid, pid, year, scheme, status, start, end, cap in rows}
 
@@ -58,15 +63,21 @@ def _valid(on: date, start: date, end: date | None, revoked_on: date | None = No
 def assistance_facts(person_ids: Iterable[int], start: date, end: date) -> dict[int, PersonAssistanceFacts]:
     """Load the identities and entitlements of ``person_ids`` that overlap [start, end]."""
     ids = set(person_ids)
-    facts: dict[int, PersonAssistanceFacts] = defaultdict(lambda: PersonAssistanceFacts([], [], []))
     identities = (Identity.objects.filter(person_id__in=ids, valid_from__lte=end)
                   .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=start))
                   .values_list("person_id", "kind", "valid_from", "valid_to"))
-    for pid, kind, vf, vt in identities:
-        facts[pid].identities.append((kind, vf, vt))
     entitlements = (AssistanceEntitlement.objects.filter(person_id__in=ids, valid_from__lte=end, valid_to__gte=start)
                     .filter(Q(revoked_on__isnull=True) | Q(revoked_on__gt=start))
                     .values_list("person_id", "kind", "category", "valid_from", "valid_to", "revoked_on"))
+    return assistance_of_rows(identities, entitlements)
+
+
+def assistance_of_rows(identities, entitlements) -> dict[int, PersonAssistanceFacts]:
+    """:func:`assistance_facts` of identity rows (person, kind, from, to) and entitlement rows
+    (person, kind, category, from, to, revoked on) read elsewhere."""
+    facts: dict[int, PersonAssistanceFacts] = defaultdict(lambda: PersonAssistanceFacts([], [], []))
+    for pid, kind, vf, vt in identities:
+        facts[pid].identities.append((kind, vf, vt))
     for pid, kind, category, vf, vt, revoked in entitlements:
         if kind in (EntitlementKind.DETERMINATION, EntitlementKind.RETROACTIVE) and category:
             facts[pid].determinations.append((category, vf, vt, revoked))

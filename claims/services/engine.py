@@ -42,16 +42,143 @@ class _Context:
     offsite: dict[int, list[selectors.OffsitePeriod]] = field(default_factory=dict)
 
 
-def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None) -> _Context:
+@dataclass
+class _PersonFacts:
+    """What one person's settlement reads, in one statement (:func:`_person_facts`)."""
+
+    coverage: dict
+    assistance: dict
+    latest: dict[tuple[int, int], date]
+    fund_flags: dict[tuple[int, int], list[bool]]  # (person, year) → had_fund_payment of each enrolment
+    cache: selectors.SettlementPolicyCache
+    ledgers: dict[tuple[int, int], "LedgerRow"] | None = None
+
+
+def _json_rows(text) -> list:
+    import json
+
+    if text is None:
+        return []
+    return json.loads(text) if isinstance(text, str) else text
+
+
+def _day(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+_FEN = Decimal("0.01")
+
+
+def _money(value):
+    if value is None:
+        return None
+    if isinstance(value, float):
+        from decimal import Context
+
+        return Context(prec=15).create_decimal_from_float(value).quantize(_FEN)
+    return Decimal(str(value)).quantize(_FEN)
+
+
+def _person_facts(person_id: int, years: set[int], start: date, end: date, *, with_ledgers: bool = False
+                  ) -> _PersonFacts | None:
+    """One person's enrolments, identities, entitlements, latest settled service date per year,
+    fund-payment flags and the policy cache's version, in ONE statement (scalar subqueries
+    aggregating JSON: ``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite) — the
+    single settlement's context.  Run it after the ledger rows are locked (its reads then see
+    what the previous holder of the lock committed).
+
+    ``with_ledgers`` (SQLite, which has no row locks: its writers are serialised by the
+    database) reads the ledger rows of ``years`` in the same statement; ``None`` is returned
+    when one of them is missing (the caller creates it and asks again)."""
+    from members.models import AssistanceEntitlement, Enrollment, Identity
+    from yibao_site.policy import shared_policy_cache_at, shared_policy_token_sql
+
+    pg = connection.vendor == "postgresql"
+    qn = connection.ops.quote_name
+
+    def agg(columns: list[str], table, where: str) -> str:
+        if pg:
+            cells = ", ".join(columns)
+            return f"(SELECT json_agg(json_build_array({cells}))::text FROM {qn(table._meta.db_table)} WHERE {where})"
+        cells = ", ".join(columns)
+        return f"(SELECT json_group_array(json_array({cells})) FROM {qn(table._meta.db_table)} WHERE {where})"
+
+    def text(column: str) -> str:
+        return f"{column}::text" if pg else f"CAST({column} AS TEXT)"
+
+    year_list = sorted(years)
+    cover_years = sorted(years | {y + 1 for y in years})
+    marks = lambda values: ", ".join(["%s"] * len(values))  # noqa: E731
+    params: list = []
+    enrol = agg(["id", "person_id", "year", "scheme", "employee_status", "benefit_start", "benefit_end",
+                 text("critical_illness_cap"), "active", "had_fund_payment"], Enrollment,
+                f"person_id = %s AND year IN ({marks(cover_years)})")
+    params += [person_id, *cover_years]
+    ident = agg(["person_id", "kind", "valid_from", "valid_to"], Identity,
+                "person_id = %s AND valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s)")
+    params += [person_id, end, start]
+    entitle = agg(["person_id", "kind", "category", "valid_from", "valid_to", "revoked_on"], AssistanceEntitlement,
+                  "person_id = %s AND valid_from <= %s AND valid_to >= %s AND (revoked_on IS NULL OR revoked_on > %s)")
+    params += [person_id, end, start, start]
+    claims = qn(Claim._meta.db_table)
+    if pg:
+        latest = (f"(SELECT json_agg(json_build_array(year, m))::text FROM (SELECT year, MAX(service_date) AS m "
+                  f"FROM {claims} WHERE person_id = %s AND year IN ({marks(year_list)}) AND status = %s "
+                  f"GROUP BY year) AS t)")
+    else:
+        latest = (f"(SELECT json_group_array(json_array(year, m)) FROM (SELECT year, MAX(service_date) AS m "
+                  f"FROM {claims} WHERE person_id = %s AND year IN ({marks(year_list)}) AND status = %s "
+                  f"GROUP BY year) AS t)")
+    params += [person_id, *year_list, ClaimStatus.SETTLED]
+    scalars = f"{enrol}, {ident}, {entitle}, {latest}, {shared_policy_token_sql()}"
+    with connection.cursor() as cursor:
+        if with_ledgers:
+            table = qn(PersonYearLedger._meta.db_table)
+            columns = ", ".join(qn(c) for c in _LOCK_COLUMNS)
+            cursor.execute(f"SELECT {columns}, {scalars} FROM {table} WHERE person_id = %s "
+                           f"AND year IN ({marks(year_list)})", [*params, person_id, *year_list])
+            found = cursor.fetchall()
+            if len(found) != len(year_list):
+                return None
+            width = len(_LOCK_COLUMNS)
+            ledgers = {}
+            for row in found:
+                amounts = [_money(v) for v in row[3:width - 1]]
+                ledgers[(row[1], row[2])] = LedgerRow(row[0], row[1], row[2], amounts, row[width - 1])
+            row = found[0][width:]
+        else:
+            cursor.execute(f"SELECT {scalars}", params)
+            row, ledgers = cursor.fetchone(), None
+    enrolments, identities, entitlements, latest_rows = (_json_rows(v) for v in row[:4])
+    coverage = selectors.coverage_of_rows(
+        (e[0], e[1], e[2], e[3], e[4], _day(e[5]), _day(e[6]), _money(e[7])) for e in enrolments if e[8])
+    flags: dict[tuple[int, int], list[bool]] = defaultdict(list)
+    for e in enrolments:
+        flags[(e[1], e[2])].append(bool(e[9]))
+    assistance = selectors.assistance_of_rows(
+        ((i[0], i[1], _day(i[2]), _day(i[3])) for i in identities),
+        ((a[0], a[1], a[2], _day(a[3]), _day(a[4]), _day(a[5])) for a in entitlements))
+    return _PersonFacts(coverage, assistance, {(person_id, y): _day(m) for y, m in latest_rows},
+                        dict(flags), shared_policy_cache_at(row[4:8]), ledgers)
+
+
+def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None, *, persons=None,
+                  facts: _PersonFacts | None = None) -> _Context:
+    """The facts of a batch, one query each; ``persons`` (person id → (township id,
+    township)) and ``facts`` (one person's, :func:`_person_facts`) when already read."""
     person_ids = {i.person_id for i in inputs}
-    found = (Person.objects.filter(pk__in=person_ids).select_related("township")
-             .only("id", "township__id", "township__code", "township__path"))
-    persons = {p.pk: (p.township_id, p.township) for p in found}
+    if persons is None or not person_ids <= set(persons):
+        found = (Person.objects.filter(pk__in=person_ids).select_related("township")
+                 .only("id", "township__id", "township__code", "township__path"))
+        persons = {p.pk: (p.township_id, p.township) for p in found}
     years = {i.service_date.year for i in inputs}
-    coverage = selectors.coverage_facts(person_ids, years | {y + 1 for y in years})
     start = min(i.service_date for i in inputs)
     end = max(i.service_date for i in inputs)
-    assistance = selectors.assistance_facts(person_ids, start, end)
+    if facts is not None:
+        coverage, assistance, cache = facts.coverage, facts.assistance, facts.cache
+    else:
+        coverage = selectors.coverage_facts(person_ids, years | {y + 1 for y in years})
+        assistance = selectors.assistance_facts(person_ids, start, end)
     outpatient_employees = {i.person_id for i in inputs if i.visit_type == VisitType.OUTPATIENT}
     stays = selectors.inpatient_stays(outpatient_employees, start, end) if outpatient_employees else {}
     for i in inputs:  # stays in this very batch count too
@@ -84,16 +211,54 @@ def _coverage_on(ctx: _Context, person_id: int, on: date) -> selectors.Coverage 
     return current
 
 
-def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], PersonYearLedger]:
+class LedgerRow:
+    """A locked ledger row as settlement needs it: its key, amounts and count (no model
+    instance: 30 decimal fields per row cost more to build than to settle)."""
+
+    __slots__ = ("pk", "person_id", "year", *rules.LEDGER_FIELDS, "claims_count", "updated_at")
+
+    def __init__(self, pk, person_id, year, amounts, claims_count, updated_at=None):
+        self.pk, self.person_id, self.year = pk, person_id, year
+        for name, value in zip(rules.LEDGER_FIELDS, amounts):
+            setattr(self, name, value)
+        self.claims_count, self.updated_at = claims_count, updated_at
+
+    @property
+    def id(self):
+        return self.pk
+
+    @property
+    def basic_paid(self):
+        return self.basic_inpatient_paid + self.basic_outpatient_paid + self.basic_chronic_paid
+
+
+_LOCK_COLUMNS = ("id", "person_id", "year", *rules.LEDGER_FIELDS, "claims_count")
+
+
+def _row_of(values) -> LedgerRow:
+    return LedgerRow(values[0], values[1], values[2], values[3:-1], values[-1])
+
+
+def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], LedgerRow]:
     """Lock the ledger rows of ``keys`` in (person, year) order, creating the missing ones
-    first (under the unique (person, year) constraint a concurrent creator makes that a no-op)."""
+    first (under the unique (person, year) constraint a concurrent creator makes that a no-op).
+
+    By key and only the columns settlement needs; on PostgreSQL the ids travel as one array
+    (``= ANY``) and the missing rows are written by one ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING`` (the rows it inserted are this transaction's; only those a concurrent
+    settlement created first are locked again)."""
+    if not keys:
+        return {}
+    if connection.vendor == "postgresql":
+        return _lock_ledgers_pg(keys)
     person_ids = {p for p, _ in keys}
     years = {y for _, y in keys}
 
     def lock(pids):
         rows = (PersonYearLedger.objects.select_for_update()
-                .filter(person_id__in=pids, year__in=years).order_by("person_id", "year"))
-        return {(row.person_id, row.year): row for row in rows if (row.person_id, row.year) in keys}
+                .filter(person_id__in=pids, year__in=years).order_by("person_id", "year")
+                .values_list(*_LOCK_COLUMNS))
+        return {(row[1], row[2]): _row_of(row) for row in rows if (row[1], row[2]) in keys}
 
     locked = lock(person_ids)
     missing = sorted(keys - set(locked))
@@ -104,7 +269,40 @@ def _lock_ledgers(keys: set[tuple[int, int]]) -> dict[tuple[int, int], PersonYea
     return locked
 
 
-def _ledger_state(row: PersonYearLedger) -> dict[str, Decimal]:
+def _lock_ledgers_pg(keys: set[tuple[int, int]]) -> dict[tuple[int, int], LedgerRow]:
+    qn = connection.ops.quote_name
+    table = qn(PersonYearLedger._meta.db_table)
+    columns = ", ".join(qn(c) for c in _LOCK_COLUMNS)
+    years = sorted({y for _, y in keys})
+
+    def lock(pids) -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE person_id = ANY(%s) AND year = ANY(%s) "
+                           f"ORDER BY person_id, year FOR UPDATE", [sorted(pids), years])
+            return {(row[1], row[2]): _row_of(row) for row in cursor.fetchall() if (row[1], row[2]) in keys}
+
+    locked = lock({p for p, _ in keys})
+    missing = sorted(keys - set(locked))
+    if missing:
+        now = timezone.now()
+        zeros = ", ".join("0" for _f in rules.LEDGER_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (person_id, year, {', '.join(qn(f) for f in rules.LEDGER_FIELDS)}, "
+                f"claims_count, updated_at) SELECT k.p, k.y, {zeros}, 0, %s "
+                f"FROM unnest(%s::bigint[], %s::integer[]) AS k(p, y) ORDER BY k.p, k.y "
+                f"ON CONFLICT (person_id, year) DO NOTHING RETURNING id, person_id, year",
+                [now, [p for p, _ in missing], [y for _, y in missing]])
+            zero = rules.ZERO
+            for pk, pid, year in cursor.fetchall():
+                locked[(pid, year)] = LedgerRow(pk, pid, year, [zero] * len(rules.LEDGER_FIELDS), 0)
+        raced = [key for key in missing if key not in locked]
+        if raced:  # created by a concurrent settlement between our lock and our insert
+            locked.update(lock({p for p, _ in raced}))
+    return locked
+
+
+def _ledger_state(row) -> dict[str, Decimal]:
     return {name: getattr(row, name) for name in rules.LEDGER_FIELDS}
 
 
@@ -219,14 +417,30 @@ def _insert_claims(claims: list[Claim], *, actor, reason: str) -> list[Claim]:
 LEDGER_WRITE_FIELDS = (*rules.LEDGER_FIELDS, "claims_count", "updated_at")
 
 
-def _write_ledgers(rows: list[PersonYearLedger]) -> None:
-    """Write the locked ledger rows back: one parameterised UPDATE executed for all rows
-    (``bulk_update``'s CASE expressions over 30 columns cost more than the settlement)."""
+def _write_ledgers(rows) -> None:
+    """Write the locked ledger rows back.  On PostgreSQL one ``UPDATE … FROM unnest(arrays)``
+    for all rows (one statement, one array per column); elsewhere one parameterised UPDATE
+    executed for all rows (``bulk_update``'s CASE expressions over 30 columns cost more than
+    the settlement)."""
+    if not rows:
+        return
     table = PersonYearLedger._meta.db_table
     qn = connection.ops.quote_name
+    stamp = PersonYearLedger._meta.get_field("updated_at")
+    if connection.vendor == "postgresql":
+        names = [qn(name) for name in LEDGER_WRITE_FIELDS]
+        sets = ", ".join(f"{n} = v.{n}" for n in names)
+        types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "timestamptz[]", "bigint[]"]
+        arrays = ", ".join(f"%s::{t}" for t in types)
+        sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
+               f"WHERE l.id = v.id")
+        params = [[getattr(row, name) for row in rows] for name in rules.LEDGER_FIELDS]
+        params += [[row.claims_count for row in rows], [row.updated_at for row in rows], [row.pk for row in rows]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
     sets = ", ".join(f"{qn(name)} = %s" for name in LEDGER_WRITE_FIELDS)
     sql = f"UPDATE {qn(table)} SET {sets} WHERE {qn('id')} = %s"
-    stamp = PersonYearLedger._meta.get_field("updated_at")
     params = [[getattr(row, name) for name in rules.LEDGER_FIELDS]
               + [row.claims_count, stamp.get_db_prep_save(row.updated_at, connection), row.pk] for row in rows]
     with connection.cursor() as cursor:

@@ -203,7 +203,8 @@ def _resettle(*, keys: set[tuple[int, int]], actor, reason: str, confirm: bool =
     return Resettlement(entries, states, True)
 
 
-def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0) -> None:
+def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0,
+                          flags: dict[tuple[int, int], list[bool]] | None = None) -> None:
     """Keep what the year ledgers imply for members in step (DOMAIN.md §3, 零报销激励):
     ``Enrollment.had_fund_payment`` of each year through members' service, then the next
     year's critical-illness cap; a person-year whose cap changed and that already has claims is
@@ -213,6 +214,10 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
     for row in rows:
         by_year[(row.year, (row.basic_paid + row.critical_paid) > 0)].append(row.person_id)
     changed_next: dict[int, set[int]] = defaultdict(set)
+    if flags is not None:  # read after the ledger rows were locked: the persons already marked need nothing
+        by_year = {(year, paid): [p for p in pids if not all(f == paid for f in flags.get((p, year), ()))]
+                   for (year, paid), pids in by_year.items()}
+        by_year = {k: v for k, v in by_year.items() if v}
     for (year, paid), person_ids in sorted(by_year.items()):
         if enrollment_record_fund_payments(person_ids=person_ids, year=year, paid=paid, actor=actor):
             for pid in enrollment_caps_refresh_persons(year=year + 1, person_ids=person_ids, actor=actor):

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -25,10 +25,11 @@ from yibao_site.audit import audited_save
 from yibao_site.policy import PolicyCache
 
 from .. import rules
+from ..selectors import SettlementPolicyCache
 from ..models import Claim, ClaimSource, ClaimStatus, EntryKind, PersonYearLedger
 from .engine import (
     _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims, _load_context,
-    _lock_ledgers, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
+    _lock_ledgers, _person_facts, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
 )
 from .inputs import BatchError, ClaimInput, claim_input_check
 from .ledger import _follow_fund_payments, _resettle, _write_adjustments
@@ -37,7 +38,7 @@ from .roles import SETTLE_ROLES
 
 @transaction.atomic
 def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache | None = None,
-                        reason: str = "") -> list[Claim]:
+                        reason: str = "", persons: dict | None = None) -> list[Claim]:
     """Settle a batch of claims (一站式结算) atomically, in service-date order per person.
 
     A person-year whose new claims all date on or after its claims in force is settled
@@ -56,12 +57,31 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
     if errors:
         raise BatchError(errors)
     keys = {(i.person_id, i.service_date.year) for i in inputs}
-    rows = _lock_ledgers(keys)
-    latest = _latest_live_dates(keys)
+    facts = None
+    if len({i.person_id for i in inputs}) == 1 and not isinstance(cache, SettlementPolicyCache):
+        # One person (the window's, the API's settlement): the ledger rows locked, then
+        # everything else read in one statement (on SQLite the ledger rows in it too).
+        pid = inputs[0].person_id
+        years = {y for _p, y in keys}
+        start, end = min(i.service_date for i in inputs), max(i.service_date for i in inputs)
+        if connection.vendor == "postgresql":
+            rows = _lock_ledgers(keys)
+            facts = _person_facts(pid, years, start, end)
+        else:
+            facts = _person_facts(pid, years, start, end, with_ledgers=True)
+            if facts is None:
+                _lock_ledgers(keys)
+                facts = _person_facts(pid, years, start, end, with_ledgers=True)
+            rows = facts.ledgers
+        latest = facts.latest
+    else:
+        rows = _lock_ledgers(keys)
+        latest = _latest_live_dates(keys)
     late = {(i.person_id, i.service_date.year) for i in inputs
             if (i.person_id, i.service_date.year) in latest and i.service_date < latest[(i.person_id, i.service_date.year)]}
     existing = _live_claims(late)
-    ctx = _load_context([*inputs, *(claim_input_of(c) for cs in existing.values() for c in cs)], cache)
+    ctx = _load_context([*inputs, *(claim_input_of(c) for cs in existing.values() for c in cs)], cache,
+                        persons=persons, facts=facts if not late else None)
     for index, inp in enumerate(inputs):
         if inp.person_id not in ctx.persons:
             errors.setdefault(inp.ref if inp.ref is not None else index,
@@ -123,7 +143,7 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
             why = {key: _("补录 %(ids)s(就诊日期早于已结算的结算单),其后的结算单按就诊日期顺序重新结算")
                    % {"ids": "、".join(f"#{i}" for i in new_ids[key])} for key in late}
         _write_adjustments(existing, expected, why=why, actor=actor, kind=EntryKind.ADJUSTMENT)
-    _follow_fund_payments(changed, actor=actor)
+    _follow_fund_payments(changed, actor=actor, flags=facts.fund_flags if facts is not None else None)
     return saved
 
 
@@ -140,8 +160,13 @@ def claim_settle(*, person: Person, visit_type: str, hospital_level: int, servic
                      in_province=in_province, referred=referred, basic_paid=basic_paid, critical_paid=critical_paid,
                      admission_date=admission_date, external_ref=external_ref, source=source, bills=bills,
                      disease=disease, diagnosis=diagnosis, in_region=in_region)
+    persons = None
+    if Person.township.is_cached(person) and person.township is not None:
+        persons = {person.pk: (person.township_id, person.township)}
     try:
-        return claims_settle_batch(inputs=[inp], actor=actor, reason=reason)[0]
+        claim = claims_settle_batch(inputs=[inp], actor=actor, reason=reason, persons=persons)[0]
+        claim.person = person
+        return claim
     except BatchError as exc:
         raise next(iter(exc.by_ref.values())) from None
 

@@ -9,11 +9,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from yibao_site.actors import require_actor
-from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited
+from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited, history_from_rows
 from yibao_site.money import ZERO, to_fen
 from yibao_site.policy import PolicyCache, PolicySnapshot
 
@@ -225,11 +225,27 @@ def enrollment_record_fund_payments(*, person_ids: Iterable[int], year: int, pai
     """Record that the fund paid (or, after a reversal, no longer paid) anything for these
     persons in ``year`` (零报销激励); claims call this.  Returns the number of rows changed."""
     require_actor(actor, CLAIMS_FOLLOWERS, system=True)
-    rows = list(Enrollment.objects.select_for_update().filter(person_id__in=list(person_ids), year=year)
-                .exclude(had_fund_payment=paid).order_by("pk"))
-    for row in rows:
-        row.had_fund_payment = paid
-    return bulk_update_audited(rows, Enrollment, ["had_fund_payment"], actor=actor, reason=_("基金报销标记"))
+    person_ids = sorted(set(person_ids))
+    if not person_ids:
+        return 0
+    # Set-based: the rows that change are locked in id order and updated by key, their ``~``
+    # history rows copied by the database from the rows as updated (no instance per row).
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Enrollment._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH l AS (SELECT id FROM {table} WHERE person_id = ANY(%s) AND year = %s "
+                f"AND had_fund_payment <> %s ORDER BY id FOR UPDATE) "
+                f"UPDATE {table} AS e SET had_fund_payment = %s FROM l WHERE e.id = l.id RETURNING e.id",
+                [person_ids, year, paid, paid])
+            ids = sorted(r[0] for r in cursor.fetchall())
+    else:
+        ids = list(Enrollment.objects.select_for_update().filter(person_id__in=person_ids, year=year)
+                   .exclude(had_fund_payment=paid).order_by("pk").values_list("pk", flat=True))
+        if ids:
+            Enrollment.objects.filter(pk__in=ids).update(had_fund_payment=paid)
+    history_from_rows(Enrollment, ids, actor=actor, reason=_("基金报销标记"))
+    return len(ids)
 
 
 @transaction.atomic
