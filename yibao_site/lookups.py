@@ -6,7 +6,7 @@ handle one by one (an import's batch look-up spent most of its time there); on P
 """
 from __future__ import annotations
 
-from django.db.models import Field, Lookup
+from django.db.models import CharField, Field, Lookup, TextField
 
 
 _ARRAY_TYPES = {int: "bigint[]", str: "text[]"}
@@ -37,6 +37,8 @@ def array_literal(values: list) -> str | None:
 _INTEGER_TYPES = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
                   "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField"}
 _TEXT_TYPES = {"CharField", "TextField"}
+# a text field whose class overrides get_prep_value (trimming, casing…) still prepares its values
+_CHAR_PREP = {"CharField": CharField.get_prep_value, "TextField": TextField.get_prep_value}
 
 
 def _plain(field, values) -> bool:
@@ -54,22 +56,6 @@ def _plain(field, values) -> bool:
     if kind in _TEXT_TYPES and type(field).get_prep_value is _CHAR_PREP.get(kind):
         return all(type(v) is str for v in values)
     return False
-
-
-def _char_prep():
-    from django.db.models import CharField, TextField
-
-    return {"CharField": CharField.get_prep_value, "TextField": TextField.get_prep_value}
-
-
-class _LazyPrep(dict):
-    def get(self, key, default=None):
-        if not self:
-            self.update(_char_prep())
-        return super().get(key, default)
-
-
-_CHAR_PREP = _LazyPrep()
 
 
 class Any(Lookup):

@@ -203,18 +203,9 @@ def shared_policy_cache() -> ChangeDatePolicyCache:
     """A process-wide :class:`ChangeDatePolicyCache`, valid while no policy parameter or region
     has changed (checked with one query on their history tables), so a single settlement does
     not reload ~200 parameters each time."""
-    qn = connection.ops.quote_name
-    policy_history = qn(PolicyParameter.history.model._meta.db_table)
-    region_history = qn(Region.history.model._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT MAX(history_id) FROM {policy_history}), "
-                       f"(SELECT MAX(history_date) FROM {policy_history}), "
-                       f"(SELECT MAX(history_id) FROM {region_history}), "
-                       f"(SELECT MAX(history_date) FROM {region_history})")
-        token = (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
-    if _shared_cache["token"] != token:
-        _shared_cache.update(token=token, cache=ChangeDatePolicyCache())
-    return _shared_cache["cache"]
+        cursor.execute(f"SELECT {shared_policy_token_sql()}")
+        return shared_policy_cache_at(cursor.fetchone())
 
 
 def policy_value(key: str, region: Region | str, on: date, default: Any = _MISSING) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from chronic.public import catalogue_for_codes, certified_diseases, is_certified
 from members.models import Person, Scheme
 from yibao_site.audit import bulk_create_audited
 from yibao_site.models import Region
+from yibao_site.money import to_fen
 from yibao_site.policy import PolicyCache
 
 from .. import rules, selectors
@@ -66,17 +68,12 @@ def _day(value):
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-_FEN = Decimal("0.01")
-
-
 def _money(value):
     if value is None:
         return None
-    if isinstance(value, float):
-        from decimal import Context
-
-        return Context(prec=15).create_decimal_from_float(value).quantize(_FEN)
-    return Decimal(str(value)).quantize(_FEN)
+    if isinstance(value, float):  # SQLite keeps decimals as REAL: read as Django's own SQLite converter does
+        value = DecimalContext(prec=15).create_decimal_from_float(value)
+    return to_fen(value)
 
 
 def _person_facts(person_id: int, years: set[int], start: date, end: date, *, with_ledgers: bool = False
@@ -96,12 +93,13 @@ def _person_facts(person_id: int, years: set[int], start: date, end: date, *, wi
     pg = connection.vendor == "postgresql"
     qn = connection.ops.quote_name
 
-    def agg(columns: list[str], table, where: str) -> str:
+    def json_rows(cells: str, source: str) -> str:
         if pg:
-            cells = ", ".join(columns)
-            return f"(SELECT json_agg(json_build_array({cells}))::text FROM {qn(table._meta.db_table)} WHERE {where})"
-        cells = ", ".join(columns)
-        return f"(SELECT json_group_array(json_array({cells})) FROM {qn(table._meta.db_table)} WHERE {where})"
+            return f"(SELECT json_agg(json_build_array({cells}))::text FROM {source})"
+        return f"(SELECT json_group_array(json_array({cells})) FROM {source})"
+
+    def agg(columns: list[str], table, where: str) -> str:
+        return json_rows(", ".join(columns), f"{qn(table._meta.db_table)} WHERE {where}")
 
     def text(column: str) -> str:
         return f"{column}::text" if pg else f"CAST({column} AS TEXT)"
@@ -121,14 +119,8 @@ def _person_facts(person_id: int, years: set[int], start: date, end: date, *, wi
                   "person_id = %s AND valid_from <= %s AND valid_to >= %s AND (revoked_on IS NULL OR revoked_on > %s)")
     params += [person_id, end, start, start]
     claims = qn(Claim._meta.db_table)
-    if pg:
-        latest = (f"(SELECT json_agg(json_build_array(year, m))::text FROM (SELECT year, MAX(service_date) AS m "
-                  f"FROM {claims} WHERE person_id = %s AND year IN ({marks(year_list)}) AND status = %s "
-                  f"GROUP BY year) AS t)")
-    else:
-        latest = (f"(SELECT json_group_array(json_array(year, m)) FROM (SELECT year, MAX(service_date) AS m "
-                  f"FROM {claims} WHERE person_id = %s AND year IN ({marks(year_list)}) AND status = %s "
-                  f"GROUP BY year) AS t)")
+    latest = json_rows("year, m", f"(SELECT year, MAX(service_date) AS m FROM {claims} WHERE person_id = %s "
+                                  f"AND year IN ({marks(year_list)}) AND status = %s GROUP BY year) AS t")
     params += [person_id, *year_list, ClaimStatus.SETTLED]
     scalars = f"{enrol}, {ident}, {entitle}, {latest}, {shared_policy_token_sql()}"
     with connection.cursor() as cursor:

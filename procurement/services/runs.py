@@ -201,12 +201,7 @@ def _pay_chunk(run: PaymentRun, size: int, writer) -> int:
             [LineState.INSTRUCTED, *keys, run.pk] if pg else [LineState.INSTRUCTED, run.pk, *keys])
         if cursor.rowcount != len(ids):  # every locked delivery has its supplier's order: by construction
             raise DatabaseError(f"payment run {run.as_of}: {cursor.rowcount} lines for {len(ids)} deliveries")
-        if pg:  # one UPDATE … FROM the unnested keys
-            cursor.execute(f"UPDATE {deliveries} d SET status = %s FROM unnest(%s::bigint[]) AS k(id) WHERE d.id = k.id",
-                           [DeliveryStatus.INSTRUCTED, ids])
-        else:
-            cursor.execute(f"UPDATE {deliveries} SET status = %s WHERE id IN ({', '.join(['%s'] * len(ids))})",
-                           [DeliveryStatus.INSTRUCTED, *ids])
+    Delivery.objects.filter(pk__any=ids).update(status=DeliveryStatus.INSTRUCTED)  # one array parameter
     history_from_rows(Delivery, ids, actor=writer,
                       reason=_("支付批次 %(date)s 已发支付指令") % {"date": run.as_of.isoformat()})
     return len(rows)
