@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from members.models import Person
-from yibao_site.models import Region
+from yibao_site.models import CaseEventBase, CaseMaterialBase, CaseNoticeBase, Region
 
 ZERO = Decimal("0.00")
 
@@ -170,7 +170,7 @@ class Application(models.Model):
         return self.status in OPEN_STATUSES
 
 
-class ApplicationEvent(models.Model):
+class ApplicationEvent(CaseEventBase):
     """One transition of an application: who, when, from, to, why (审核留痕)."""
 
     class Action(models.TextChoices):
@@ -190,22 +190,13 @@ class ApplicationEvent(models.Model):
     action = models.CharField(_("操作"), max_length=12, choices=Action.choices)
     from_status = models.CharField(_("原状态"), max_length=12, choices=ApplicationStatus.choices, blank=True)
     to_status = models.CharField(_("新状态"), max_length=12, choices=ApplicationStatus.choices, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(_("时间"), auto_now_add=True)
-    reason = models.TextField(_("理由"), blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
 
     SCOPE_TOWNSHIP = "application__township"
 
-    class Meta:
+    class Meta(CaseEventBase.Meta):
         verbose_name = _("办理记录")
         verbose_name_plural = _("办理记录")
-        ordering = ["at", "id"]
         indexes = [models.Index(fields=["application", "at"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.from_status}→{self.to_status}"
 
 
 def material_upload_to(instance: "Material", filename: str) -> str:
@@ -213,75 +204,39 @@ def material_upload_to(instance: "Material", filename: str) -> str:
     return f"assistance/{instance.application_id}/{instance.sha256[:16]}{instance.extension}"
 
 
-class Material(models.Model):
+class Material(CaseMaterialBase):
     """A supporting document (申请材料): an image or PDF, its type sniffed from its bytes."""
 
     application = models.ForeignKey(Application, verbose_name=_("申请"), on_delete=models.PROTECT,
                                     related_name="materials")
     material_type = models.CharField(_("材料类型"), max_length=20, choices=MaterialType.choices)
     file = models.FileField(_("文件"), upload_to=material_upload_to, max_length=200)
-    original_name = models.CharField(_("原文件名"), max_length=200)
-    content_type = models.CharField(_("文件格式"), max_length=40)
-    extension = models.CharField(_("扩展名"), max_length=6)
-    size = models.PositiveIntegerField(_("大小(字节)"))
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), on_delete=models.PROTECT,
-                                    related_name="+")
-    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
 
     history = HistoricalRecords()
 
     SCOPE_TOWNSHIP = "application__township"
 
-    class Meta:
+    class Meta(CaseMaterialBase.Meta):
         verbose_name = _("申请材料")
         verbose_name_plural = _("申请材料")
-        ordering = ["uploaded_at", "id"]
         indexes = [models.Index(fields=["application", "material_type"])]
 
-    def __str__(self) -> str:
-        return f"{self.get_material_type_display()} · {self.original_name}"
 
-
-class SupplementNotice(models.Model):
+class SupplementNotice(CaseNoticeBase):
     """一次性告知: the complete list of missing materials given to the applicant at once."""
+
+    MATERIAL_TYPES = MaterialType
 
     application = models.ForeignKey(Application, verbose_name=_("申请"), on_delete=models.PROTECT,
                                     related_name="notices")
-    number = models.CharField(_("告知书编号"), max_length=30, unique=True)
-    missing = models.JSONField(_("需补正材料"), help_text=_("[{\"type\": 材料类型, \"note\": 说明}, …]"))
-    reason = models.TextField(_("退回理由"), blank=True)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("告知人"), on_delete=models.PROTECT,
-                                  related_name="+")
-    issued_at = models.DateTimeField(_("告知时间"), auto_now_add=True)
-    resolved_at = models.DateTimeField(_("补正时间"), null=True, blank=True)
 
     history = HistoricalRecords()
 
     SCOPE_TOWNSHIP = "application__township"
 
-    class Meta:
+    class Meta(CaseNoticeBase.Meta):
         verbose_name = _("一次性告知书")
         verbose_name_plural = _("一次性告知书")
-        ordering = ["-issued_at", "-id"]
-
-    def __str__(self) -> str:
-        return self.number
-
-    def missing_items(self) -> list[dict]:
-        labels = dict(MaterialType.choices)
-        return [{**item, "label": str(labels.get(item.get("type"), item.get("type")))} for item in self.missing]
-
-    def notice_lines(self) -> tuple[list[dict], str]:
-        """What the printed notice lists: each missing material once, and the requirement the
-        reviewer wrote for all of them once (not repeated after every item).  A note of its
-        own ("其他材料" is …) stays on its item."""
-        items = self.missing_items()
-        notes = {item.get("note", "") for item in items if item.get("type") != MaterialType.OTHER}
-        common = notes.pop() if len(notes) == 1 and len(items) > 1 else ""
-        if common:
-            items = [{**item, "note": ""} if item.get("type") != MaterialType.OTHER else item for item in items]
-        return items, common
 
 
 class Payout(models.Model):

@@ -1,6 +1,7 @@
 """The shared kernel: regions, staff accounts with roles, dated policy parameters."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -165,6 +166,88 @@ class PolicyParameter(models.Model):
             return
         region = self.region if self.region_id else None
         self.value = clean_value(self.key, self.value, region=region)
+
+
+# ── the records every case workflow keeps (yibao_site/workflow.py) ───────────────────────
+# Assistance applications and chronic-disease certifications keep the same three records of a
+# case: its transition events, its supporting materials, its one-time notices (一次性告知).
+# The case itself (the foreign key, the status and material-type choices, the file path and
+# the verbose names) is each app's own; what is the same lives here once.
+
+class CaseEventBase(models.Model):
+    """One transition of a case: who, when, from, to, why (审核留痕)."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+    reason = models.TextField(_("理由"), blank=True)
+    data = models.JSONField(_("附加信息"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.from_status}→{self.to_status}"
+
+
+class CaseMaterialBase(models.Model):
+    """A supporting document of a case: an image or PDF, its type sniffed from its bytes
+    (yibao_site/uploads.py); stored under a name that never reuses the uploaded one."""
+
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    content_type = models.CharField(_("文件格式"), max_length=40)
+    extension = models.CharField(_("扩展名"), max_length=6)
+    size = models.PositiveIntegerField(_("大小(字节)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_material_type_display()} · {self.original_name}"
+
+
+class CaseNoticeBase(models.Model):
+    """一次性告知: every missing item of a case listed at once.  ``MATERIAL_TYPES`` is the
+    app's material-type choices (its ``OTHER`` member is the free-text item)."""
+
+    MATERIAL_TYPES: type[models.TextChoices]
+
+    number = models.CharField(_("告知书编号"), max_length=30, unique=True)
+    missing = models.JSONField(_("需补正材料"), help_text=_("[{\"type\": 材料类型, \"note\": 说明}, …]"))
+    reason = models.TextField(_("退回理由"), blank=True)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("告知人"), on_delete=models.PROTECT,
+                                  related_name="+")
+    issued_at = models.DateTimeField(_("告知时间"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("补正时间"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def missing_items(self) -> list[dict]:
+        labels = dict(self.MATERIAL_TYPES.choices)
+        return [{**item, "label": str(labels.get(item.get("type"), item.get("type")))} for item in self.missing]
+
+    def notice_lines(self) -> tuple[list[dict], str]:
+        """What the printed notice lists: each missing material once, and the requirement the
+        reviewer wrote for all of them once (not repeated after every item).  A note of its
+        own ("其他材料" is …) stays on its item."""
+        items = self.missing_items()
+        other = self.MATERIAL_TYPES.OTHER
+        notes = {item.get("note", "") for item in items if item.get("type") != other}
+        common = notes.pop() if len(notes) == 1 and len(items) > 1 else ""
+        if common:
+            items = [{**item, "note": ""} if item.get("type") != other else item for item in items]
+        return items, common
 
 
 from .import_jobs import ImportJob  # noqa: E402,F401  (the background import's row, see import_jobs.py)
