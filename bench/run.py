@@ -4,12 +4,15 @@
     .venv/bin/python bench/run.py                                   # SQLite, default scales
     .venv/bin/python bench/run.py --database postgres://postgres@127.0.0.1:5432/yibao_bench
     .venv/bin/python bench/run.py --jobs settlement,warning --scale 100000
+    .venv/bin/python bench/run.py --database postgres://…/yibao_bench --jobs warning --keep   # reuse its data
 
 Each job is a module in bench/jobs/ with ``run(ctx) -> list[dict]``; a row has the keys
 job, scale, database, seconds, rows_per_s, reference (the reference figure measured in the
 same run, see ../shared/PERFORMANCE.md) and, where the job has a target, ratio (the job against
 that reference) and target (with whether it was met). The database is created afresh for the
-run; the load average before and after each job is printed with the table.
+run (``--keep``: reused when it exists, so a job that can reuse its data — ``warning`` —
+skips generating it; the others expect a fresh database); the load average before and after
+each job is printed with the table.
 """
 from __future__ import annotations
 
@@ -36,7 +39,8 @@ class BenchContext:
     extra: dict = field(default_factory=dict)
 
 
-def fresh_database(url: str | None) -> str:
+def fresh_database(url: str | None, keep: bool = False) -> str:
+    """Create the run's database afresh; with ``keep``, reuse it when it already exists."""
     if not url:
         path = Path(tempfile.mkdtemp(prefix="yibao-bench-")) / "bench.sqlite3"
         return f"sqlite:///{path}"
@@ -45,6 +49,9 @@ def fresh_database(url: str | None) -> str:
 
         base, name = url.rsplit("/", 1)
         with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            if keep and exists:
+                return url
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
     return url
@@ -55,10 +62,13 @@ def main() -> int:
     parser.add_argument("--database", help="DATABASE_URL (default: a fresh SQLite file)")
     parser.add_argument("--jobs", help="comma-separated job names (default: all)")
     parser.add_argument("--scale", type=int, help="rows/persons per job (default: each job's own)")
+    parser.add_argument("--keep", action="store_true",
+                        help="reuse the database named by --database when it exists, and the data a job generated "
+                             "in it (the warning job's persons and claims: minutes at 1 M); default: drop and recreate")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown (for RESULTS.md)")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = fresh_database(args.database)
+    os.environ["DATABASE_URL"] = fresh_database(args.database, keep=args.keep)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DB_CONN_MAX_AGE"] = "0"
     import django
@@ -70,7 +80,7 @@ def main() -> int:
     from yibao_site.testing import build_jurisdiction
 
     call_command("migrate", verbosity=0)
-    ctx = BenchContext(database_label=connection.vendor, scale=args.scale)
+    ctx = BenchContext(database_label=connection.vendor, scale=args.scale, extra={"keep": args.keep})
     ctx.jurisdiction = build_jurisdiction(townships=7, villages=5)
 
     names = args.jobs.split(",") if args.jobs else [m.name for m in pkgutil.iter_modules([str(ROOT / "bench" / "jobs")])]

@@ -238,3 +238,41 @@ def _copy_create_with_history(objs: list[Model], model: type[Model], db: str, *,
         obj._state.adding = False
         obj._state.db = db
     return objs
+
+
+def history_insert_sql(model: type[Model], source: str, *, actor=None, reason: str = "", now=None,
+                       history_type: str = "+", connection=None) -> tuple[str, list]:
+    """``INSERT INTO <model's history table> (…) SELECT … FROM <source>`` and its parameters:
+    one history row per row of ``source`` — a table, or a common table expression carrying the
+    model's columns (``INSERT/UPDATE … RETURNING *``) — for a set-based writer that folds the
+    audit trail into its own statement (what :func:`history_from_rows` writes, without reading
+    the rows again)."""
+    connection = connection or connections[router.db_for_write(model)]
+    meta = model._meta
+    history_model = model.history.model
+    if getattr(actor, "is_authenticated", False):
+        user_id = actor.pk
+    else:
+        user = history_model.get_default_history_user(None) if hasattr(history_model, "get_default_history_user") else None
+        user_id = getattr(user, "pk", None)
+    reason = audit_reason(actor, reason)
+    tracked = {f.attname: meta.get_field(f.name).column for f in history_model.tracked_fields}
+    specials = {"history_date": now or timezone.now(), "history_change_reason": reason[:100] or None,
+                "history_type": history_type, "history_user_id": user_id}
+    qn = connection.ops.quote_name
+    columns, select, params = [], [], []
+    for f in history_model._meta.concrete_fields:
+        if f.attname == "history_id":
+            continue
+        columns.append(qn(f.column))
+        if f.attname in specials:
+            select.append("%s")
+            params.append(specials[f.attname])
+        elif f.attname == "history_relation_id":
+            select.append(qn(meta.pk.column))
+        elif f.attname in tracked:
+            select.append(qn(tracked[f.attname]))
+        else:
+            select.append("NULL")
+    return (f"INSERT INTO {qn(history_model._meta.db_table)} ({', '.join(columns)}) "
+            f"SELECT {', '.join(select)} FROM {source}"), params

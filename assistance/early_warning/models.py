@@ -14,6 +14,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -155,8 +156,9 @@ class PersonWarning(models.Model):
     determined_at = models.DateTimeField(_("核定登记时间"), null=True, blank=True)
     determined_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
                                       on_delete=models.SET_NULL, related_name="+", db_index=False)
+    # Set only when a department determines the warning: indexed where set (``ew_warning_identity``).
     identity = models.ForeignKey("members.Identity", verbose_name=_("认定身份"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+")
+                                 on_delete=models.PROTECT, related_name="+", db_index=False)
     determination_note = models.CharField(_("核定说明"), max_length=300, blank=True)
 
     # History rows are read per warning (by id); the other foreign keys need no index there.
@@ -176,6 +178,7 @@ class PersonWarning(models.Model):
             models.Index(fields=["township", "month"]),
             models.Index(fields=["run", "kind"]),
             models.Index(fields=["status", "month"]),
+            models.Index(fields=["identity"], condition=Q(identity__isnull=False), name="ew_warning_identity"),
         ]
 
     def __str__(self) -> str:

@@ -243,6 +243,48 @@ def _claims_and_ledgers_sql(per_person: int) -> int:
     return written
 
 
+def _kept(n: int, per_person: int) -> int | None:
+    """``--keep``: the number of claims when the database already holds this scale's data
+    (``n`` persons of the bench with their ledger rows and ``per_person`` claims each), None
+    when it holds none; refuse a database generated at another scale."""
+    from claims.models import Claim, PersonYearLedger
+    from members.models import Person
+
+    persons = Person.objects.filter(name__startswith=NAME_PREFIX)
+    found = persons.count()
+    if not found:
+        return None
+    ledgers = PersonYearLedger.objects.filter(year=YEAR, person__name__startswith=NAME_PREFIX).count()
+    claims = Claim.objects.filter(year=YEAR).count()
+    if (found, ledgers, claims) != (n, n, n * per_person):
+        raise RuntimeError(f"--keep: the database holds {found} persons, {ledgers} ledger rows and {claims} claims, "
+                           f"not {n}, {n} and {n * per_person}: run once without --keep to generate them")
+    return claims
+
+
+def _clear_warnings() -> None:
+    """Forget the lists an earlier run of the job wrote (so each month is run afresh)."""
+    from django.db import connection
+
+    from assistance.early_warning.models import DeliveryAttempt, PersonWarning, WarningDelivery, WarningRun
+
+    models = [PersonWarning, DeliveryAttempt, WarningDelivery, WarningRun]
+    tables = [m._meta.db_table for m in models] + [m.history.model._meta.db_table for m in models]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(connection.ops.quote_name(t) for t in tables)}")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+
+
+def _vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+
+
 # ── measurements ─────────────────────────────────────────────────────────────────────────────
 
 def _reference(through: date, line: Decimal) -> tuple[float, int]:
@@ -270,20 +312,28 @@ def run(ctx) -> list[dict]:
     rng = random.Random(20251231)
 
     started = time.perf_counter()
-    ids = _persons(ctx, n)
-    log(f"  persons in {time.perf_counter() - started:.1f}s")
-    _enrolments_and_identities(ids, rng)
-    log(f"  enrolments and identities at {time.perf_counter() - started:.1f}s")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        claims = _claims_and_ledgers_sql(per_person)
+    claims = _kept(n, per_person) if (getattr(ctx, "extra", None) or {}).get("keep") else None
+    if claims is not None:
+        _clear_warnings()
+        log(f"  --keep: reusing {n} persons, {claims} claims, {n} ledger rows (earlier runs' warnings cleared)")
     else:
-        claims = _claims_and_ledgers(ids, per_person, rng)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    log(f"  generated {n} persons, {claims} claims, {n} ledger rows in {time.perf_counter() - started:.1f}s")
+        ids = _persons(ctx, n)
+        log(f"  persons in {time.perf_counter() - started:.1f}s")
+        _enrolments_and_identities(ids, rng)
+        log(f"  enrolments and identities at {time.perf_counter() - started:.1f}s")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            claims = _claims_and_ledgers_sql(per_person)
+        else:
+            claims = _claims_and_ledgers(ids, per_person, rng)
+        log(f"  generated {n} persons, {claims} claims, {n} ledger rows in {time.perf_counter() - started:.1f}s")
+    # Both the run and the reference read the tables in the same state: vacuumed (visibility
+    # map set, as autovacuum leaves a table that has settled) and analysed — never one of them
+    # on a freshly loaded table and the other on a vacuumed one.
+    t0 = time.perf_counter()
+    _vacuum()
+    log(f"  VACUUM ANALYZE in {time.perf_counter() - t0:.1f}s")
 
     city = ctx.jurisdiction.city
     rows = []

@@ -5,8 +5,10 @@ The run is set-based: for each group of counties that share a threshold, one
 (year-to-date = ``oop_m01 + … + oop_mM``, claims' own expression
 ``claims.public.year_to_date_out_of_pocket_expression``), decides the group with ``EXISTS``
 sub-queries on identities and enrolments and "new versus continuing" with an ``EXISTS`` on
-last month's list, and writes the warnings — no row ever comes back to Python.  A second
-``INSERT … SELECT`` (the kernel's ``history_insert_select``) writes their history rows.
+last month's list, and writes the warnings — no row ever comes back to Python.  Their history
+rows are copied from what that insert returned, in the same statement on PostgreSQL
+(``INSERT … RETURNING`` in a common table expression), by a second ``INSERT … SELECT``
+(the kernel's ``history_insert_select``) elsewhere.
 Running a month again returns the existing run.
 
 "New" means not on the previous calendar month's list of the same kind (any run), so January
@@ -30,7 +32,7 @@ from claims.models import PersonYearLedger
 from claims.public import year_to_date_out_of_pocket_expression
 from members.models import Enrollment, Identity, IdentityKind, Person, Scheme
 from yibao_site.actors import require_actor
-from yibao_site.audit import audited_save, history_insert_select
+from yibao_site.audit import audited_save, history_insert_select, history_insert_sql
 from yibao_site.models import Region, RegionLevel
 from yibao_site.policy import policy_snapshot
 
@@ -108,8 +110,11 @@ def _ledger_candidates(*, month: date, line: Decimal):
     # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
     # to test (and indexed), that spares the twelve-column sum for almost every row.
     qs = (PersonYearLedger.objects.filter(year=month.year, out_of_pocket__gt=line)
-          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id"))
-          .filter(w_ytd__gt=Value(line, output_field=money)))
+          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id")))
+    if connection.vendor != "postgresql":
+        qs = qs.filter(w_ytd__gt=Value(line, output_field=money))
+    # On PostgreSQL the caller fences this query and tests ``w_ytd`` above the fence, so the
+    # twelve-column sum is computed once per row, not once in the filter and again in the list.
     return qs.order_by().values_list("w_person_id", "w_ytd")
 
 
@@ -128,7 +133,9 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     """
     qn = connection.ops.quote_name
     month = run.month
-    candidates, cparams = _ledger_candidates(month=month, line=min(return_line, into_line)).query.sql_with_params()
+    lower = min(return_line, into_line)
+    candidates, cparams = _ledger_candidates(month=month, line=lower).query.sql_with_params()
+    cparams = list(cparams)
     identity, enrolment, warning, person, region = (
         qn(m._meta.db_table) for m in (Identity, Enrollment, PersonWarning, Person, Region))
     kinds = sorted(return_kinds) or [""]  # an empty list of kinds: nobody is on the return list
@@ -137,14 +144,20 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     kind = f"CASE WHEN {is_return} THEN %s ELSE %s END"
     within = " OR ".join(["r.path LIKE %s"] * len(units))
     # The candidates are a fenced sub-query (``OFFSET 0``) on PostgreSQL: planned on their own
-    # (a bitmap scan of the ledger's (year, out_of_pocket) index), not merged with the joins
-    # under a guess at how selective the year-to-date sums are.
-    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    # (an index-only scan of the ledger's covering (year, out_of_pocket) index), not merged
+    # with the joins under a guess at how selective the year-to-date sums are; the sums are
+    # tested above a first fence (computed once), and the candidates sorted by person, so
+    # the look-ups of enrolments, persons and last month's list that follow walk those
+    # tables in key order instead of jumping about them.
+    if connection.vendor == "postgresql":
+        candidates = (f"SELECT c0.w_person_id, c0.w_ytd FROM ({candidates} OFFSET 0) c0 "
+                      f"WHERE c0.w_ytd > {'CAST(%s AS NUMERIC)'} ORDER BY c0.w_person_id OFFSET 0")
+        cparams.append(lower)
     sql = (
         f"SELECT %s, c.w_person_id, p.township_id, {kind}, %s, c.w_ytd, "
         f"CASE WHEN {is_return} THEN {money} ELSE {money} END, "
         f"CASE WHEN lm.id IS NULL THEN %s ELSE %s END, %s, '', '' "
-        f"FROM ({candidates}{fence}) c "
+        f"FROM ({candidates}) c "
         f"LEFT JOIN (SELECT person_id, MAX(CASE WHEN kind IN ({', '.join(['%s'] * len(kinds))}) THEN 1 ELSE 0 END) AS ret "
         f"           FROM {identity} WHERE valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s) "
         f"           GROUP BY person_id) i ON i.person_id = c.w_person_id "
@@ -171,22 +184,39 @@ def _insert_select(table: str, columns: list[str], select_sql: str, params) -> i
         return cursor.rowcount
 
 
-def _write_warnings(run: WarningRun, units: list[Unit]) -> None:
-    """One ``INSERT … SELECT`` per group of counties sharing their lines (usually one)."""
+def _write_warnings(run: WarningRun, units: list[Unit], actor) -> list[tuple[str, bool, int]] | None:
+    """One ``INSERT … SELECT`` per group of counties sharing their lines (usually one), and
+    one ``+`` history row per warning written (what ``bulk_create_audited`` would write,
+    without bringing the rows to Python).
+
+    On PostgreSQL each group is one statement: the warnings are inserted ``RETURNING *`` and
+    their history rows copied from what the insert returned (the list is not read again), and
+    the statement answers the counts per kind and newness, which are returned.  Elsewhere the
+    history is copied from the run's rows afterwards and None is returned (count them)."""
     groups: dict[tuple, list[Unit]] = defaultdict(list)
     for unit in units:
         groups[unit.group_key()].append(unit)
     table = PersonWarning._meta.db_table
+    pg = connection.vendor == "postgresql"
+    counts: list[tuple[str, bool, int]] = []
+    qn = connection.ops.quote_name
     for (return_line, return_kinds, into_line), members in groups.items():
         sql, params = _warnings_select(run=run, units=members, return_line=return_line, return_kinds=return_kinds,
                                        into_line=into_line)
-        _insert_select(table, _WARNING_COLUMNS, sql, params)
-
-
-def _write_history(run: WarningRun, actor) -> None:
-    """One ``+`` history row per new warning, in one statement on the server (what
-    ``bulk_create_audited`` would write, without bringing the rows to Python)."""
-    history_insert_select(PersonWarning, where={"run_id": run.pk}, actor=actor, reason=_("生成预警名单"))
+        if not pg:
+            _insert_select(table, _WARNING_COLUMNS, sql, params)
+            continue
+        history, hparams = history_insert_sql(PersonWarning, "written", actor=actor, reason=_("生成预警名单"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH written AS (INSERT INTO {qn(table)} ({', '.join(qn(c) for c in _WARNING_COLUMNS)}) {sql} "
+                f"RETURNING *), history AS ({history} RETURNING 1) "
+                f"SELECT kind, is_new, COUNT(*) FROM written GROUP BY kind, is_new", [*params, *hparams])
+            counts.extend(cursor.fetchall())
+    if not pg:
+        history_insert_select(PersonWarning, where={"run_id": run.pk}, actor=actor, reason=_("生成预警名单"))
+        return None
+    return counts
 
 
 def validate_run_region(region: Region | None) -> Region:
@@ -232,9 +262,11 @@ def warning_run(*, region: Region, month: date, actor, trigger: str = "api",
                      % {"month": f"{month:%Y-%m}", "other": overlap.region.name})
     if connection.vendor == "postgresql":
         # A few set-based statements over a million rows: PostgreSQL's JIT would spend longer
-        # compiling them (seconds) than running them.
+        # compiling them (seconds) than running them; and room to sort the candidates and hold
+        # the written list in memory (the default 4 MB spills both to temporary files).
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
     units = _units(region, month)
     run = WarningRun(
         region=region, month=month, created_by=user_or_none(actor),
@@ -247,17 +279,18 @@ def warning_run(*, region: Region, month: date, actor, trigger: str = "api",
         policy_version="; ".join(sorted({u.version for u in units}))[:200],
     )
     audited_save(run, actor=actor, reason=_("生成预警名单"))
-    _write_warnings(run, units)
-    _write_history(run, actor)
-    counts = PersonWarning.objects.filter(run=run).values("kind", "is_new").annotate(n=Count("id")).order_by()
-    for row in counts:
-        run.count += row["n"]
-        if row["kind"] == WarningKind.RETURN_TO_POVERTY:
-            run.return_count += row["n"]
+    counts = _write_warnings(run, units, actor)
+    if counts is None:
+        counts = [(r["kind"], r["is_new"], r["n"]) for r in
+                  PersonWarning.objects.filter(run=run).values("kind", "is_new").annotate(n=Count("id")).order_by()]
+    for kind, is_new, n in counts:
+        run.count += n
+        if kind == WarningKind.RETURN_TO_POVERTY:
+            run.return_count += n
         else:
-            run.into_count += row["n"]
-        if row["is_new"]:
-            run.new_count += row["n"]
+            run.into_count += n
+        if is_new:
+            run.new_count += n
     audited_save(run, actor=actor, reason=_("统计预警人数"),
                  update_fields=["count", "return_count", "into_count", "new_count"])
     to_push = []
