@@ -144,10 +144,11 @@ def history_from_rows(model: type[Model], ids: Sequence[int], *, actor=None, rea
                            now=timezone.now(), history_type=history_type)
 
 
-def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, actor, reason: str, now,
-                       where: dict | None = None, history_type: str = "+") -> None:
-    """One history row per row of ``ids`` (or matching ``where``), copied by the server from
-    the rows themselves."""
+def _history_select(model: type[Model], qn, *, actor, reason: str, now, history_type: str
+                    ) -> tuple[list[str], list[str], list]:
+    """The history table's columns and, for each, what to select from a row of ``model``'s
+    table (its own column, or a parameter for who/when/why): shared by every set-based
+    history writer."""
     meta = model._meta
     history_model = model.history.model
     if getattr(actor, "is_authenticated", False):
@@ -158,7 +159,6 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
     tracked = {f.attname: meta.get_field(f.name).column for f in history_model.tracked_fields}
     specials = {"history_date": now, "history_change_reason": reason[:100] or None, "history_type": history_type,
                 "history_user_id": user_id}
-    qn = cursor.db.ops.quote_name
     columns, select, params = [], [], []
     for f in history_model._meta.concrete_fields:
         if f.attname == "history_id":
@@ -173,6 +173,18 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
             select.append(qn(tracked[f.attname]))
         else:
             select.append("NULL")
+    return columns, select, params
+
+
+def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, actor, reason: str, now,
+                       where: dict | None = None, history_type: str = "+") -> None:
+    """One history row per row of ``ids`` (or matching ``where``), copied by the server from
+    the rows themselves."""
+    meta = model._meta
+    history_model = model.history.model
+    qn = cursor.db.ops.quote_name
+    columns, select, params = _history_select(model, qn, actor=actor, reason=reason, now=now,
+                                              history_type=history_type)
     if where is not None:
         condition = " AND ".join(f"{qn(meta.get_field(name).column)} = %s" for name in where) or "1 = 1"
         params = params + list(where.values())
@@ -248,31 +260,9 @@ def history_insert_sql(model: type[Model], source: str, *, actor=None, reason: s
     audit trail into its own statement (what :func:`history_from_rows` writes, without reading
     the rows again)."""
     connection = connection or connections[router.db_for_write(model)]
-    meta = model._meta
     history_model = model.history.model
-    if getattr(actor, "is_authenticated", False):
-        user_id = actor.pk
-    else:
-        user = history_model.get_default_history_user(None) if hasattr(history_model, "get_default_history_user") else None
-        user_id = getattr(user, "pk", None)
-    reason = audit_reason(actor, reason)
-    tracked = {f.attname: meta.get_field(f.name).column for f in history_model.tracked_fields}
-    specials = {"history_date": now or timezone.now(), "history_change_reason": reason[:100] or None,
-                "history_type": history_type, "history_user_id": user_id}
     qn = connection.ops.quote_name
-    columns, select, params = [], [], []
-    for f in history_model._meta.concrete_fields:
-        if f.attname == "history_id":
-            continue
-        columns.append(qn(f.column))
-        if f.attname in specials:
-            select.append("%s")
-            params.append(specials[f.attname])
-        elif f.attname == "history_relation_id":
-            select.append(qn(meta.pk.column))
-        elif f.attname in tracked:
-            select.append(qn(tracked[f.attname]))
-        else:
-            select.append("NULL")
+    columns, select, params = _history_select(model, qn, actor=actor, reason=audit_reason(actor, reason),
+                                              now=now or timezone.now(), history_type=history_type)
     return (f"INSERT INTO {qn(history_model._meta.db_table)} ({', '.join(columns)}) "
             f"SELECT {', '.join(select)} FROM {source}"), params
