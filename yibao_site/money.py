@@ -50,8 +50,16 @@ def decimal_text(value: Decimal) -> str:
     return text
 
 
+_PLAIN = frozenset((str, int, bool, float, type(None)))
+
+
 def jsonable(value):
     """Recursively: Decimal → :func:`decimal_text`, date/datetime → ISO, tuples → lists."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common leaves first, by exact type (subclasses take the long way)
+        return value
+    if kind is dict:
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return decimal_text(value)
     if isinstance(value, dict):

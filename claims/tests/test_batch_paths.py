@@ -98,3 +98,16 @@ def test_a_batch_settles_like_one_claim_at_a_time(shiyan, staff):
     one = [services.claim_settle(person=p, visit_type=v, hospital_level=lvl, service_date=d, total_cost=t,
                                  policy_scope_cost=s, actor=staff["clerk"]) for p, v, lvl, d, t, s in specs]
     assert first == [[getattr(c, n) for n in compared] for c in one]
+
+
+def test_new_claim_is_the_instance_the_model_builds():
+    values = (None, 7, 2024, "resident", "inpatient", 2, True, False, True, date(2024, 3, 1), None, D("10.00"),
+              D("9.00"), D("5.00"), D("0.00"), D("0.00"), D("0.00"), D("5.00"), None, False, None, None, "", "",
+              False, "settled", "api", None, "v1", {"tiers": {}}, "说明", None, None, None)
+    built, fast = Claim(*values), engine._new_claim(values)
+    assert fast.__dict__.keys() == built.__dict__.keys()
+    assert {k: v for k, v in fast.__dict__.items() if k != "_state"} == \
+        {k: v for k, v in built.__dict__.items() if k != "_state"}
+    assert fast._state.adding and fast._state.db is None and fast.pk is None
+    from django.db.models.signals import post_init, pre_init
+    assert not pre_init.has_listeners(Claim) and not post_init.has_listeners(Claim)
