@@ -76,7 +76,7 @@ def certified_diseases(person_ids: Iterable[int], start: date, end: date
     ids = set(person_ids)
     if not ids:
         return {}
-    rows = (Certification.objects.filter(person_id__in=ids, status__in=GRANTED, valid_from__lte=end)
+    rows = (Certification.objects.filter(person_id__any=sorted(ids), status__in=GRANTED, valid_from__lte=end)
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=start))
             .values_list("person_id", "disease__code", "valid_from", "valid_to"))
     found: dict[int, list] = defaultdict(list)

@@ -96,7 +96,7 @@ class ClaimImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
-        people = Person.objects.filter(id_number__in=ids)
+        people = Person.objects.filter(id_number__any=sorted(ids))  # one array parameter
         if self.actor is not None and getattr(self.actor, "is_authenticated", False):
             people = scope_queryset(people, self.actor)
         found = dict(people.values_list("id_number", "id"))
@@ -106,7 +106,7 @@ class ClaimImporter(BulkImporter):
         coverage = selectors.coverage_facts(found.values(), years | {y + 1 for y in years})
         self.enrolled.update(coverage)
         refs = {_text(r, "external_ref") for r in rows} - {""}
-        for row in Claim.objects.filter(external_ref__in=refs).values_list("external_ref", *_COMPARED):
+        for row in Claim.objects.filter(external_ref__any=sorted(refs)).values_list("external_ref", *_COMPARED):
             self.settled[row[0]] = row[1:]
 
     def clean_row(self, row):

@@ -39,13 +39,27 @@ def decimal_text(value: Decimal) -> str:
     ``1234.5`` → ``"1234.50"``), more when the value carries them (a ratio ``"0.8500"``)."""
     if not value.is_finite():
         return str(value)
+    text = str(value)
+    if "E" not in text:  # plain notation: the places are the digits after the point (no as_tuple())
+        dot = text.find(".")
+        if dot < 0:
+            return text + ".00"
+        return text + "0" if len(text) - dot == 2 else text
     if value.as_tuple().exponent >= -2:
         return f"{value:.2f}"
-    return str(value)
+    return text
+
+
+_PLAIN = frozenset((str, int, bool, float, type(None)))
 
 
 def jsonable(value):
     """Recursively: Decimal → :func:`decimal_text`, date/datetime → ISO, tuples → lists."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common leaves first, by exact type (subclasses take the long way)
+        return value
+    if kind is dict:
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return decimal_text(value)
     if isinstance(value, dict):

@@ -47,7 +47,7 @@ from .assistance import (
 )
 from .base import (
     CHRONIC, EMPLOYEE, INPATIENT, LEDGER_FIELDS, MONTH_FIELDS, OUTPATIENT, RESIDENT, ZERO, AssistanceStatus,
-    ClaimFacts, Settlement, TierResult, _, apply_delta, empty_ledger, marginal, not_yet_in_force, percent,
+    ClaimFacts, Settlement, TierResult, _, apply_delta, empty_ledger, language, marginal, not_yet_in_force, percent,
     segmented, threshold_consumed, within_cap, yuan,
 )
 from .chain import settle, validate_amounts
@@ -60,7 +60,8 @@ __all__ = [
     "SECOND_ROUND_LABEL", "assistance_amount", "assistance_reaches", "assistance_tier", "second_round_scheme",
     "second_round_tier",
     "CHRONIC", "EMPLOYEE", "INPATIENT", "LEDGER_FIELDS", "MONTH_FIELDS", "OUTPATIENT", "RESIDENT", "ZERO",
-    "AssistanceStatus", "ClaimFacts", "Settlement", "TierResult", "_", "apply_delta", "empty_ledger", "marginal",
+    "AssistanceStatus", "ClaimFacts", "Settlement", "TierResult", "_", "apply_delta", "empty_ledger", "language",
+    "marginal",
     "not_yet_in_force", "percent", "segmented", "threshold_consumed", "within_cap", "yuan",
     "settle", "validate_amounts",
     "VISIT_LABEL", "basic_rate_key", "basic_tier", "chronic_uncertified", "critical_applies", "critical_tier",

@@ -2,6 +2,8 @@
 segments), the facts and results of a claim, and the texts of an explanation."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -16,13 +18,33 @@ from yibao_site.money import ZERO, jsonable, to_fen
 
 @lru_cache(maxsize=1024)
 def _translated(language: str | None, message: str) -> str:
-    return gettext(message)
+    if language == translation.get_language():
+        return gettext(message)
+    with translation.override(language):  # the cache is right whatever is active when it misses
+        return gettext(message)
+
+
+#: The language :func:`language` set for a batch (``None``: ask Django on every text).
+_batch_language: ContextVar[str | None] = ContextVar("claims_rules_language", default=None)
 
 
 def _(message: str) -> str:
     """``gettext``, memoised per language: a batch formats the same few dozen texts for every
-    claim of its explanation."""
-    return _translated(translation.get_language(), message)
+    claim of its explanation.  Inside :func:`language` the language is read once for the
+    batch (Django's ``get_language`` costs more than the look-up itself)."""
+    lang = _batch_language.get()
+    return _translated(lang if lang is not None else translation.get_language(), message)
+
+
+@contextmanager
+def language(code: str):
+    """``translation.override(code)`` for a batch, the language also remembered for :func:`_`."""
+    token = _batch_language.set(code)
+    try:
+        with translation.override(code):
+            yield
+    finally:
+        _batch_language.reset(token)
 
 
 INPATIENT, OUTPATIENT, CHRONIC = "inpatient", "outpatient", "chronic"

@@ -34,7 +34,7 @@ class Coverage:
 
 def coverage_facts(person_ids: Iterable[int], years: Iterable[int]) -> dict[tuple[int, int], Coverage]:
     """Return the active enrolment of each (person, year) among ``person_ids`` × ``years``."""
-    rows = (Enrollment.objects.filter(person_id__in=set(person_ids), year__in=set(years), active=True)
+    rows = (Enrollment.objects.filter(person_id__any=sorted(set(person_ids)), year__in=set(years), active=True)
             .values_list("id", "person_id", "year", "scheme", "employee_status", "benefit_start", "benefit_end",
                          "critical_illness_cap"))
     return coverage_of_rows(rows)
@@ -62,11 +62,11 @@ def _valid(on: date, start: date, end: date | None, revoked_on: date | None = No
 
 def assistance_facts(person_ids: Iterable[int], start: date, end: date) -> dict[int, PersonAssistanceFacts]:
     """Load the identities and entitlements of ``person_ids`` that overlap [start, end]."""
-    ids = set(person_ids)
-    identities = (Identity.objects.filter(person_id__in=ids, valid_from__lte=end)
+    ids = sorted(set(person_ids))  # one array parameter (``__any``), not a bind parameter each
+    identities = (Identity.objects.filter(person_id__any=ids, valid_from__lte=end)
                   .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=start))
                   .values_list("person_id", "kind", "valid_from", "valid_to"))
-    entitlements = (AssistanceEntitlement.objects.filter(person_id__in=ids, valid_from__lte=end, valid_to__gte=start)
+    entitlements = (AssistanceEntitlement.objects.filter(person_id__any=ids, valid_from__lte=end, valid_to__gte=start)
                     .filter(Q(revoked_on__isnull=True) | Q(revoked_on__gt=start))
                     .values_list("person_id", "kind", "category", "valid_from", "valid_to", "revoked_on"))
     return assistance_of_rows(identities, entitlements)
@@ -137,7 +137,8 @@ def offsite_periods(person_ids: Iterable[int], start: date, end: date) -> dict[i
     """The registrations of ``person_ids`` overlapping [start, end], in one query (a revoked
     registration's ``valid_to`` already ends the day before its revocation)."""
     found: dict[int, list[OffsitePeriod]] = defaultdict(list)
-    rows = (OffsiteRegistration.objects.filter(person_id__in=set(person_ids), valid_from__lte=end, valid_to__gte=start)
+    rows = (OffsiteRegistration.objects.filter(person_id__any=sorted(set(person_ids)), valid_from__lte=end,
+                                                   valid_to__gte=start)
             .values_list("person_id", "kind", "valid_from", "valid_to", "in_province"))
     for pid, kind, vf, vt, in_province in rows:
         found[pid].append(OffsitePeriod(kind, vf, vt, in_province))
@@ -156,7 +157,7 @@ def inpatient_stays(person_ids: Iterable[int], start: date, end: date) -> dict[i
     """Return the settled inpatient stays (admission, discharge) of ``person_ids`` that overlap
     [start, end]."""
     stays: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    rows = (Claim.objects.filter(person_id__in=set(person_ids), visit_type=VisitType.INPATIENT,
+    rows = (Claim.objects.filter(person_id__any=sorted(set(person_ids)), visit_type=VisitType.INPATIENT,
                                  status=ClaimStatus.SETTLED, admission_date__isnull=False,
                                  admission_date__lte=end, service_date__gte=start)
             .values_list("person_id", "admission_date", "service_date"))

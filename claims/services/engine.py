@@ -13,12 +13,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Max
+from django.db.models.base import ModelState
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from chronic.public import catalogue_for_codes, certified_diseases, is_certified, pick_catalogue_entry
 from members.models import Person, Scheme
 from yibao_site.audit import bulk_create_audited
+from yibao_site.lookups import array_literal
 from yibao_site.models import Region
 from yibao_site.money import to_fen
 from yibao_site.policy import PolicyCache
@@ -160,9 +162,7 @@ def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None, *, person
     township)) and ``facts`` (one person's, :func:`_person_facts`) when already read."""
     person_ids = {i.person_id for i in inputs}
     if persons is None or not person_ids <= set(persons):
-        found = (Person.objects.filter(pk__in=person_ids).select_related("township")
-                 .only("id", "township__id", "township__code", "township__path"))
-        persons = {p.pk: (p.township_id, p.township) for p in found}
+        persons = _persons_of(person_ids)
     years = {i.service_date.year for i in inputs}
     start = min(i.service_date for i in inputs)
     end = max(i.service_date for i in inputs)
@@ -189,6 +189,15 @@ def _load_context(inputs: list[ClaimInput], cache: PolicyCache | None, *, person
     offsite = selectors.offsite_periods(away, start, end) if away else {}
     return _Context(persons, coverage, assistance, stays, cache, certified=certified, catalogue=catalogue,
                     offsite=offsite)
+
+
+def _persons_of(person_ids: set[int]) -> dict[int, tuple[int, Region | None]]:
+    """person id → (township id, township): the persons as plain (id, township id) rows, their
+    few townships loaded once and shared (no model instance per person)."""
+    rows = list(Person.objects.filter(pk__any=sorted(person_ids)).values_list("id", "township_id"))
+    townships = {r.pk: r for r in Region.objects.filter(pk__in={t for _p, t in rows if t is not None})
+                 .only("id", "code", "path")}
+    return {pid: (tid, townships.get(tid)) for pid, tid in rows}
 
 
 def _coverage_on(ctx: _Context, person_id: int, on: date) -> selectors.Coverage | None:
@@ -269,8 +278,9 @@ def _lock_ledgers_pg(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Ledger
 
     def lock(pids) -> dict:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {columns} FROM {table} WHERE person_id = ANY(%s) AND year = ANY(%s) "
-                           f"ORDER BY person_id, year FOR UPDATE", [sorted(pids), years])
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE person_id = ANY(%s::bigint[]) "
+                           f"AND year = ANY(%s::integer[]) ORDER BY person_id, year FOR UPDATE",
+                           [array_literal(sorted(pids)), array_literal(years)])
             return {(row[1], row[2]): _row_of(row) for row in cursor.fetchall() if (row[1], row[2]) in keys}
 
     locked = lock({p for p, _ in keys})
@@ -284,7 +294,7 @@ def _lock_ledgers_pg(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Ledger
                 f"claims_count, updated_at) SELECT k.p, k.y, {zeros}, 0, %s "
                 f"FROM unnest(%s::bigint[], %s::integer[]) AS k(p, y) ORDER BY k.p, k.y "
                 f"ON CONFLICT (person_id, year) DO NOTHING RETURNING id, person_id, year",
-                [now, [p for p, _ in missing], [y for _, y in missing]])
+                [now, array_literal([p for p, _ in missing]), array_literal([y for _, y in missing])])
             zero = rules.ZERO
             for pk, pid, year in cursor.fetchall():
                 locked[(pid, year)] = LedgerRow(pk, pid, year, [zero] * len(rules.LEDGER_FIELDS), 0)
@@ -363,21 +373,44 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
     if chronic:
         breakdown["chronic"] = {"disease": inp.disease, "certified": chronic["chronic_certified"]}
     platform = inp.basic_paid is not None or inp.critical_paid is not None
-    claim = Claim(
-        person_id=inp.person_id, year=inp.service_date.year, scheme=cov.scheme, visit_type=inp.visit_type,
-        hospital_level=inp.hospital_level, in_province=inp.in_province, referred=inp.referred,
-        in_region=inp.in_region and inp.in_province,
-        service_date=inp.service_date, admission_date=inp.admission_date, total_cost=inp.total_cost,
-        policy_scope_cost=inp.policy_scope_cost, basic_paid=result.basic.paid, critical_paid=result.critical.paid,
-        assistance_paid=result.assistance.paid, second_round_paid=result.second_round.paid,
-        out_of_pocket=result.out_of_pocket, assistance_category=status.category if result.assistance.paid else None,
-        platform_settled=platform, disease=inp.disease, diagnosis=inp.diagnosis,
-        chronic_review=bool(chronic) and platform and not chronic["chronic_certified"],
-        basic_given=inp.basic_paid, critical_given=inp.critical_paid,
-        status=ClaimStatus.SETTLED, source=inp.source, external_ref=inp.external_ref or None,
-        policy_version=version, breakdown=breakdown, explanation=explanation,
-    )
+    # Positionally, in the order of _CLAIM_FIELDS (no keyword matching, no default per field
+    # left out, no setattr per field: what ``Model.__init__`` leaves in the instance).
+    claim = _new_claim((
+        None, inp.person_id, inp.service_date.year, cov.scheme, inp.visit_type,
+        inp.hospital_level, inp.in_province, inp.referred, inp.in_region and inp.in_province,
+        inp.service_date, inp.admission_date, inp.total_cost,
+        inp.policy_scope_cost, result.basic.paid, result.critical.paid,
+        result.assistance.paid, result.second_round.paid,
+        result.out_of_pocket, status.category if result.assistance.paid else None,
+        platform, inp.basic_paid, inp.critical_paid, inp.disease, inp.diagnosis,
+        bool(chronic) and platform and not chronic["chronic_certified"],
+        ClaimStatus.SETTLED, inp.source, inp.external_ref or None,
+        version, breakdown, explanation, None, None, None,
+    ))
     return claim, result.delta
+
+
+def _new_claim(values: tuple) -> Claim:
+    """An unsaved Claim of its concrete field values in :data:`_CLAIM_FIELDS` order — the
+    instance ``Claim(*values)`` builds (its state, then one attribute per field), without
+    Django's per-field loop (Claim has no init signal receivers)."""
+    claim = _claim_new(Claim)
+    claim._state = ModelState()
+    claim.__dict__.update(zip(_CLAIM_FIELDS, values))
+    return claim
+
+
+_claim_new = object.__new__
+
+
+#: Claim's concrete fields in the order :func:`settle_one` passes them (a test holds it to the model).
+_CLAIM_FIELDS = (
+    "id", "person_id", "year", "scheme", "visit_type", "hospital_level", "in_province", "referred", "in_region",
+    "service_date", "admission_date", "total_cost", "policy_scope_cost", "basic_paid", "critical_paid",
+    "assistance_paid", "second_round_paid", "out_of_pocket", "assistance_category", "platform_settled",
+    "basic_given", "critical_given", "disease", "diagnosis", "chronic_review", "status", "source",
+    "external_ref", "policy_version", "breakdown", "explanation", "reversal_of_id", "created_by_id", "settled_at",
+)
 
 
 def _check_batch(inputs: list[ClaimInput]) -> dict[Any, ValidationError]:
@@ -390,7 +423,7 @@ def _check_batch(inputs: list[ClaimInput]) -> dict[Any, ValidationError]:
             errors[inp.ref if inp.ref is not None else index] = exc
     refs = [i.external_ref for i in inputs if i.external_ref]
     if refs:
-        taken = set(Claim.objects.filter(external_ref__in=refs).values_list("external_ref", flat=True))
+        taken = set(Claim.objects.filter(external_ref__any=refs).values_list("external_ref", flat=True))
         seen: set[str] = set()
         for index, inp in enumerate(inputs):
             if inp.external_ref and (inp.external_ref in taken or inp.external_ref in seen):
@@ -420,14 +453,29 @@ def _write_ledgers(rows) -> None:
     qn = connection.ops.quote_name
     stamp = PersonYearLedger._meta.get_field("updated_at")
     if connection.vendor == "postgresql":
-        names = [qn(name) for name in LEDGER_WRITE_FIELDS]
-        sets = ", ".join(f"{n} = v.{n}" for n in names)
-        types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "timestamptz[]", "bigint[]"]
-        arrays = ", ".join(f"%s::{t}" for t in types)
-        sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
-               f"WHERE l.id = v.id")
-        params = [[getattr(row, name) for row in rows] for name in rules.LEDGER_FIELDS]
-        params += [[row.claims_count for row in rows], [row.updated_at for row in rows], [row.pk for row in rows]]
+        # One array literal per column (a string built by ``join``: psycopg would dump the
+        # 30 × rows values one by one); the rows of one write share their timestamp.
+        stamps = {row.updated_at for row in rows}
+        if len(stamps) == 1:
+            names = [qn(name) for name in (*rules.LEDGER_FIELDS, "claims_count")]
+            sets = ", ".join(f"{n} = v.{n}" for n in names) + f", {qn('updated_at')} = %s"
+            types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "bigint[]"]
+            params = [_numeric_literal([getattr(row, name) for row in rows]) for name in rules.LEDGER_FIELDS]
+            params += [array_literal([row.claims_count for row in rows]), array_literal([row.pk for row in rows])]
+            arrays = ", ".join(f"%s::{t}" for t in types)
+            sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
+                   f"WHERE l.id = v.id")
+            params = [*stamps, *params]
+        else:
+            names = [qn(name) for name in LEDGER_WRITE_FIELDS]
+            sets = ", ".join(f"{n} = v.{n}" for n in names)
+            types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "timestamptz[]", "bigint[]"]
+            arrays = ", ".join(f"%s::{t}" for t in types)
+            sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
+                   f"WHERE l.id = v.id")
+            params = [[getattr(row, name) for row in rows] for name in rules.LEDGER_FIELDS]
+            params += [[row.claims_count for row in rows], [row.updated_at for row in rows],
+                       [row.pk for row in rows]]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         return
@@ -437,6 +485,15 @@ def _write_ledgers(rows) -> None:
               + [row.claims_count, stamp.get_db_prep_save(row.updated_at, connection), row.pk] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _numeric_literal(values: list) -> str | list:
+    """Decimals as a PostgreSQL ``numeric[]`` literal (``{1.50,0.00}``: ``str`` of a finite
+    Decimal is exact, and PostgreSQL reads its exponent form too); anything else is left to
+    the driver as a list."""
+    if all(type(v) is Decimal and v.is_finite() for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return values
 
 
 def _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, language) -> None:
@@ -449,7 +506,7 @@ def _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, 
         try:
             claim, delta = settle_one(ctx, inp, states[key])
         except ValidationError as exc:
-            with translation.override(language):
+            with rules.language(language):
                 try:
                     settle_one(ctx, inp, dict(states[key]))
                 except ValidationError as localized:
@@ -468,7 +525,7 @@ def _live_claims(keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[Claim
     out: dict[tuple[int, int], list[Claim]] = defaultdict(list)
     if not keys:
         return out
-    rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
+    rows = (Claim.objects.filter(person_id__any=sorted({p for p, _y in keys}), year__in={y for _p, y in keys},
                                  status=ClaimStatus.SETTLED)
             .select_related("person__township").order_by("person_id", "year", "service_date", "id"))
     for claim in rows:
@@ -478,7 +535,7 @@ def _live_claims(keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[Claim
 
 
 def _latest_live_dates(keys: set[tuple[int, int]]) -> dict[tuple[int, int], date]:
-    rows = (Claim.objects.filter(person_id__in={p for p, _y in keys}, year__in={y for _p, y in keys},
+    rows = (Claim.objects.filter(person_id__any=sorted({p for p, _y in keys}), year__in={y for _p, y in keys},
                                  status=ClaimStatus.SETTLED)
             .values("person_id", "year").annotate(latest=Max("service_date")).order_by())
     return {(r["person_id"], r["year"]): r["latest"] for r in rows if (r["person_id"], r["year"]) in keys}

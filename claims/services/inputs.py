@@ -18,6 +18,9 @@ from yibao_site.money import FEN, ZERO, to_fen
 from ..models import ClaimSource, VisitType
 
 LEVELS = (1, 2, 3)
+#: The visit types, once (``VisitType.values`` builds its list again on every use).
+VISIT_TYPES = frozenset(VisitType.values)
+_MONEY_FIELDS = ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid")
 
 
 @dataclass
@@ -79,7 +82,7 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
     """Check one input alone (types, ranges, dates, amounts); raise field errors."""
     errors: dict[str, list[str]] = {}
     today = today or timezone.localdate()
-    if inp.visit_type not in VisitType.values:
+    if inp.visit_type not in VISIT_TYPES:
         errors["visit_type"] = [_("就诊类型应为 inpatient/outpatient/chronic 之一。")]
     if inp.hospital_level not in LEVELS:
         errors["hospital_level"] = [_("医院级别应为1、2或3。")]
@@ -92,7 +95,7 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
             errors["admission_date"] = [_("只有住院才填写入院日期。")]
         elif isinstance(inp.service_date, date) and inp.admission_date > inp.service_date:
             errors["admission_date"] = [_("入院日期不能晚于出院日期。")]
-    for name in ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid"):
+    for name in _MONEY_FIELDS:
         value = getattr(inp, name)
         if value is None:
             if name in ("total_cost", "policy_scope_cost"):
@@ -120,7 +123,7 @@ def claim_input_check(inp: ClaimInput, *, today: date | None = None) -> None:
         errors["basic_paid"] = [_("平台已结算的基本医保与大病保险合计不能超过政策范围内费用。")]
     if errors:
         raise ValidationError(errors)
-    for name in ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid"):
+    for name in _MONEY_FIELDS:
         value = getattr(inp, name)
         if value is not None:
             setattr(inp, name, to_fen(value))

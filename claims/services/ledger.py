@@ -173,7 +173,7 @@ def _resettle(*, keys: set[tuple[int, int]], actor, reason: str, confirm: bool =
         if existing else None
     states: dict[tuple[int, int], dict[str, Decimal]] = {}
     expected: dict[int, tuple[dict[str, Decimal], str]] = {}
-    with translation.override("zh-hans"):
+    with rules.language("zh-hans"):
         for key in sorted(keys):
             if key in existing:
                 states[key], old, _fresh = _fold(ctx, existing[key], [])

@@ -96,7 +96,7 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
     language = translation.get_language()
     expected: dict[int, tuple[dict[str, Decimal], str]] = {}
     fresh_deltas: dict[int, dict[str, Decimal]] = {}
-    with translation.override("zh-hans"):
+    with rules.language("zh-hans"):
         _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, language)
         creator = actor if getattr(actor, "is_authenticated", False) else None
         for key in sorted(late):
@@ -104,7 +104,7 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
             try:
                 states[key], old, fresh = _fold(ctx, existing.get(key, []), new)
             except ValidationError as exc:
-                with translation.override(language):
+                with rules.language(language):
                     try:
                         _fold(ctx, existing.get(key, []), new)
                     except ValidationError as localized:
@@ -139,7 +139,7 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
         for k, delta in fresh_deltas.items():
             expected[saved[k].pk] = (delta, saved[k].policy_version)
         new_ids = {key: [c.pk for c in saved if (c.person_id, c.year) == key] for key in late}
-        with translation.override("zh-hans"):
+        with rules.language("zh-hans"):
             why = {key: _("补录 %(ids)s(就诊日期早于已结算的结算单),其后的结算单按就诊日期顺序重新结算")
                    % {"ids": "、".join(f"#{i}" for i in new_ids[key])} for key in late}
         _write_adjustments(existing, expected, why=why, actor=actor, kind=EntryKind.ADJUSTMENT)
@@ -185,7 +185,7 @@ def claim_preview(*, person: Person, visit_type: str, hospital_level: int, servi
     ctx = _load_context([inp], None)
     row = PersonYearLedger.objects.filter(person_id=person.pk, year=service_date.year).first()
     state = _ledger_state(row) if row else rules.empty_ledger()
-    with translation.override("zh-hans"):
+    with rules.language("zh-hans"):
         claim, _delta = settle_one(ctx, inp, state)
     claim.person = person
     return claim
@@ -207,7 +207,7 @@ def claim_reverse(*, claim: Claim, actor, reason: str = "") -> Claim:
                                           % {"status": original.get_status_display()}]})
     delta = original.breakdown.get("ledger_delta", {})
     reason = reason or _("冲销")
-    with translation.override("zh-hans"):
+    with rules.language("zh-hans"):
         text = _("冲销 %(date)s 结算单 #%(id)s:%(reason)s") % {"date": original.service_date.isoformat(),
                                                              "id": original.pk, "reason": reason}
         why = _("冲销 %(date)s 结算单 #%(id)s 后按就诊日期顺序重新结算") % {

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited, history_from_rows
+from yibao_site.lookups import array_literal
 from yibao_site.money import ZERO, to_fen
 from yibao_site.policy import PolicyCache, PolicySnapshot
 
@@ -234,10 +235,10 @@ def enrollment_record_fund_payments(*, person_ids: Iterable[int], year: int, pai
         table = connection.ops.quote_name(Enrollment._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH l AS (SELECT id FROM {table} WHERE person_id = ANY(%s) AND year = %s "
+                f"WITH l AS (SELECT id FROM {table} WHERE person_id = ANY(%s::bigint[]) AND year = %s "
                 f"AND had_fund_payment <> %s ORDER BY id FOR UPDATE) "
                 f"UPDATE {table} AS e SET had_fund_payment = %s FROM l WHERE e.id = l.id RETURNING e.id",
-                [person_ids, year, paid, paid])
+                [array_literal(person_ids) or person_ids, year, paid, paid])  # one text parameter
             ids = sorted(r[0] for r in cursor.fetchall())
     else:
         ids = list(Enrollment.objects.select_for_update().filter(person_id__in=person_ids, year=year)
@@ -270,7 +271,7 @@ def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | No
     require_actor(actor, CLAIMS_FOLLOWERS, system=True)
     qs = Enrollment.objects.select_for_update().filter(year=year, scheme=Scheme.RESIDENT)
     if person_ids is not None:
-        qs = qs.filter(person_id__in=list(person_ids))
+        qs = qs.filter(person_id__any=sorted(set(person_ids)))  # one array parameter
     rows = list(qs.select_related("person__township").order_by("pk"))
     if not rows:
         return []

@@ -42,3 +42,23 @@ def test_add_months_lands_in_the_right_month(day, months):
     moved = add_months(day, months)
     assert (moved.year * 12 + moved.month) - (day.year * 12 + day.month) == months
     assert moved.day == day.day or moved.day < day.day
+
+
+def _decimal_text_by_exponent(value: Decimal) -> str:
+    """decimal_text as first written (by the exponent): the plain-notation fast path must agree."""
+    if not value.is_finite():
+        return str(value)
+    return f"{value:.2f}" if value.as_tuple().exponent >= -2 else str(value)
+
+
+@pytest.mark.parametrize("text", ["0", "0.0", "0.00", "-0.00", "-0", "5000", "1234.5", "-1.5", "12.345", "5E+3",
+                                  "1E-7", "1E+1", "0E-2", "0E+2", "-0E-5", "NaN", "Infinity", "0.8500",
+                                  "123456789012345678.12"])
+def test_decimal_text_agrees_with_the_exponent_rule(text):
+    assert decimal_text(Decimal(text)) == _decimal_text_by_exponent(Decimal(text))
+
+
+@given(st.integers(-10**12, 10**12), st.integers(-9, 6))
+def test_decimal_text_agrees_with_the_exponent_rule_everywhere(digits, exponent):
+    value = Decimal(digits).scaleb(exponent)
+    assert decimal_text(value) == _decimal_text_by_exponent(value)

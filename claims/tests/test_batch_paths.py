@@ -1,0 +1,113 @@
+"""The batch's fast paths (issue 14) give what the plain ones give: Claim rows built
+positionally, the rules' texts in the batch's language, the ledger write by array literals."""
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from claims import rules, services
+from claims.models import Claim, PersonYearLedger
+from claims.services import engine
+
+from . import factories as f
+
+
+def test_settle_one_passes_claims_fields_in_the_models_order():
+    assert tuple(field.attname for field in Claim._meta.concrete_fields) == engine._CLAIM_FIELDS
+
+
+def test_rules_texts_follow_the_batch_language_and_the_cache_stays_right():
+    message = "不设限额"
+    with translation.override("en"):
+        english = gettext(message)
+    with translation.override("zh-hans"):
+        chinese = gettext(message)
+    assert english != chinese
+    with rules.language("en"):
+        assert rules._(message) == english
+        with rules.language("zh-hans"):
+            assert rules._(message) == chinese
+        assert rules._(message) == english
+    rules.base._translated.cache_clear()
+    # a miss computed while another language is active still caches the asked one
+    with rules.language("zh-hans"), translation.override("en"):
+        assert rules._(message) == chinese
+    with translation.override("zh-hans"):
+        assert rules._(message) == chinese
+    with translation.override("en"):
+        assert rules._(message) == english  # outside a batch: Django's active language
+
+
+def test_persons_of_reads_ids_and_shares_townships(shiyan):
+    people = [f.insured(shiyan, township=i % 2) for i in range(4)]
+    found = engine._persons_of({p.pk for p in people} | {10**9})
+    assert set(found) == {p.pk for p in people}
+    for p in people:
+        tid, township = found[p.pk]
+        assert tid == p.township_id and township.pk == p.township_id and township.path == p.township.path
+    assert found[people[0].pk][1] is found[people[2].pk][1]
+
+
+def test_numeric_literal_is_exact_or_left_to_the_driver():
+    assert engine._numeric_literal([D("1.50"), D("-0.00"), D("5E+3")]) == "{1.50,-0.00,5E+3}"
+    assert engine._numeric_literal([D("1.50"), 2]) == [D("1.50"), 2]
+    assert isinstance(engine._numeric_literal([D("NaN")]), list)
+
+
+@pytest.mark.django_db
+def test_ledger_write_stores_what_the_rows_hold_with_one_or_several_timestamps(shiyan, staff):
+    people = [f.insured(shiyan, township=0) for _i in range(3)]
+    rows = engine._lock_ledgers({(p.pk, 2024) for p in people})
+    now = timezone.now()
+    values = [D("1234.56"), D("5E+3"), D("-0.01")]
+    for k, row in enumerate(rows.values()):
+        for n, name in enumerate(rules.LEDGER_FIELDS):
+            setattr(row, name, values[(k + n) % 3] if n % 2 else D("0.00"))
+        row.claims_count, row.updated_at = k + 1, now
+    engine._write_ledgers(list(rows.values()))  # one shared timestamp
+    for k, (key, row) in enumerate(sorted(rows.items())):
+        stored = PersonYearLedger.objects.get(person_id=key[0], year=2024)
+        assert [getattr(stored, n) for n in rules.LEDGER_FIELDS] == [getattr(row, n) for n in rules.LEDGER_FIELDS]
+        assert stored.claims_count == row.claims_count and stored.updated_at == now
+    later = [now, now + timezone.timedelta(seconds=1), now + timezone.timedelta(seconds=2)]
+    for row, stamp in zip(rows.values(), later):
+        row.updated_at, row.claims_count = stamp, row.claims_count + 10
+    engine._write_ledgers(list(rows.values()))  # a timestamp each
+    for row in rows.values():
+        stored = PersonYearLedger.objects.get(pk=row.pk)
+        assert stored.updated_at == row.updated_at and stored.claims_count == row.claims_count
+
+
+@pytest.mark.django_db
+def test_a_batch_settles_like_one_claim_at_a_time(shiyan, staff):
+    """The batch (positional rows, shared townships, one language read) and single settlement
+    give the same amounts, explanations and policy versions."""
+    people = [f.insured(shiyan, township=i % 2) for i in range(3)]
+    f.identity(people[0], "subsistence")
+    specs = [(people[i % 3], ("inpatient", "outpatient", "chronic")[i % 3], 1 + i % 3, date(2024, 2, 1 + i),
+              D(3000 + 517 * i), D(2500 + 400 * i)) for i in range(9)]
+    inputs = [services.ClaimInput(person_id=p.pk, visit_type=v, hospital_level=lvl, service_date=d, total_cost=t,
+                                  policy_scope_cost=s) for p, v, lvl, d, t, s in specs]
+    batch = services.claims_settle_batch(inputs=inputs, actor=staff["clerk"])
+    compared = [n for n in engine._CLAIM_FIELDS if n not in ("id", "settled_at", "created_by_id", "person_id")]
+    first = [[getattr(c, n) for n in compared] for c in batch]
+    Claim.objects.all().delete()
+    PersonYearLedger.objects.all().delete()
+    one = [services.claim_settle(person=p, visit_type=v, hospital_level=lvl, service_date=d, total_cost=t,
+                                 policy_scope_cost=s, actor=staff["clerk"]) for p, v, lvl, d, t, s in specs]
+    assert first == [[getattr(c, n) for n in compared] for c in one]
+
+
+def test_new_claim_is_the_instance_the_model_builds():
+    values = (None, 7, 2024, "resident", "inpatient", 2, True, False, True, date(2024, 3, 1), None, D("10.00"),
+              D("9.00"), D("5.00"), D("0.00"), D("0.00"), D("0.00"), D("5.00"), None, False, None, None, "", "",
+              False, "settled", "api", None, "v1", {"tiers": {}}, "说明", None, None, None)
+    built, fast = Claim(*values), engine._new_claim(values)
+    assert fast.__dict__.keys() == built.__dict__.keys()
+    assert {k: v for k, v in fast.__dict__.items() if k != "_state"} == \
+        {k: v for k, v in built.__dict__.items() if k != "_state"}
+    assert fast._state.adding and fast._state.db is None and fast.pk is None
+    from django.db.models.signals import post_init, pre_init
+    assert not pre_init.has_listeners(Claim) and not post_init.has_listeners(Claim)
