@@ -170,6 +170,11 @@ class PersonImporter(BulkImporter):
 
         if plain.lines < COPY_THRESHOLD:
             return None
+        # A file imported again is seen at its first row, before anything is copied.
+        first = plain.body.split(b"\n", 1)[0].decode("utf-8").split(",")
+        if len(first) == len(plain.columns) and Person.objects.filter(
+                id_number=normalise_id_number(first[plain.columns.index("id_number")])).exists():
+            return None
         started = time.perf_counter()
         width = len(plain.columns)
         cell = {c: f"btrim(c[{i + 1}], ' ')" for i, c in enumerate(plain.columns)}
