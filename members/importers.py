@@ -5,6 +5,10 @@ few set-based queries, every row is validated in memory by the same functions th
 use (``services.person_build``, ``services.enrollment_build``, ``services.identity_validate``),
 and the file is written in bulk only when no row is bad.  A second import of the same file
 finds every row unchanged.
+
+On PostgreSQL a plain CSV of new persons (``PersonImporter.server_side``) is checked and
+written by the server itself — the same rules in SQL, the same rows and history — and any file
+it cannot be sure of goes the Python way above, which stays the reference.
 """
 from __future__ import annotations
 
@@ -16,13 +20,19 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yibao_site.audit import bulk_create_audited, bulk_update_audited, insert_rows_audited
-from yibao_site.imports import BulkImporter, RowError, register
+from yibao_site.audit import (
+    COPY_THRESHOLD, bulk_create_audited, bulk_update_audited, history_insert_sql, insert_rows_audited,
+)
+from yibao_site.idnumbers import PROVINCE_CODES
+from yibao_site.imports import BulkImporter, ImportReport, RowError, register, write_conflict
+from yibao_site.lookups import array_literal
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
-from yibao_site.models import Region
+from yibao_site.models import Region, RegionLevel
 from yibao_site.money import FEN, ZERO
 from yibao_site.policy import PolicyCache
 
@@ -159,17 +169,8 @@ class PersonImporter(BulkImporter):
         (a cell starting like a formula, a birth in the last two days, a sex or birth date
         written otherwise than ``M``/``男`` or ``YYYY-MM-DD``), when an ID appears twice or is
         already registered (an update), or when a village is unknown."""
-        from django.db import IntegrityError, connection, transaction
-        from django.utils import timezone
-
-        from yibao_site.audit import COPY_THRESHOLD, history_insert_sql
-        from yibao_site.idnumbers import PROVINCE_CODES
-        from yibao_site.imports import ImportReport, write_conflict
-        from yibao_site.lookups import array_literal
-        from yibao_site.models import RegionLevel
-
-        if plain.lines < COPY_THRESHOLD:
-            return None
+        if plain.lines < COPY_THRESHOLD or {f.attname for f in Person._meta.concrete_fields} != _SERVER_FIELDS:
+            return None  # (a field this door does not fill: only the Python path knows its value)
         # A file imported again is seen at its first row, before anything is copied.
         first = plain.body.split(b"\n", 1)[0].decode("utf-8").split(",")
         if len(first) == len(plain.columns) and Person.objects.filter(
@@ -227,6 +228,10 @@ class PersonImporter(BulkImporter):
         report.seconds = time.perf_counter() - started
         return report
 
+
+# What ``_SERVER_INSERT`` writes: every column of a person.
+_SERVER_FIELDS = {"id", "id_number", "name", "sex", "birth_date", "village_id", "township_id", "phone", "household_no",
+                  "id_outside_county", "created_at"}
 
 # The rows of a ``PlainCSV`` of persons, split and checked: ``ok`` only where ``clean_row`` would
 # accept the row with these very values (each cell stripped, the ID upper-cased; birth date and

@@ -12,6 +12,11 @@ An importer validates a whole file before it writes anything:
 
 A bad file gets a report numbered by the file's own rows (the header is row 1).
 
+``run_file(data, filename)`` is the door of ``import_data`` and the background jobs: it first
+offers a plain CSV (``plain_csv``) to the importer's ``server_side`` (PostgreSQL checks and
+writes it itself; the persons importer does), which may decline, and otherwise reads the file
+and runs the steps above.
+
 The same class is a django-import-export ``Resource``: its ``import_data`` runs the steps
 above and answers with an import-export ``Result``, so the admin's import page (upload,
 preview, confirm) drives exactly the code the command runs.
