@@ -186,6 +186,7 @@ class PersonImporter(BulkImporter):
         class Decline(Exception):
             pass
 
+        total = 0
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 # One line a row (text format; the file holds no backslash, and no \x01 to split on).
@@ -226,7 +227,6 @@ class PersonImporter(BulkImporter):
             return None
         except IntegrityError as exc:  # a concurrent writer took an ID meanwhile: nothing written
             report.errors.append(write_conflict(exc))
-            total = 0
         report.total = total
         report.created = 0 if report.errors else total
         report.seconds = time.perf_counter() - started

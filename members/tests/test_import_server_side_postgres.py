@@ -221,3 +221,26 @@ def test_the_command_and_the_background_job_take_the_server_door(shiyan, staff, 
     assert job.state == JobState.DONE and (job.created, job.rows_total, job.rows_validated, job.rows_written) == (
         N, N, N, N)
     assert calls == [1] and Person.history.filter(history_user=staff["clerk"]).count() == N
+
+
+def test_an_id_taken_meanwhile_writes_nothing_and_says_so(shiyan, monkeypatch):
+    """A concurrent writer registers one of the file's IDs between the checks and the write:
+    the unique key refuses the INSERT, nothing is written, the report names the conflict as the
+    Python path's write does."""
+    from members import importers
+
+    lines = _lines(shiyan)
+    taken = lines[50].split(",")[0].strip()
+    original = importers.history_insert_sql
+
+    def meanwhile(*args, **kwargs):
+        Person.objects.create(id_number=taken, name="先到", sex="F", birth_date=date(1960, 1, 1),
+                              village=shiyan.village(), township=shiyan.townships[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(importers, "history_insert_sql", meanwhile)
+    importer, report = _server(_file(lines))
+    assert importer.rows == [] and not report.ok and (report.total, report.created) == (N, 0)
+    assert [(e.row, e.field) for e in report.errors] == [(0, "")]
+    assert report.errors[0].message.startswith("写入时与已有数据冲突") and "id_number" in report.errors[0].message
+    assert Person.objects.count() == 0 and Person.history.count() == 0
