@@ -388,7 +388,8 @@ class BulkImporter(resources.Resource):
         check_upload(data, filename)
         actor = actor or self.actor
         self.rows: list[dict[str, Any]] = []
-        if not dry_run and connection.vendor == "postgresql":
+        overrides = type(self).server_side is not BulkImporter.server_side
+        if overrides and not dry_run and connection.vendor == "postgresql":
             plain = plain_csv(self, data, filename)
             if plain is not None:
                 report = self.server_side(plain, actor=actor, progress=progress)
