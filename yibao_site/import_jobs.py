@@ -246,26 +246,29 @@ def job_run(job_id: int) -> ImportJob | None:
 def _run(job: ImportJob) -> None:
     from django.core.exceptions import ValidationError
 
-    from .imports import RowError, importer_for, read_table
+    from .imports import RowError, importer_for
 
     importer_cls = importer_for(job.kind)
     actor = job.actor
-    try:
-        with job.file.open("rb") as handle:
-            data = handle.read()
-        rows = read_table(data, filename=job.original_name)
-    except ValidationError as exc:
-        _finish(job, importer_cls, [], errors=[RowError(0, "", m) for m in exc.messages])
-        return
-    ImportJob.objects.filter(pk=job.pk).update(rows_total=len(rows), stage="validate", heartbeat_at=timezone.now())
-    job.rows_total = len(rows)
+
+    def read(rows: int) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(rows_total=rows, stage="validate", heartbeat_at=timezone.now())
+        job.rows_total = rows
 
     def progress(stage: str, done: int, total: int) -> None:
         _progress(job.pk, stage, done)
 
     importer = importer_cls(actor=actor, user=actor)
-    report = importer.run(rows, dry_run=job.dry_run, actor=actor, progress=progress)
-    _finish(job, importer_cls, importer._map_headers(rows), report=report)
+    try:
+        with job.file.open("rb") as handle:
+            data = handle.read()
+        # The command's door: a plain CSV may be taken by PostgreSQL itself (no rows read here).
+        report = importer.run_file(data, job.original_name, dry_run=job.dry_run, actor=actor, progress=progress,
+                                   on_read=read)
+    except ValidationError as exc:
+        _finish(job, importer_cls, [], errors=[RowError(0, "", m) for m in exc.messages])
+        return
+    _finish(job, importer_cls, importer._map_headers(importer.rows), report=report)
 
 
 def _progress(job_id: int, stage: str, done: int) -> None:
@@ -307,7 +310,7 @@ def _finish(job: ImportJob, importer_cls, mapped_rows: list[dict], *, report=Non
     job.state = JobState.DONE if report.ok else JobState.REJECTED
     job.stage = ""
     job.rows_total = report.total
-    job.rows_validated = report.total if mapped_rows else 0
+    job.rows_validated = report.total
     job.rows_written = report.total if report.ok and not job.dry_run else 0
     job.created, job.updated, job.unchanged = report.created, report.updated, report.unchanged
     job.error_count, job.errors = len(report.errors), listed

@@ -12,6 +12,11 @@ An importer validates a whole file before it writes anything:
 
 A bad file gets a report numbered by the file's own rows (the header is row 1).
 
+``run_file(data, filename)`` is the door of ``import_data`` and the background jobs: it first
+offers a plain CSV (``plain_csv``) to the importer's ``server_side`` (PostgreSQL checks and
+writes it itself; the persons importer does), which may decline, and otherwise reads the file
+and runs the steps above.
+
 The same class is a django-import-export ``Resource``: its ``import_data`` runs the steps
 above and answers with an import-export ``Result``, so the admin's import page (upload,
 preview, confirm) drives exactly the code the command runs.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -283,6 +289,52 @@ class _Column:
         self.column_name = name
 
 
+# What a CSV must hold to be taken server-side (``PlainCSV``): printable ASCII other than the
+# double quote and the backslash, the CJK ideographs (basic block and extension A), line feeds.
+# Such a file means the same to ``csv.reader`` and to a ``string_to_array(line, ',')`` of each
+# line, every cell's ``str.strip()`` is a ``btrim(cell, ' ')``, and the engine's cell screen
+# (``_screen_rows``) leaves each cell as it is unless it starts like a formula.
+_PLAIN_TEXT = re.compile(r"[^\n\x20\x21\x23-\x5b\x5d-\x7e\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class PlainCSV:
+    """A CSV file simple enough for PostgreSQL to split: its header mapped to the importer's
+    columns (each known, none twice, the required ones present) and the bytes of its body (one
+    row a line, ``\n`` line ends, UTF-8, no quote, backslash or control byte)."""
+
+    columns: tuple[str, ...]
+    body: bytes
+    lines: int  # line feeds in the body: the rows, blank lines included
+
+
+def plain_csv(importer: "BulkImporter", data: bytes, filename: str | None = None) -> PlainCSV | None:
+    """``data`` as a ``PlainCSV`` for ``importer``, or ``None`` when it is anything else (XLSX,
+    GB18030, quotes, tabs, other scripts, a header the importer does not know exactly)."""
+    if (filename or "").lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None
+        data = data.replace(b"\r\n", b"\n")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _PLAIN_TEXT.search(text):
+        return None
+    header, _sep, body = data.partition(b"\n")
+    aliases = {**{c: c for c in importer.columns}, **importer.header_aliases}
+    columns = [aliases.get(h.strip()) for h in header.decode("utf-8").split(",")]
+    if None in columns or len(set(columns)) != len(columns) or not importer.required <= set(columns):
+        return None
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    return PlainCSV(tuple(columns), body, body.count(b"\n"))
+
+
 class BulkImporter(resources.Resource):
     """Base class of every importer (see the module docstring)."""
 
@@ -312,7 +364,42 @@ class BulkImporter(resources.Resource):
         """Cross-row checks (duplicates within the file…); called after every row is clean."""
         return []
 
+    def server_side(self, plain: PlainCSV, *, actor=None,
+                    progress: Callable[[str, int, int], None] | None = None) -> ImportReport | None:
+        """Import ``plain`` inside PostgreSQL and return the report, or ``None`` to decline (the
+        file then takes ``run``, the reference behaviour).  What it writes must be exactly what
+        ``run`` writes for the same file; it declines whenever it cannot be sure of that (any
+        row ``run`` would refuse, any row it would update)."""
+        return None
+
     # ---- the engine -------------------------------------------------------------------
+    def run_file(self, data: bytes, filename: str | None = None, *, dry_run: bool = False, actor=None,
+                 progress: Callable[[str, int, int], None] | None = None,
+                 on_read: Callable[[int], None] | None = None) -> ImportReport:
+        """Import a whole file: the one door of ``manage.py import_data`` and the background jobs.
+
+        On PostgreSQL a plain CSV (``plain_csv``) is first offered to ``server_side``; when it
+        declines — or for a dry run, an XLSX, any other file — the file is read (``read_table``,
+        which raises ``ValidationError`` for an unreadable one), ``on_read(rows)`` is told how
+        many rows it has and ``run`` validates and writes it.  ``self.rows`` keeps the rows read
+        (the error report's values; empty when the server took the file)."""
+        from django.db import connection
+
+        check_upload(data, filename)
+        actor = actor or self.actor
+        self.rows: list[dict[str, Any]] = []
+        overrides = type(self).server_side is not BulkImporter.server_side
+        if overrides and not dry_run and connection.vendor == "postgresql":
+            plain = plain_csv(self, data, filename)
+            if plain is not None:
+                report = self.server_side(plain, actor=actor, progress=progress)
+                if report is not None:
+                    return report
+        self.rows = read_table(data, filename)
+        if on_read is not None:
+            on_read(len(self.rows))
+        return self.run(self.rows, dry_run=dry_run, actor=actor, progress=progress)
+
     def _map_headers(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         aliases = {**{c: c for c in self.columns}, **self.header_aliases}
         out, keys, renames = [], None, False
@@ -378,8 +465,7 @@ class BulkImporter(resources.Resource):
         except IntegrityError as exc:
             # A concurrent writer took a key between validation and writing: nothing was written.
             report.created = report.updated = report.unchanged = 0
-            report.errors.append(RowError(0, "", _("写入时与已有数据冲突(可能有人同时导入),未写入任何数据:%(error)s")
-                                          % {"error": str(exc).splitlines()[0][:200]}))
+            report.errors.append(write_conflict(exc))
         report.seconds = time.perf_counter() - started
         return report
 
@@ -500,6 +586,12 @@ def _normalised_digits(row: dict[str, Any]) -> dict[str, Any]:
             value = normalise_code_like(value)  # _unsafe_cells has refused foreign digits
         out[key] = value
     return out
+
+
+def write_conflict(exc: IntegrityError) -> RowError:
+    """The file-level error of a write that met a key a concurrent writer took meanwhile."""
+    return RowError(0, "", _("写入时与已有数据冲突(可能有人同时导入),未写入任何数据:%(error)s")
+                    % {"error": str(exc).splitlines()[0][:200]})
 
 
 def _row_errors(number: int, exc: ValidationError) -> list[RowError]:

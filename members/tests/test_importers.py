@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -184,3 +184,18 @@ def test_enrollments_rows_alike_computed_once_give_what_each_row_gives(shiyan):
             assert tuple(getattr(e, f) for f in derived) == tuple(expected[f] for f in derived), (p.birth_date, e.year)
             history[e.year] = rules.PriorYear(e.year, e.waiting_period)
     assert len(importer.computed) < len(rows)
+
+
+def test_the_file_door_reads_and_runs_a_file_off_postgresql(shiyan, tmp_path):
+    """``run_file`` (the command's and the background jobs' door): off PostgreSQL every file
+    is read and run by the Python path, a file of more than the server-side threshold too."""
+    from django.db import connection
+
+    from yibao_site.audit import COPY_THRESHOLD
+
+    rows = [[make_id_number("420302", date(1960, 1, 1) + timedelta(days=i), 3), f"人{i}", shiyan.village().code, "",
+             ""] for i in range(COPY_THRESHOLD + 5)]
+    importer = importer_for("persons")()
+    report = importer.run_file(csv_bytes(HEADER, rows), "p.csv")
+    assert report.ok and report.created == COPY_THRESHOLD + 5 and Person.objects.count() == COPY_THRESHOLD + 5
+    assert bool(importer.rows) == (connection.vendor != "postgresql")

@@ -1,9 +1,10 @@
 import sys
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from yibao_site.imports import importer_for, read_table
+from yibao_site.imports import check_upload_size, importer_for
 
 
 class Command(BaseCommand):
@@ -25,18 +26,18 @@ class Command(BaseCommand):
             actor = get_user_model().objects.filter(username=user, is_active=True).first()
             if actor is None:
                 raise CommandError(f"账号 {user} 不存在或已停用 / no active account {user}")
-        try:
-            importer = importer_for(resource)(actor=actor)
-            rows = read_table(file)
-        except (ValidationError, OSError) as exc:
-            raise CommandError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
-
         def progress(stage, done, total):
             if not quiet:
                 label = "校验 validate" if stage == "validate" else "写入 write"
                 self.stderr.write(f"{label}: {done}/{total}")
 
-        report = importer.run(rows, dry_run=dry_run, progress=progress)
+        try:
+            importer = importer_for(resource)(actor=actor)
+            check_upload_size(Path(file).stat().st_size)
+            # One door with the background jobs: a plain CSV may be taken by PostgreSQL itself.
+            report = importer.run_file(Path(file).read_bytes(), file, dry_run=dry_run, progress=progress)
+        except (ValidationError, OSError) as exc:
+            raise CommandError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
         for error in report.errors:
             self.stdout.write(str(error))
         self.stdout.write(report.summary() + f" ({report.seconds:.1f}s)")
