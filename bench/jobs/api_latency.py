@@ -12,8 +12,8 @@ Python ``requests`` threads: those cost about as much CPU as the request they me
 2 cores, took it from the server. Each row says where the CPU went per request — the gunicorn
 processes, the PostgreSQL backends of the bench database, the client — read from ``/proc``.
 
-The server runs production-like: ``gunicorn config.wsgi -w 4 -k gthread --threads 4``
-(README "Production": 4 workers; threaded so that connections are kept alive), ``DEBUG=0`` and
+The server runs production-like: ``gunicorn config.wsgi -w <cores> -k gthread --threads 8``
+(README "Production": one worker per core; threaded so that connections are kept alive), ``DEBUG=0`` and
 the settings' persistent database connections (``DB_CONN_MAX_AGE`` default 60 s; bench/run.py
 sets 0 for its own process only, not for the server: closing the connection after every
 request halved the reads/s).
@@ -85,10 +85,12 @@ def run(ctx) -> list[dict]:
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, DEBUG="0", ALLOWED_HOSTS="127.0.0.1", AXES_FAILURE_LIMIT="1000")
     env.pop("DB_CONN_MAX_AGE", None)  # production: the settings' default (persistent connections)
-    # README "Production": 4 worker processes; threaded (gthread) workers keep connections alive,
-    # measured 1.5× the reads/s of sync workers on 2 cores and a third of the 1-client p95.
-    # BENCH_GUNICORN_ARGS="-w 4" measures the sync workers instead.
-    gunicorn_args = os.environ.get("BENCH_GUNICORN_ARGS", "-w 4 -k gthread --threads 4").split()
+    # README "Production": one worker process per core, 8 threads each; threaded (gthread) workers
+    # keep connections alive, measured 1.5× the reads/s of sync workers on 2 cores and a third of
+    # the 1-client p95, and 2 × 8 threads 1.4–1.8× the reads/s of 4 × 4 on 2 cores.
+    # BENCH_GUNICORN_ARGS="-w 4 -k gthread --threads 4" measures another configuration.
+    default_args = f"-w {os.cpu_count() or 2} -k gthread --threads 8"
+    gunicorn_args = os.environ.get("BENCH_GUNICORN_ARGS", default_args).split()
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}",
                                *gunicorn_args, "--log-level", "warning"], cwd=root, env=env)
     host, base = f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"
