@@ -40,9 +40,14 @@ def _free_port() -> int:
 
 
 def _cpu_note(result, server_cpu: float, db_cpu: float) -> str:
+    """Where the CPU went per request, and the rate that CPU would allow on this machine's cores
+    with nothing else running (what a loaded machine's figures cannot show)."""
     n = len(result.samples) or 1
+    per_request = (server_cpu + db_cpu + result.client_cpu) / n
+    cores = os.cpu_count() or 1
+    ceiling = f"; ≈ {cores / per_request:.0f} req/s on {cores} idle cores" if per_request > 0 else ""
     return (f"CPU per request: server {server_cpu / n * 1000:.1f} ms, PostgreSQL {db_cpu / n * 1000:.1f} ms, "
-            f"client {result.client_cpu / n * 1000:.1f} ms")
+            f"client {result.client_cpu / n * 1000:.1f} ms{ceiling}")
 
 
 def run(ctx) -> list[dict]:
