@@ -93,7 +93,8 @@ def run(ctx) -> list[dict]:
     env.pop("DB_CONN_MAX_AGE", None)  # production: the settings' default (persistent connections)
     # README "Production": one worker process per core, 8 threads each; threaded (gthread) workers
     # keep connections alive, measured 1.5× the reads/s of sync workers on 2 cores and a third of
-    # the 1-client p95, and 2 × 8 threads 1.4–1.8× the reads/s of 4 × 4 on 2 cores.
+    # the 1-client p95; 2 × 8 threads spent 15–25 % less CPU a request than 4 × 4 on 2 cores and
+    # served 1.1–1.3× the settlements/s (reads/s within the noise).
     # BENCH_GUNICORN_ARGS="-w 4 -k gthread --threads 4" measures another configuration.
     default_args = f"-w {os.cpu_count() or 2} -k gthread --threads 8"
     gunicorn_args = os.environ.get("BENCH_GUNICORN_ARGS", default_args).split()
