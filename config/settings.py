@@ -212,7 +212,7 @@ if env_bool("YIBAO_PRODUCTION", False):
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a bad or revoked token answers 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "yibao_site.authentication.TokenAuthentication",  # DRF's, the token read without the ORM's compile
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["yibao_site.permissions.RolePermission"],

@@ -61,6 +61,14 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
     write_roles = CLERK
     action_roles = {"relatives": ALL_ROLES, "account": STAFF_ROLES, "pay_relative_premium": CLERK}
 
+    # A read loads only what PersonSerializer shows (the regions' code, not their path, name…).
+    READ_COLUMNS = ("id", "id_number", "name", "village__code", "phone", "household_no", "sex", "birth_date",
+                    "township__code", "id_outside_county")
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        return qs.only(*self.READ_COLUMNS) if self.action in ("list", "retrieve") else qs
+
     def get_object(self):
         self.kwargs[self.lookup_field] = self.kwargs[self.lookup_field].upper()
         return super().get_object()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
+from django import forms as django_forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.utils.translation import get_language
@@ -24,14 +25,65 @@ from .inputs import MONEY_MAX
 from .scoping import scope_queryset
 
 
+# Query parameters that are never a filter's: pagination and DRF's ordering.
+_NOT_FILTERS = frozenset({"page", "page_size", "ordering"})
+
+
 class FilterBackend(DjangoFilterBackend):
-    """django-filter's backend with the filter form class built once per filter set and
-    language instead of on every request (django-filter rebuilds every form field, choices
-    included, each time).  Only for filter sets whose form cannot depend on the request: no
-    queryset filters (``ModelChoiceFilter``…) and no own ``get_form_class``.  Each request
-    still gets its own form instance (Django deep-copies the fields per form)."""
+    """django-filter's backend without the per-request work that does not depend on the request:
+
+    - the filter set of a view declaring only ``filterset_fields`` is built once per view class
+      (django-filter builds a new ``AutoFilterSet`` class on every request);
+    - the filter form class is built once per filter set and language instead of on every
+      request (django-filter rebuilds every form field, choices included, each time) — only
+      for filter sets whose form cannot depend on the request: no queryset filters
+      (``ModelChoiceFilter``…) and no own ``get_form_class``.  Each request still gets its own
+      form instance (Django deep-copies the fields per form);
+    - a request naming no filter at all (a detail, a plain ``?page=3``) is not run through a
+      filter set: with every value empty each filter returns the queryset as it is, so only
+      filter sets where that holds are skipped (django-filter's own filter classes and
+      methods, no required filter, no own form, ``filter_queryset`` or ``qs``)."""
 
     _forms: dict = {}
+    _auto: dict = {}
+    _passive: dict = {}
+
+    def get_filterset_class(self, view, queryset=None):
+        fields = getattr(view, "filterset_fields", None)
+        if getattr(view, "filterset_class", None) or not fields or queryset is None:
+            return super().get_filterset_class(view, queryset)
+        key = (type(view), queryset.model, repr(fields))
+        filterset_class = self._auto.get(key)
+        if filterset_class is None:
+            filterset_class = self._auto[key] = super().get_filterset_class(view, queryset)
+        return filterset_class
+
+    def filter_queryset(self, request, queryset, view):
+        if _NOT_FILTERS.issuperset(request.query_params.keys()):
+            filterset_class = self.get_filterset_class(view, queryset)
+            if filterset_class is None or self._empty_is_noop(filterset_class):
+                return queryset
+        return super().filter_queryset(request, queryset, view)
+
+    @classmethod
+    def _empty_is_noop(cls, filterset_class) -> bool:
+        """Whether the filter set returns its queryset unchanged when no value is given."""
+        known = cls._passive.get(filterset_class)
+        if known is None:
+            import django_filters
+
+            def ours(klass, *names):  # each defined by django-filter itself, not overridden
+                return all(next(c for c in klass.__mro__ if n in c.__dict__).__module__.startswith("django_filters.")
+                           for n in names)
+
+            builtin = django_filters.filters.Filter.__module__
+            filters_ = filterset_class.base_filters.values()
+            known = cls._passive[filterset_class] = (
+                ours(filterset_class, "filter_queryset", "qs", "is_valid", "form", "errors")
+                and filterset_class._meta.form is django_forms.Form
+                and not _NOT_FILTERS.intersection(filterset_class.base_filters)
+                and all(type(f).filter.__module__ == builtin and not f.extra.get("required") for f in filters_))
+        return known
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
@@ -49,8 +101,13 @@ class FilterBackend(DjangoFilterBackend):
 
 class CachedFieldsMixin:
     """A serializer whose fields depend only on its class (not on the request, instance or
-    context): built once per class and language, each instance gets deep copies — what DRF
-    already does with declared fields — instead of introspecting the model every request."""
+    context): built once per class and language instead of introspecting the model every
+    request.  Each instance gets its own copy of every field: a plain field as a shallow copy
+    (its own attributes, for ``bind`` to set, sharing the validators and messages that only
+    ``__init__`` writes — DRF's deep copy re-runs ``__init__`` with deep-copied arguments, most
+    of a small serializer's cost), a field holding another (a nested serializer, a list's
+    ``child``, a many-relation's ``child_relation``, which ``__init__`` binds to it) as DRF's
+    deep copy."""
 
     _field_protos: dict = {}
 
@@ -59,7 +116,16 @@ class CachedFieldsMixin:
         proto = CachedFieldsMixin._field_protos.get(key)
         if proto is None:
             proto = CachedFieldsMixin._field_protos[key] = super().get_fields()
-        return copy.deepcopy(proto)
+        return {name: _field_copy(field) for name, field in proto.items()}
+
+
+def _field_copy(field):
+    if (isinstance(field, serializers.BaseSerializer) or type(field).__deepcopy__ is not Field.__deepcopy__
+            or hasattr(field, "child") or hasattr(field, "child_relation")):
+        return copy.deepcopy(field)
+    new = object.__new__(type(field))
+    new.__dict__.update(field.__dict__)
+    return new
 
 
 class FastRepresentationMixin:

@@ -5,6 +5,8 @@ Every app handles IDs (members registers persons, claims and imports match on th
 them), so this is kernel: it imports no domain app."""
 from __future__ import annotations
 
+import functools
+
 from datetime import date
 from operator import mul
 
@@ -76,6 +78,7 @@ def validate_region_prefix(value: str) -> None:
 
 # Roles that work with whole resident IDs (registration at the window, administration).
 # Everyone else sees them masked in lists and exports (DOMAIN.md §3).
+@functools.cache
 def _full_id_roles():
     from yibao_site.models import Role
 

@@ -71,3 +71,108 @@ def test_a_list_answer_is_the_same_in_both_languages_after_the_form_cache(shiyan
     zh = client.get("/api/v1/persons/?sex=X").json()
     en = client.get("/api/v1/persons/?sex=X", HTTP_ACCEPT_LANGUAGE="en").json()
     assert set(zh) == set(en) == {"sex"} and zh["sex"] != en["sex"]  # messages in each caller's language
+
+
+# Per-request work cut in yibao_site/api_base.py (issue 14): each path answers exactly what the
+# generic one answers.
+
+def _generic_filter_backend(monkeypatch):
+    """Every request through django-filter's own filter set (no skip, no class cache)."""
+    from django_filters.rest_framework import DjangoFilterBackend
+
+    from yibao_site.api_base import FilterBackend
+
+    monkeypatch.setattr(FilterBackend, "filter_queryset", DjangoFilterBackend.filter_queryset)
+    monkeypatch.setattr(FilterBackend, "get_filterset_class", DjangoFilterBackend.get_filterset_class)
+
+
+def test_a_request_naming_no_filter_answers_as_the_filter_set_would(shiyan, staff, monkeypatch):
+    for i in range(7):
+        register(shiyan, township=i % 2, name=f"筛{i}")
+    urls = ["/api/v1/persons/", "/api/v1/persons/?page_size=3&page=2", "/api/v1/persons/?ordering=-id",
+            "/api/v1/persons/?sex=M", "/api/v1/persons/?search=筛", "/api/v1/persons/?sex=X", "/api/v1/persons/?page=99",
+            f"/api/v1/persons/{Person.objects.first().id_number}/", "/api/v1/enrollments/", "/api/v1/identities/",
+            "/api/v1/offsite-registrations/?kind=X", "/api/v1/offsite-registrations/"]
+    answers = {}
+    for role in ("clerk", "agent"):
+        client = _client(staff[role])
+        answers[role] = [(r.status_code, r.content) for r in (client.get(u) for u in urls)]
+    _generic_filter_backend(monkeypatch)
+    for role in ("clerk", "agent"):
+        client = _client(staff[role])
+        assert [(r.status_code, r.content) for r in (client.get(u) for u in urls)] == answers[role]
+
+
+def test_only_filter_sets_that_ignore_empty_values_are_skipped():
+    import django_filters
+
+    from members.api import PersonFilter
+    from yibao_site.api_base import FilterBackend
+
+    class Required(django_filters.FilterSet):
+        name = django_filters.CharFilter(required=True)
+
+        class Meta:
+            model = Person
+            fields = ["name"]
+
+    class OwnFilter(django_filters.CharFilter):
+        def filter(self, qs, value):
+            return qs.filter(name="x")
+
+    class Custom(django_filters.FilterSet):
+        name = OwnFilter()
+
+        class Meta:
+            model = Person
+            fields = ["name"]
+
+    class OwnQueryset(django_filters.FilterSet):
+        class Meta:
+            model = Person
+            fields = ["name"]
+
+        def filter_queryset(self, queryset):
+            return queryset.none()
+
+    assert FilterBackend._empty_is_noop(PersonFilter)
+    assert not any(FilterBackend._empty_is_noop(f) for f in (Required, Custom, OwnQueryset))
+
+
+def test_the_filter_set_of_filterset_fields_is_built_once_per_view(shiyan, staff):
+    from members.api import OffsiteRegistrationViewSet
+    from members.models import OffsiteRegistration
+    from yibao_site.api_base import FilterBackend
+
+    backend = FilterBackend()
+    view = OffsiteRegistrationViewSet()
+    first = backend.get_filterset_class(view, OffsiteRegistration.objects.all())
+    assert backend.get_filterset_class(OffsiteRegistrationViewSet(), OffsiteRegistration.objects.all()) is first
+    assert set(first.base_filters) == {"kind", "in_province"}
+    client = _client(staff["clerk"])
+    client.get("/api/v1/offsite-registrations/?kind=X")
+    forms = len(FilterBackend._forms)
+    for _ in range(3):  # one form class per filter set and language, not one per request
+        client.get("/api/v1/offsite-registrations/?kind=X")
+    assert len(FilterBackend._forms) == forms
+
+
+def test_cached_fields_are_fresh_per_serializer_and_equal_drfs_own(shiyan):
+    from claims.serializers import ClaimSerializer
+    from yibao_site.api_base import CachedFieldsMixin
+
+    for cls in (PersonSerializer, ClaimSerializer):
+        one, two = cls(), cls()
+        generic = serializers.ModelSerializer.get_fields(cls())  # DRF builds them from scratch
+        assert list(one.fields) == list(two.fields) == list(generic)
+        for name in generic:
+            a, b, g = one.fields[name], two.fields[name], generic[name]
+            assert a is not b and a.parent is one and b.parent is two and type(a) is type(g)
+            assert (a.required, a.read_only, a.allow_null, repr(a)) == (g.required, g.read_only, g.allow_null, repr(g))
+            assert [type(v) for v in a.validators] == [type(v) for v in g.validators]
+        protos = CachedFieldsMixin._field_protos
+        assert all(getattr(f, "parent", None) is None for (c, _l), p in protos.items() if c is cls for f in p.values())
+    # binding one serializer's field never reaches another's: each validates on its own
+    bad = PersonSerializer(data={"id_number": "1", "name": "甲", "village": "x"})
+    good = PersonSerializer(data={"name": "乙"}, partial=True)
+    assert not bad.is_valid() and good.is_valid(), good.errors

@@ -136,3 +136,35 @@ def test_supervisor_reads_the_audit_log_and_a_clerk_cannot(shiyan, staff, client
     assert page.status_code == 200 and "改名镇" in page.content.decode()
     client.force_login(staff["clerk"])
     assert client.get("/admin/audit/").status_code == 403
+
+
+def test_token_authentication_answers_as_drfs_own(db, shiyan, staff):
+    """yibao_site.authentication reads the token's user in one statement (issue 14): the same
+    user, token, errors and messages as DRF's TokenAuthentication."""
+    from rest_framework import authentication, exceptions
+    from rest_framework.authtoken.models import Token
+
+    from yibao_site.authentication import TokenAuthentication
+
+    def outcome(cls, key):
+        try:
+            user, token = cls().authenticate_credentials(key)
+        except exceptions.AuthenticationFailed as exc:
+            return ("failed", str(exc.detail))
+        return (user.pk, user.username, user.role, user.region_id, user.is_active, token.pk, token.user_id,
+                token.user is user, token.created)
+
+    clerk, agent = staff["clerk"], staff["agent"]
+    keys = [Token.objects.get_or_create(user=u)[0].key for u in (clerk, agent)]
+    type(agent).objects.filter(pk=agent.pk).update(is_active=False)
+    for key in [*keys, "0" * 40, keys[0].upper(), "", "x' OR '1'='1"]:
+        assert outcome(TokenAuthentication, key) == outcome(authentication.TokenAuthentication, key), key
+    assert outcome(TokenAuthentication, keys[1]) == ("failed", str(exceptions.AuthenticationFailed(
+        authentication._("User inactive or deleted.")).detail))
+
+
+def test_a_bad_token_is_401_through_the_api(db, shiyan, staff):
+    from rest_framework.test import APIClient
+
+    response = APIClient(HTTP_AUTHORIZATION="Token " + "0" * 40).get("/api/v1/persons/")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"

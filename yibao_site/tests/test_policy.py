@@ -42,3 +42,20 @@ def test_snapshot_records_what_it_used_and_its_version(shiyan):
     snap.decimal("basic.resident.inpatient.rate.l2")
     assert list(snap.used_record()) == ["basic.resident.inpatient.rate.l2"]
     assert snap.version.startswith("shiyan-2022#")
+
+
+def test_the_policy_token_sql_is_built_once_and_names_both_history_tables(db):
+    """Built once per vendor (issue 14: each ``Model.history`` access builds a manager class)."""
+    from django.db import connection
+
+    from yibao_site import policy
+    from yibao_site.models import PolicyParameter, Region
+
+    policy._TOKEN_SQL.clear()
+    first = policy.shared_policy_token_sql()
+    assert policy.shared_policy_token_sql() is first and set(policy._TOKEN_SQL) == {connection.vendor}
+    for model in (PolicyParameter, Region):
+        assert connection.ops.quote_name(model.history.model._meta.db_table) in first
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {first}")
+        assert len(cursor.fetchone()) == 4
