@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Max
 from django.db.models.base import ModelState
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chronic.public import catalogue_for_codes, certified_diseases, is_certified, pick_catalogue_entry

@@ -2,7 +2,6 @@
 nothing half-written, every change audited."""
 import logging
 
-import pytest
 from django.urls import reverse
 
 from yibao_site.logging import MaskPersonalDataFilter
