@@ -16,7 +16,6 @@ import time
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -321,17 +320,56 @@ class _PersonRef(NamedTuple):
     township_id: int
 
 
-class _EnrolmentRow(SimpleNamespace):
-    """A new enrolment validated in memory: ``Enrollment`` field values by attribute."""
+class _EnrolmentRow:
+    """A new enrolment validated in memory: ``Enrollment`` field values by attribute.
+
+    Rows alike share one ``fields`` dict and one ``values`` tuple (the columns after
+    ``person_id``, in ``_ENROLMENT_COLUMNS`` order): a row costs one small object, and writing
+    it one tuple."""
+
+    __slots__ = ("person", "person_id", "year", "scheme", "fields", "values")
+
+    def __init__(self, person, fields: dict, values: tuple | None = None):
+        self.person = person
+        self.person_id = person.pk
+        self.year = fields["year"]
+        self.scheme = fields["scheme"]
+        self.fields = fields
+        self.values = values if values is not None else _row_values(fields)
+
+    def __getattr__(self, name):
+        if name == "fields":  # not set yet (copy, pickle)
+            raise AttributeError(name)
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     @property
     def lump_sum_id(self):
-        return self.lump_sum.pk if self.lump_sum is not None else None
+        lump_sum = self.fields["lump_sum"]
+        return lump_sum.pk if lump_sum is not None else None
+
+    def replace(self, **changes) -> None:
+        """Change some fields of this row alone (its shared dict is copied first)."""
+        self.fields = {**self.fields, **changes}
+        self.values = _row_values(self.fields)
 
 
 _ENROLMENT_COLUMNS = ("person_id", "year", "scheme", "employee_status", "paid_on", "amount", "benefit_start",
                       "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap", "active", "via",
                       "contribution_base", "subsidy_amount", "newborn", "break_years", "lump_sum_id", "policy_version")
+_ROW_FIELDS = tuple("lump_sum" if c == "lump_sum_id" else c for c in _ENROLMENT_COLUMNS[1:])
+_NO_HISTORY: dict = {}  # shared by the rows of persons with no earlier year (never mutated)
+
+
+def _row_values(fields: dict) -> tuple:
+    values = tuple(fields[c] for c in _ROW_FIELDS)
+    lump_sum = fields["lump_sum"]
+    if lump_sum is None:
+        return values
+    i = _ROW_FIELDS.index("lump_sum")
+    return values[:i] + (lump_sum.pk,) + values[i + 1:]
 
 
 @register
@@ -358,32 +396,46 @@ class EnrollmentImporter(BulkImporter):
         self.townships: dict[int, Region] = {}
         self.policies: dict[tuple[int, int, str, str], services.EnrolmentPolicy] = {}
         self.collection_starts: dict[int, date] = {}  # by id() of a policy held in self.policies
-        self.computed: dict[tuple, dict] = {}  # enrolment_fields of rows alike (see clean_row)
+        self.computed: dict[tuple, tuple[dict, tuple]] = {}  # enrolment_fields of rows alike (see clean_row)
+        self.parsed: dict[tuple, tuple] = {}  # the cells of rows alike, parsed once (see _cells)
+        self.idns: dict[Any, str] = {}  # normalised ID number by cell
+
+    def _idn(self, row) -> str:
+        cell = row.get("person")
+        try:
+            return self.idns[cell]
+        except KeyError:
+            idn = self.idns[cell] = normalise_id_number(_text(row, "person"))
+            return idn
+        except TypeError:  # an unhashable cell
+            return normalise_id_number(_text(row, "person"))
 
     def run(self, rows, **kwargs):
         rows = self._map_headers(list(rows))
+        file_years = self.file_years
         for row in rows:  # continuity sees the file's other years of the same person
             year = _text(row, "year")
             if year.isdigit():
-                self.file_years[normalise_id_number(_text(row, "person"))].add(int(year))
+                file_years[normalise_id_number(_text(row, "person"))].add(int(year))
         return super().run(rows, **kwargs)
 
     def prepare(self, rows):
-        ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
+        ids = {self._idn(r) for r in rows} - set(self.persons)
         # Only what the rules read; the townships (policy regions) are loaded once per file.
-        found = [_PersonRef(*values) for values in Person.objects.filter(id_number__any=list(ids)).values_list(
+        # Keys go as sets: Django walks a list value element by element before the lookup sees it.
+        found = [_PersonRef(*values) for values in Person.objects.filter(id_number__any=ids).values_list(
             "id", "id_number", "birth_date", "township_id")]
         self.persons.update({p.id_number: p for p in found})
         missing = {p.township_id for p in found} - set(self.townships)
         if missing:
             self.townships.update({r.pk: r for r in Region.objects.filter(pk__in=missing)})
-        pids = [p.pk for p in found]
+        pids = {p.pk for p in found}
         for e in Enrollment.objects.filter(person_id__any=pids):
             self.existing[(e.person_id, e.year, e.scheme)] = e
             if e.active:
                 self.active_other[(e.person_id, e.year)] = e.scheme
         self.histories.update(services.enrollment_histories(pids))
-        years = {int(_text(r, "year")) for r in rows if _text(r, "year").isdigit()}
+        years = {int(y) for y in {_text(r, "year") for r in rows} if y.isdigit()}
         for year in years:
             for pid, amount in services.confirmed_subsidies(pids, year).items():
                 self.subsidies[(pid, year)] = amount
@@ -401,37 +453,66 @@ class EnrollmentImporter(BulkImporter):
             found = self.policies[key] = services.enrolment_policy(snap, scheme, status)
         return found
 
-    def clean_row(self, row):
+    @staticmethod
+    def _parse(row) -> tuple:
+        """The row's cells other than the person: (errors, year, scheme, paid_on, amount, base,
+        via, employee_status)."""
         errors: dict[str, list[str]] = {}
-        idn = normalise_id_number(_text(row, "person"))
-        person = self.persons.get(idn)
-        if person is None:
-            errors["person"] = [_("人员未登记:%(id)s") % {"id": idn}]
         year = _int(row, "year", errors)
         scheme = _text(row, "scheme")
         paid_on = _date(row, "paid_on", errors)
         amount = _decimal(row, "amount", errors)
         base = _decimal(row, "contribution_base", errors)
         via = _text(row, "via") or EnrollmentVia.IMPORT
-        if errors:
+        return errors, year, scheme, paid_on, amount, base, via, _text(row, "employee_status")
+
+    def _cells(self, row) -> tuple:
+        """``_parse`` once per distinct set of cells (a file's rows mostly share their year,
+        scheme, date and amount); cells are told apart by type too (``1 == 1.0 == True``)."""
+        get = row.get
+        cells = (get("year"), get("scheme"), get("paid_on"), get("amount"), get("contribution_base"), get("via"),
+                 get("employee_status"))
+        key = (cells, tuple(map(type, cells)))
+        try:
+            return self.parsed[key]
+        except KeyError:
+            parsed = self.parsed[key] = self._parse(row)
+            return parsed
+        except TypeError:  # an unhashable cell
+            return self._parse(row)
+
+    def clean_row(self, row):
+        idn = self._idn(row)
+        person = self.persons.get(idn)
+        cell_errors, year, scheme, paid_on, amount, base, via, status = self._cells(row)
+        if person is None or cell_errors:
+            errors: dict[str, list[str]] = {}
+            if person is None:
+                errors["person"] = [_("人员未登记:%(id)s") % {"id": idn}]
+            for field, messages in cell_errors.items():
+                errors[field] = list(messages)
             raise ValidationError(errors)
-        current = self.existing.get((person.pk, year, scheme))
+        pk = person.pk
+        current = self.existing.get((pk, year, scheme))
         if current is not None:
             same = current.paid_on == paid_on and (amount is None or current.amount == amount) and \
-                current.employee_status == _text(row, "employee_status")
+                current.employee_status == status
             if not same:
                 raise ValidationError({"year": [_("该人员本年度已参加此险种,且缴费信息不同;更正请到窗口办理。")]})
             return ("unchanged", current)
-        other = self.active_other.get((person.pk, year))
+        other = self.active_other.get((pk, year))
         if other is not None and other != scheme:
             raise ValidationError({"scheme": [_("该人员本年度已有有效的其他险种参保;转换险种请到窗口办理。")]})
-        history = dict(self.histories.get(person.pk, {}))
-        for y in self.file_years.get(idn, ()):
-            if y < (year or 0):
+        history = self.histories.get(pk)
+        earlier = [y for y in self.file_years.get(idn, ()) if y < (year or 0)]
+        if history is None and not earlier:
+            history = _NO_HISTORY
+        else:
+            history = dict(history or {})
+            for y in earlier:
                 history.setdefault(y, rules.PriorYear(y))
-        status = _text(row, "employee_status")
         policy = self.policy(person, year, scheme, status)
-        subsidy = self.subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO
+        subsidy = self.subsidies.get((pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO
         # The derived fields depend on the person only through the birth date, and on it only
         # when the person was born on or after the payment or the collection period's start
         # (newborn rule, "paid before birth"): rows alike in everything else are computed once.
@@ -441,40 +522,55 @@ class EnrollmentImporter(BulkImporter):
             if start is None:
                 start = self.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
                     year, policy.collection_start, policy.collection_end).start
-            born = None if person.birth_date < start and person.birth_date <= paid_on else person.birth_date
+            birth = person.birth_date
+            born = None if birth < start and birth <= paid_on else birth
             key = (id(policy), year, scheme, status, paid_on, amount, base, via, subsidy, born,
-                   tuple(sorted(history.items())))
-            fields = self.computed.get(key)
-            if fields is not None:
-                return ("new", _EnrolmentRow(**fields, person=person, person_id=person.pk), row)
+                   tuple(sorted(history.items())) if history else ())
+            found = self.computed.get(key)
+            if found is not None:
+                return ("new", _EnrolmentRow(person, *found), row)
         fields = services.enrollment_fields(
             person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
             amount=amount, contribution_base=base, via=via, history=history, policy=policy, subsidy=subsidy,
         )
+        del fields["person"]  # a row's person is its own (rows alike share their fields)
+        e = _EnrolmentRow(person, fields)
         if key is not None:
-            self.computed[key] = {k: v for k, v in fields.items() if k != "person"}
-        return ("new", _EnrolmentRow(person_id=person.pk, **fields), row)
+            self.computed[key] = (fields, e.values)
+        return ("new", e, row)
 
     def check_file(self, rows, cleaned):
-        errors, seen, schemes = [], {}, defaultdict(set)
-        multi: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
+        errors, seen, schemes = [], {}, {}
+        several = object()  # (person, year) seen with more than one scheme
+        first_new: dict[int, tuple[int, tuple]] = {}
+        multi: dict[int, list[tuple[int, tuple]]] = {}
         for number, item in cleaned:
             e = item[1]
-            key = (e.person_id, e.year, e.scheme)
+            pid, year, scheme = e.person_id, e.year, e.scheme
+            key = (pid, year, scheme)
             if key in seen:
                 errors.append(RowError(number, "year", _("与第 %(row)s 行重复。") % {"row": seen[key]}))
             seen[key] = number
-            schemes[(e.person_id, e.year)].add(e.scheme)
-            if len(schemes[(e.person_id, e.year)]) > 1:
+            had = schemes.get((pid, year))
+            if had is None:
+                schemes[(pid, year)] = scheme
+            elif had is several or had != scheme:
+                schemes[(pid, year)] = several
                 errors.append(RowError(number, "scheme", _("同一人员同一年度在文件中有两个险种。")))
             if item[0] == "new":
-                multi[e.person_id].append((number, item))
+                if pid in multi:
+                    multi[pid].append((number, item))
+                elif pid in first_new:
+                    multi[pid] = [first_new[pid], (number, item)]
+                else:
+                    first_new[pid] = (number, item)
         if errors:
             return errors
         # Persons with several new years in the file: recompute in year order, so that each
         # year's continuity, waiting period and cap see the years before it exactly.
-        for pid, items in multi.items():
-            if len(items) < 2:
+        for pid in first_new:  # in the file's order of each person's first new row
+            items = multi.get(pid)
+            if items is None:
                 continue
             history = dict(self.histories.get(pid, {}))
             for number, (_kind, e, row) in sorted(items, key=lambda it: it[1][1].year):
@@ -488,19 +584,19 @@ class EnrollmentImporter(BulkImporter):
                 except ValidationError as exc:
                     errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
                     continue
-                for f in ("benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
-                          "critical_illness_cap", "newborn", "amount", "policy_version"):
-                    setattr(e, f, fresh[f])
+                e.replace(**{f: fresh[f] for f in (
+                    "benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
+                    "critical_illness_cap", "newborn", "amount", "policy_version")})
                 history[e.year] = rules.PriorYear(e.year, e.waiting_period, False)
         return errors
 
     def write(self, cleaned, *, actor=None):
         new = [item[1] for item in cleaned if item[0] == "new"]
-        insert_rows_audited(Enrollment, _ENROLMENT_COLUMNS, [tuple(getattr(e, c) for c in _ENROLMENT_COLUMNS) for e in new],
+        insert_rows_audited(Enrollment, _ENROLMENT_COLUMNS, [(e.person_id, *e.values) for e in new],
                             actor=actor, reason=_("导入年度参保"))
         employees = {e.person_id: e.paid_on for e in new if e.scheme == Scheme.EMPLOYEE}
         if employees:
-            have = set(PersonalAccount.objects.filter(person_id__any=list(employees)).values_list("person_id", flat=True))
+            have = set(PersonalAccount.objects.filter(person_id__any=set(employees)).values_list("person_id", flat=True))
             bulk_create_audited([PersonalAccount(person_id=pid, opened_on=on) for pid, on in employees.items()
                                  if pid not in have], PersonalAccount, actor=actor, reason=_("开设个人账户"))
         return len(new), 0, len(cleaned) - len(new)

@@ -74,7 +74,7 @@ def subsidy_batch_totals(batch: SubsidyBatch, user=None) -> dict[str, list[dict]
 
 def enrollment_histories(person_ids: Iterable[int], before_year: int | None = None) -> dict[int, dict[int, rules.PriorYear]]:
     """Each person's enrolment years (any scheme) as ``PriorYear``s, in one query."""
-    qs = Enrollment.objects.filter(person_id__any=list(person_ids))
+    qs = Enrollment.objects.filter(person_id__any=set(person_ids))  # a set: Django walks a list
     if before_year is not None:
         qs = qs.filter(year__lt=before_year)
     result: dict[int, dict[int, rules.PriorYear]] = defaultdict(dict)
@@ -89,7 +89,7 @@ def enrollment_histories(person_ids: Iterable[int], before_year: int | None = No
 
 def confirmed_subsidies(person_ids: Iterable[int], year: int) -> dict[int, Decimal]:
     """State subsidy per person for ``year`` from confirmed batches, in one query."""
-    return dict(SubsidyLine.objects.filter(person_id__any=list(person_ids), year=year,
+    return dict(SubsidyLine.objects.filter(person_id__any=set(person_ids), year=year,
                                            batch__status=BatchStatus.CONFIRMED)
                 .values_list("person_id", "amount"))
 
