@@ -416,7 +416,7 @@ class EnrollmentImporter(BulkImporter):
         for row in rows:  # continuity sees the file's other years of the same person
             year = _text(row, "year")
             if year.isdigit():
-                file_years[normalise_id_number(_text(row, "person"))].add(int(year))
+                file_years[self._idn(row)].add(int(year))
         return super().run(rows, **kwargs)
 
     def prepare(self, rows):

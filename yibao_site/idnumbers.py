@@ -6,7 +6,6 @@ them), so this is kernel: it imports no domain app."""
 from __future__ import annotations
 
 import functools
-
 from datetime import date
 from operator import mul
 

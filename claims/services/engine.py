@@ -394,13 +394,10 @@ def _new_claim(values: tuple) -> Claim:
     """An unsaved Claim of its concrete field values in :data:`_CLAIM_FIELDS` order — the
     instance ``Claim(*values)`` builds (its state, then one attribute per field), without
     Django's per-field loop (Claim has no init signal receivers)."""
-    claim = _claim_new(Claim)
+    claim = object.__new__(Claim)
     claim._state = ModelState()
     claim.__dict__.update(zip(_CLAIM_FIELDS, values))
     return claim
-
-
-_claim_new = object.__new__
 
 
 #: Claim's concrete fields in the order :func:`settle_one` passes them (a test holds it to the model).
@@ -454,28 +451,23 @@ def _write_ledgers(rows) -> None:
     stamp = PersonYearLedger._meta.get_field("updated_at")
     if connection.vendor == "postgresql":
         # One array literal per column (a string built by ``join``: psycopg would dump the
-        # 30 × rows values one by one); the rows of one write share their timestamp.
+        # 30 × rows values one by one); rows sharing their timestamp (a batch's) send it once.
         stamps = {row.updated_at for row in rows}
-        if len(stamps) == 1:
-            names = [qn(name) for name in (*rules.LEDGER_FIELDS, "claims_count")]
-            sets = ", ".join(f"{n} = v.{n}" for n in names) + f", {qn('updated_at')} = %s"
-            types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "bigint[]"]
-            params = [_numeric_literal([getattr(row, name) for row in rows]) for name in rules.LEDGER_FIELDS]
-            params += [array_literal([row.claims_count for row in rows]), array_literal([row.pk for row in rows])]
-            arrays = ", ".join(f"%s::{t}" for t in types)
-            sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
-                   f"WHERE l.id = v.id")
+        shared = len(stamps) == 1
+        columns = LEDGER_WRITE_FIELDS[:-1] if shared else LEDGER_WRITE_FIELDS
+        names = [qn(name) for name in columns]
+        types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]"] + ([] if shared else ["timestamptz[]"])
+        params = [_numeric_literal([getattr(row, name) for row in rows]) for name in rules.LEDGER_FIELDS]
+        params.append(array_literal([row.claims_count for row in rows]))
+        if not shared:
+            params.append([row.updated_at for row in rows])
+        params.append(array_literal([row.pk for row in rows]))
+        sets = ", ".join(f"{n} = v.{n}" for n in names) + (f", {qn('updated_at')} = %s" if shared else "")
+        arrays = ", ".join(f"%s::{t}" for t in (*types, "bigint[]"))
+        sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
+               f"WHERE l.id = v.id")
+        if shared:
             params = [*stamps, *params]
-        else:
-            names = [qn(name) for name in LEDGER_WRITE_FIELDS]
-            sets = ", ".join(f"{n} = v.{n}" for n in names)
-            types = ["numeric[]"] * len(rules.LEDGER_FIELDS) + ["integer[]", "timestamptz[]", "bigint[]"]
-            arrays = ", ".join(f"%s::{t}" for t in types)
-            sql = (f"UPDATE {qn(table)} AS l SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}, id) "
-                   f"WHERE l.id = v.id")
-            params = [[getattr(row, name) for row in rows] for name in rules.LEDGER_FIELDS]
-            params += [[row.claims_count for row in rows], [row.updated_at for row in rows],
-                       [row.pk for row in rows]]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         return
