@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from yibao_site.audit import (
     COPY_THRESHOLD, bulk_create_audited, bulk_update_audited, history_insert_sql, insert_rows_audited,
+    insert_shared_rows_audited,
 )
 from yibao_site.idnumbers import PROVINCE_CODES
 from yibao_site.imports import BulkImporter, ImportReport, RowError, register, write_conflict
@@ -592,8 +593,10 @@ class EnrollmentImporter(BulkImporter):
 
     def write(self, cleaned, *, actor=None):
         new = [item[1] for item in cleaned if item[0] == "new"]
-        insert_rows_audited(Enrollment, _ENROLMENT_COLUMNS, [(e.person_id, *e.values) for e in new],
-                            actor=actor, reason=_("导入年度参保"))
+        # Rows alike share their value tuple: on PostgreSQL each distinct one is sent once and
+        # the server writes the rows and their history in one statement.
+        insert_shared_rows_audited(Enrollment, "person_id", [e.person_id for e in new], _ENROLMENT_COLUMNS[1:],
+                                   [e.values for e in new], actor=actor, reason=_("导入年度参保"))
         employees = {e.person_id: e.paid_on for e in new if e.scheme == Scheme.EMPLOYEE}
         if employees:
             have = set(PersonalAccount.objects.filter(person_id__any=set(employees)).values_list("person_id", flat=True))

@@ -6,6 +6,7 @@ through :func:`bulk_create_audited` / :func:`bulk_update_audited` so they leave 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from django.db import connections, router, transaction
@@ -99,6 +100,76 @@ def insert_rows_audited(model: type[Model], columns: Sequence[str], rows: Iterab
                    ((pk, *row, *fill) for pk, row in zip(ids, rows)))
         _history_from_rows(cursor, model, ids, actor=actor, reason=reason, now=now)
     return ids
+
+
+SHARED_MAX_DISTINCT = 500  # shared tuples a batch sends as one VALUES list (more: the COPY door)
+
+
+def insert_shared_rows_audited(model: type[Model], key_column: str, keys: Sequence[int], columns: Sequence[str],
+                               shared: Sequence[tuple], *, actor=None, reason: str = "") -> None:
+    """What ``insert_rows_audited(model, (key_column, *columns), [(k, *s) for k, s in zip(keys,
+    shared)])`` writes — the same rows, keys drawn in row order, one timestamp, the same ``+``
+    history rows — for rows that mostly share their other values: row ``i`` is ``keys[i]``
+    (an integer column, a foreign key) and ``shared[i]``, a tuple that rows alike share (the
+    same object).  On PostgreSQL each distinct tuple is sent once (a ``VALUES`` list) and the
+    keys as one array, and the server writes the rows and their history in one statement
+    (``INSERT … SELECT … RETURNING`` feeding the history's ``INSERT``): no key drawn by a
+    round trip, no row streamed.  A batch of mostly distinct tuples, a small one, or another
+    database goes ``insert_rows_audited``."""
+    keys = list(keys)
+    if not keys:
+        return
+    db = router.db_for_write(model)
+    connection = connections[db]
+    distinct: list[tuple] = []
+    index: dict[int, int] = {}  # by id() of a shared tuple (alive in ``shared`` meanwhile)
+    positions = []
+    if connection.vendor == "postgresql" and len(keys) >= COPY_THRESHOLD:
+        for values in shared:
+            i = index.get(id(values))
+            if i is None:
+                i = index[id(values)] = len(distinct) + 1
+                distinct.append(values)
+                if len(distinct) > SHARED_MAX_DISTINCT:
+                    break
+            positions.append(i)
+    key_list = array_literal(keys)
+    if not positions or len(distinct) > SHARED_MAX_DISTINCT or key_list is None:
+        insert_rows_audited(model, (key_column, *columns), [(k, *s) for k, s in zip(keys, shared)], actor=actor,
+                            reason=reason)
+        return
+    meta = model._meta
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    fields = [meta.get_field(c) for c in columns]
+    rest = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in columns
+            and f.attname != key_column]
+    fill = [_default_for(f, now, connection) for f in rest]
+    # Casts to the base types (``varchar``, ``numeric``): the column's own length and scale then
+    # apply as they do to a copied row (an explicit ``::varchar(10)`` would cut a value short).
+    types = [_base_type(f, connection) for f in fields]
+    row_sql = "(%s::int, " + ", ".join(f"%s::{t}" for t in types) + ")"
+    params: list = []
+    for i, values in enumerate(distinct, start=1):
+        params.append(i)
+        params.extend(values)
+    value_names = [f"c{n}" for n in range(len(fields))]
+    target = [qn(meta.get_field(key_column).column)] + [qn(f.column) for f in fields] + [qn(f.column) for f in rest]
+    select = ["r.k"] + [f"v.{n}" for n in value_names] + [f"%s::{_base_type(f, connection)}" for f in rest]
+    history_columns, history_select, history_params = _history_select(model, qn, actor=actor, reason=reason, now=now,
+                                                                      history_type="+")
+    sql = (f"WITH v (i, {', '.join(value_names)}) AS (VALUES {', '.join([row_sql] * len(distinct))}), "
+           f"ins AS (INSERT INTO {qn(meta.db_table)} ({', '.join(target)}) "
+           f"SELECT {', '.join(select)} FROM unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS r (k, i, ord) "
+           f"JOIN v ON v.i = r.i ORDER BY r.ord RETURNING *) "
+           f"INSERT INTO {qn(model.history.model._meta.db_table)} ({', '.join(history_columns)}) "
+           f"SELECT {', '.join(history_select)} FROM ins")
+    with transaction.atomic(using=db, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *fill, key_list, array_literal(positions), *history_params])
+
+
+def _base_type(field, connection) -> str:
+    return re.sub(r"\(.*?\)", "", field.db_type(connection))
 
 
 def _default_for(field, now, connection):
