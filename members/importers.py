@@ -36,7 +36,7 @@ from yibao_site.models import Region, RegionLevel
 from yibao_site.money import FEN, ZERO
 from yibao_site.policy import PolicyCache
 
-from . import rules, services
+from . import rules, selectors, services
 from .models import (
     Enrollment, EnrollmentVia, Identity, PersonalAccount, Person, Scheme, Sex,
 )
@@ -357,6 +357,27 @@ class _EnrolmentRow:
         self.values = _row_values(self.fields)
 
 
+class _Held(NamedTuple):
+    """An enrolment already registered: what the rules read of it (no model instance per row)."""
+
+    person_id: int
+    year: int
+    scheme: str
+    employee_status: str
+    paid_on: date
+    amount: Decimal
+    active: bool
+    waiting_period: bool
+    had_fund_payment: bool
+
+
+_LOOK_UP_SQL = """
+SELECT p.id, p.id_number, p.birth_date, p.township_id, e.year, e.scheme, e.employee_status, e.paid_on, e.amount,
+       e.active, e.waiting_period, e.had_fund_payment
+FROM members_person AS p LEFT JOIN members_enrollment AS e ON e.person_id = p.id
+WHERE p.id_number = ANY(%s::text[])
+"""
+
 _ENROLMENT_COLUMNS = ("person_id", "year", "scheme", "employee_status", "paid_on", "amount", "benefit_start",
                       "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap", "active", "via",
                       "contribution_base", "subsidy_amount", "newborn", "break_years", "lump_sum_id", "policy_version")
@@ -388,8 +409,8 @@ class EnrollmentImporter(BulkImporter):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.cache = PolicyCache()
-        self.persons: dict[str, Person] = {}
-        self.existing: dict[tuple[int, int, str], Enrollment] = {}
+        self.persons: dict[str, _PersonRef] = {}
+        self.existing: dict[tuple[int, int, str], _Held] = {}
         self.active_other: dict[tuple[int, int], str] = {}
         self.histories: dict[int, dict[int, rules.PriorYear]] = {}
         self.subsidies: dict[tuple[int, int], Decimal] = {}
@@ -422,24 +443,52 @@ class EnrollmentImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {self._idn(r) for r in rows} - set(self.persons)
-        # Only what the rules read; the townships (policy regions) are loaded once per file.
-        # Keys go as sets: Django walks a list value element by element before the lookup sees it.
-        found = [_PersonRef(*values) for values in Person.objects.filter(id_number__any=ids).values_list(
-            "id", "id_number", "birth_date", "township_id")]
+        if connection.vendor == "postgresql" and ids:
+            found, enrolments = self._look_up_pg(ids)
+        else:
+            found, enrolments = self._look_up(ids)
         self.persons.update({p.id_number: p for p in found})
         missing = {p.township_id for p in found} - set(self.townships)
         if missing:
             self.townships.update({r.pk: r for r in Region.objects.filter(pk__in=missing)})
         pids = {p.pk for p in found}
-        for e in Enrollment.objects.filter(person_id__any=pids):
+        histories = self.histories
+        for e in enrolments:
             self.existing[(e.person_id, e.year, e.scheme)] = e
             if e.active:
                 self.active_other[(e.person_id, e.year)] = e.scheme
-        self.histories.update(services.enrollment_histories(pids))
+            selectors.add_prior_year(histories.setdefault(e.person_id, {}), e.year, e.waiting_period,
+                                     e.had_fund_payment)
         years = {int(y) for y in {_text(r, "year") for r in rows} if y.isdigit()}
         for year in years:
             for pid, amount in services.confirmed_subsidies(pids, year).items():
                 self.subsidies[(pid, year)] = amount
+
+    @staticmethod
+    def _look_up(ids) -> tuple[list[_PersonRef], list[_Held]]:
+        """The batch's persons (only what the rules read) and their enrolments of any year."""
+        # Keys go as sets: Django walks a list value element by element before the lookup sees it.
+        found = [_PersonRef(*values) for values in Person.objects.filter(id_number__any=ids).values_list(
+            "id", "id_number", "birth_date", "township_id")]
+        enrolments = [_Held(*values) for values in Enrollment.objects.filter(
+            person_id__any={p.pk for p in found}).values_list(*_Held._fields)] if found else []
+        return found, enrolments
+
+    @staticmethod
+    def _look_up_pg(ids) -> tuple[list[_PersonRef], list[_Held]]:
+        """``_look_up`` in one statement: the persons joined with their enrolments, the keys
+        sent as one array literal (no ORM query compiled per batch)."""
+        with connection.cursor() as cursor:
+            cursor.execute(_LOOK_UP_SQL, [array_literal(list(ids))])
+            rows = cursor.fetchall()
+        found, seen, enrolments = [], set(), []
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                found.append(_PersonRef(*row[:4]))
+            if row[4] is not None:
+                enrolments.append(_Held(row[0], *row[4:]))
+        return found, enrolments
 
     def policy(self, person, year, scheme, status):
         """The enrolment policy, worked out once per (township, year, scheme, status) of the file;

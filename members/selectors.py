@@ -79,12 +79,17 @@ def enrollment_histories(person_ids: Iterable[int], before_year: int | None = No
         qs = qs.filter(year__lt=before_year)
     result: dict[int, dict[int, rules.PriorYear]] = defaultdict(dict)
     for pid, year, waiting, paid in qs.values_list("person_id", "year", "waiting_period", "had_fund_payment"):
-        current = result[pid].get(year)
-        # Two schemes in one year: the year had a fund payment if either had one.
-        result[pid][year] = rules.PriorYear(
-            year, waiting if current is None else current.waiting_period and waiting,
-            paid or (current.had_fund_payment if current else False))
+        add_prior_year(result[pid], year, waiting, paid)
     return result
+
+
+def add_prior_year(history: dict[int, rules.PriorYear], year: int, waiting: bool, paid: bool) -> None:
+    """Fold one enrolment into a person's ``PriorYear``s (``enrollment_histories``' rule)."""
+    current = history.get(year)
+    # Two schemes in one year: the year had a fund payment if either had one.
+    history[year] = rules.PriorYear(
+        year, waiting if current is None else current.waiting_period and waiting,
+        paid or (current.had_fund_payment if current else False))
 
 
 def confirmed_subsidies(person_ids: Iterable[int], year: int) -> dict[int, Decimal]:
