@@ -371,6 +371,7 @@ class _Held(NamedTuple):
     had_fund_payment: bool
 
 
+_LOOK_UP_CHUNK = 50_000  # persons a look-up statement asks for (the whole file's, chunk by chunk)
 _LOOK_UP_SQL = """
 SELECT p.id, p.id_number, p.birth_date, p.township_id, e.year, e.scheme, e.employee_status, e.paid_on, e.amount,
        e.active, e.waiting_period, e.had_fund_payment
@@ -421,6 +422,7 @@ class EnrollmentImporter(BulkImporter):
         self.computed: dict[tuple, tuple[dict, tuple]] = {}  # enrolment_fields of rows alike (see clean_row)
         self.parsed: dict[tuple, tuple] = {}  # the cells of rows alike, parsed once (see _cells)
         self.idns: dict[Any, str] = {}  # normalised ID number by cell
+        self.whole_file = False  # the file's look-ups done before the batches (``_look_up_file``)
 
     def _idn(self, row) -> str:
         cell = row.get("person")
@@ -435,23 +437,62 @@ class EnrollmentImporter(BulkImporter):
     def run(self, rows, **kwargs):
         rows = self._map_headers(list(rows))
         file_years = self.file_years
-        for row in rows:  # continuity sees the file's other years of the same person
+        idns = [self._idn(row) for row in rows]
+        for row, idn in zip(rows, idns):  # continuity sees the file's other years of the same person
             year = _text(row, "year")
             if year.isdigit():
-                file_years[self._idn(row)].add(int(year))
+                file_years[idn].add(int(year))
+        self.whole_file = False
+        if connection.vendor == "postgresql" and rows:
+            self._look_up_file(rows, idns)
         return super().run(rows, **kwargs)
 
+    def _look_up_file(self, rows, idns) -> None:
+        """On PostgreSQL, what ``prepare`` loads batch by batch, for the whole file at once
+        (the rows are only written once every row is checked, so the batches would read the
+        same): one statement per ``_LOOK_UP_CHUNK`` persons instead of one per batch, and
+        the subsidies of each year asked for the persons ``prepare`` would have asked them
+        for — those that batch first looked up, for the years of that batch."""
+        known = set(self.persons)
+        keys = [i for i in dict.fromkeys(idns) if i not in known]  # file order, each once
+        for lo in range(0, len(keys), _LOOK_UP_CHUNK):
+            self._hold(*self._look_up_pg(keys[lo:lo + _LOOK_UP_CHUNK]))
+        wanted: dict[int, set[str]] = defaultdict(set)
+        size = self.batch_size
+        for start in range(0, len(rows), size):
+            first = set(idns[start:start + size]) - known
+            known |= first
+            for year in {int(y) for y in {_text(r, "year") for r in rows[start:start + size]} if y.isdigit()}:
+                wanted[year] |= first
+        persons = self.persons
+        for year, ids in wanted.items():
+            pids = {persons[i].pk for i in ids if i in persons}
+            if pids:
+                for pid, amount in services.confirmed_subsidies(pids, year).items():
+                    self.subsidies[(pid, year)] = amount
+        self.whole_file = True
+
     def prepare(self, rows):
+        if self.whole_file:
+            return  # (``_look_up_file`` has loaded it)
         ids = {self._idn(r) for r in rows} - set(self.persons)
         if connection.vendor == "postgresql" and ids:
             found, enrolments = self._look_up_pg(ids)
         else:
             found, enrolments = self._look_up(ids)
+        self._hold(found, enrolments)
+        pids = {p.pk for p in found}
+        years = {int(y) for y in {_text(r, "year") for r in rows} if y.isdigit()}
+        for year in years:
+            for pid, amount in services.confirmed_subsidies(pids, year).items():
+                self.subsidies[(pid, year)] = amount
+
+    def _hold(self, found: list[_PersonRef], enrolments: list[_Held]) -> None:
+        """Keep what a look-up found: persons, their townships, enrolments and histories."""
         self.persons.update({p.id_number: p for p in found})
         missing = {p.township_id for p in found} - set(self.townships)
         if missing:
             self.townships.update({r.pk: r for r in Region.objects.filter(pk__in=missing)})
-        pids = {p.pk for p in found}
         histories = self.histories
         for e in enrolments:
             self.existing[(e.person_id, e.year, e.scheme)] = e
@@ -459,10 +500,6 @@ class EnrollmentImporter(BulkImporter):
                 self.active_other[(e.person_id, e.year)] = e.scheme
             selectors.add_prior_year(histories.setdefault(e.person_id, {}), e.year, e.waiting_period,
                                      e.had_fund_payment)
-        years = {int(y) for y in {_text(r, "year") for r in rows} if y.isdigit()}
-        for year in years:
-            for pid, amount in services.confirmed_subsidies(pids, year).items():
-                self.subsidies[(pid, year)] = amount
 
     @staticmethod
     def _look_up(ids) -> tuple[list[_PersonRef], list[_Held]]:
