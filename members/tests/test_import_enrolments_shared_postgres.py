@@ -120,3 +120,83 @@ def test_too_many_distinct_tuples_take_the_copy_door(shiyan, staff, monkeypatch)
     assert report.ok and report.created == len(_rows(ids))
     assert not any(q["sql"].startswith("WITH v (i,") for q in queries.captured_queries)
     assert Enrollment.history.filter(history_type="+").count() == len(_rows(ids))
+
+
+def _subsidised(shiyan, persons, years):
+    from decimal import Decimal
+
+    from members.models import BatchStatus, Identity, SubsidyBatch, SubsidyLine
+
+    for year in years:
+        batch = SubsidyBatch.objects.create(region=shiyan.county, year=year, status=BatchStatus.CONFIRMED)
+        for p in persons:
+            ident, _new = Identity.objects.get_or_create(person=p, kind="subsistence", valid_from=date(2024, 1, 1),
+                                                         defaults={"source": "civil_affairs"})
+            SubsidyLine.objects.create(batch=batch, person=p, year=year, township_id=p.township_id, identity=ident,
+                                       kind="subsistence", premium=Decimal("400.00"), amount=Decimal("100.00"))
+
+
+def test_whole_file_look_up_reads_what_the_batches_read(shiyan, staff, monkeypatch):
+    """The file's look-up before the batches (``_look_up_file``) against ``prepare`` batch by
+    batch: the same persons, enrolments, histories and subsidies — a person's subsidy asked
+    for the years of the batch that first met the person, as the batches asked — and the same
+    rows written.  Batches of 100 rows, so that a person's second year falls in a later batch."""
+    from members.importers import EnrollmentImporter
+    from members.models import Person
+    from yibao_site.imports import read_table
+
+    ids = _ids(130)
+    persons = [[idn, f"人{i}", shiyan.village(i % 2, 0).code, "", ""] for i, idn in enumerate(ids)]
+    assert run("persons", csv_bytes(HEADER, persons), actor=staff["clerk"]).ok
+    earlier = [[idn, 2024, "resident", "", "2023-11-15", "", "", ""] for idn in ids[:40]]
+    assert run("enrollments", csv_bytes(_HEADER, earlier), actor=staff["clerk"]).ok
+    _subsidised(shiyan, list(Person.objects.filter(id_number__in=ids[::3])), (2025, 2026))
+    rows = [[idn, 2025, "resident", "", "2024-11-15", "", "", ""] for idn in ids[:120]]
+    rows += [[idn, 2026, "resident", "", "2025-11-15", "", "", ""] for idn in ids[:120]]
+    rows.append(["420302199001010000", 2025, "resident", "", "2024-11-15", "", "", ""])  # not registered
+    data = csv_bytes(_HEADER, rows)
+    monkeypatch.setattr(EnrollmentImporter, "batch_size", 100)
+
+    def one(whole: bool):
+        with monkeypatch.context() as m:
+            if not whole:
+                m.setattr(EnrollmentImporter, "_look_up_file", lambda self, rows, idns: None)
+            importer = EnrollmentImporter()
+            with transaction.atomic():
+                report = importer.run(read_table(data, filename="x.csv"), actor=staff["clerk"])
+                snap = _snapshot()
+                transaction.set_rollback(True)
+        held = (importer.persons, importer.existing, importer.active_other, importer.histories, importer.subsidies)
+        return importer, report, snap, held
+
+    batches, batch_report, batch_snap, batch_held = one(False)
+    whole, report, snap, held = one(True)
+    assert whole.whole_file and not batches.whole_file
+    assert [str(e) for e in report.errors] == [str(e) for e in batch_report.errors] and len(report.errors) == 1
+    assert held == batch_held
+    assert any(year == 2026 for _pid, year in held[4]) and any(year == 2025 for _pid, year in held[4])
+    assert snap == batch_snap  # (nothing written: a bad row)
+    rows.pop()
+    data = csv_bytes(_HEADER, rows)
+    batches, batch_report, batch_snap, batch_held = one(False)
+    whole, report, snap, held = one(True)
+    assert report.ok and batch_report.ok and report.created == len(rows)
+    assert held == batch_held and snap[0] == batch_snap[0] and snap[1] == batch_snap[1]
+    assert any(r[_FIELDS.index("subsidy_amount")] for r in snap[0])
+
+
+def test_look_up_statement_reads_what_the_orm_reads(shiyan, staff):
+    """``_look_up_pg`` (one joined statement) against ``_look_up`` (the ORM queries)."""
+    from members.importers import EnrollmentImporter
+
+    ids = _ids(30)
+    persons = [[idn, f"人{i}", shiyan.village(i % 2, 0).code, "", ""] for i, idn in enumerate(ids)]
+    assert run("persons", csv_bytes(HEADER, persons), actor=staff["clerk"]).ok
+    two = [[idn, 2024, "resident", "", "2023-11-15", "", "", ""] for idn in ids[:20]]
+    two += [[idn, 2025, "employee", "in_service", "2025-01-10", "", "5000", ""] for idn in ids[10:20]]
+    assert run("enrollments", csv_bytes(_HEADER, two), actor=staff["clerk"]).ok
+    keys = set(ids) | {"420302199001010000", 'a"b\\c'}
+    orm = EnrollmentImporter._look_up(keys)
+    pg = EnrollmentImporter._look_up_pg(keys)
+    assert sorted(orm[0]) == sorted(pg[0]) and len(pg[0]) == 30
+    assert sorted(orm[1]) == sorted(pg[1]) and len(pg[1]) == 30
