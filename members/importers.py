@@ -415,6 +415,7 @@ class EnrollmentImporter(BulkImporter):
         self.active_other: dict[tuple[int, int], str] = {}
         self.histories: dict[int, dict[int, rules.PriorYear]] = {}
         self.subsidies: dict[tuple[int, int], Decimal] = {}
+        self.subsidies_asked: set[tuple[int, int]] = set()  # (person, year) pairs looked up
         self.file_years: dict[str, set[int]] = defaultdict(set)
         self.townships: dict[int, Region] = {}
         self.policies: dict[tuple[int, int, str, str], services.EnrolmentPolicy] = {}
@@ -451,26 +452,29 @@ class EnrollmentImporter(BulkImporter):
         """On PostgreSQL, what ``prepare`` loads batch by batch, for the whole file at once
         (the rows are only written once every row is checked, so the batches would read the
         same): one statement per ``_LOOK_UP_CHUNK`` persons instead of one per batch, and
-        the subsidies of each year asked for the persons ``prepare`` would have asked them
-        for — those that batch first looked up, for the years of that batch."""
+        the subsidies of every (person, year) the file names."""
         known = set(self.persons)
         keys = [i for i in dict.fromkeys(idns) if i not in known]  # file order, each once
         for lo in range(0, len(keys), _LOOK_UP_CHUNK):
             self._hold(*self._look_up_pg(keys[lo:lo + _LOOK_UP_CHUNK]))
-        wanted: dict[int, set[str]] = defaultdict(set)
-        size = self.batch_size
-        for start in range(0, len(rows), size):
-            first = set(idns[start:start + size]) - known
-            known |= first
-            for year in {int(y) for y in {_text(r, "year") for r in rows[start:start + size]} if y.isdigit()}:
-                wanted[year] |= first
-        persons = self.persons
-        for year, ids in wanted.items():
-            pids = {persons[i].pk for i in ids if i in persons}
-            if pids:
-                for pid, amount in services.confirmed_subsidies(pids, year).items():
-                    self.subsidies[(pid, year)] = amount
+        self._load_subsidies(rows, idns)
         self.whole_file = True
+
+    def _load_subsidies(self, rows, idns) -> None:
+        """The confirmed subsidy of every (person, year) the rows name and no earlier batch
+        asked for — one query per year.  (A person's later year in a later batch is asked
+        for there: looking up only the persons a batch met first left that year at 0.)"""
+        persons, asked = self.persons, self.subsidies_asked
+        wanted: dict[int, set[int]] = defaultdict(set)
+        for row, idn in zip(rows, idns):
+            person = persons.get(idn)
+            year = _text(row, "year")
+            if person is not None and year.isdigit() and (person.pk, int(year)) not in asked:
+                wanted[int(year)].add(person.pk)
+        for year, pids in wanted.items():
+            asked.update((pid, year) for pid in pids)
+            for pid, amount in services.confirmed_subsidies(pids, year).items():
+                self.subsidies[(pid, year)] = amount
 
     def prepare(self, rows):
         if self.whole_file:
@@ -481,11 +485,7 @@ class EnrollmentImporter(BulkImporter):
         else:
             found, enrolments = self._look_up(ids)
         self._hold(found, enrolments)
-        pids = {p.pk for p in found}
-        years = {int(y) for y in {_text(r, "year") for r in rows} if y.isdigit()}
-        for year in years:
-            for pid, amount in services.confirmed_subsidies(pids, year).items():
-                self.subsidies[(pid, year)] = amount
+        self._load_subsidies(rows, [self._idn(r) for r in rows])
 
     def _hold(self, found: list[_PersonRef], enrolments: list[_Held]) -> None:
         """Keep what a look-up found: persons, their townships, enrolments and histories."""

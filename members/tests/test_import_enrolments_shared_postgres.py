@@ -138,9 +138,8 @@ def _subsidised(shiyan, persons, years):
 
 def test_whole_file_look_up_reads_what_the_batches_read(shiyan, staff, monkeypatch):
     """The file's look-up before the batches (``_look_up_file``) against ``prepare`` batch by
-    batch: the same persons, enrolments, histories and subsidies — a person's subsidy asked
-    for the years of the batch that first met the person, as the batches asked — and the same
-    rows written.  Batches of 100 rows, so that a person's second year falls in a later batch."""
+    batch: the same persons, enrolments, histories and subsidies (every person-year the file
+    names) and the same rows written.  Batches of 100 rows, so that a person's second year falls in a later batch."""
     from members.importers import EnrollmentImporter
     from members.models import Person
     from yibao_site.imports import read_table

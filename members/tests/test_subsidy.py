@@ -126,3 +126,32 @@ def test_xlsx_for_the_tax_bureau(shiyan):
     rows = list(wb.worksheets[0].iter_rows(values_only=True))
     assert rows[1][0] == p.id_number and rows[1][7] == "380.00"
     assert list(wb.worksheets[1].iter_rows(values_only=True))[-1] == ("合计", 1, "380.00")
+
+
+def test_imported_later_year_in_a_later_batch_gets_its_subsidy(shiyan, staff, monkeypatch):
+    """An enrolments file with a person's 2024 in one batch and 2025 in the next: the 2025 row
+    is reduced by that year's confirmed subsidy too (it was left at 0 when a batch only looked
+    up the subsidies of the persons it met first)."""
+    from members.importers import EnrollmentImporter
+    from members.models import Enrollment
+
+    from .test_importers import csv_bytes, run
+
+    p, q = register(shiyan), register(shiyan)
+    ident(p, "subsistence")
+    expected = {}
+    for year in (2024, 2025):
+        batch = services.subsidy_batch_build(actor=clerk(), region=shiyan.city, year=year)
+        services.subsidy_batch_confirm(batch=batch, actor=staff["supervisor"])
+        expected[year] = line(batch, p).amount
+    assert all(expected.values())
+    monkeypatch.setattr(EnrollmentImporter, "batch_size", 2)
+    header = ["person", "year", "scheme", "employee_status", "paid_on", "amount", "contribution_base", "via"]
+    rows = [[p.id_number, 2024, "resident", "", "2023-10-01", "", "", ""],
+            [q.id_number, 2024, "resident", "", "2023-10-01", "", "", ""],
+            [p.id_number, 2025, "resident", "", "2024-10-01", "", "", ""]]
+    report = run("enrollments", csv_bytes(header, rows), actor=staff["clerk"])
+    assert report.ok, report.errors
+    got = dict(Enrollment.objects.filter(person=p).values_list("year", "subsidy_amount"))
+    assert got == expected
+    assert Enrollment.objects.get(person=q, year=2024).subsidy_amount == Decimal("0.00")
