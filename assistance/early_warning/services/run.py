@@ -3,9 +3,10 @@
 The run is set-based: for each group of counties that share a threshold, one
 ``INSERT … SELECT`` per warning kind reads the per-person yearly ledger the settlement keeps
 (year-to-date = ``oop_m01 + … + oop_mM``, claims' own expression
-``claims.public.year_to_date_out_of_pocket_expression``), decides the group with ``EXISTS``
-sub-queries on identities and enrolments and "new versus continuing" with an ``EXISTS`` on
-last month's list, and writes the warnings — no row ever comes back to Python.  Their history
+``claims.public.year_to_date_out_of_pocket_expression``), decides the group by the identities
+valid in the month read as sets of persons (``IN`` / ``NOT IN``) and by a probe of the
+enrolment, "new versus continuing" by a join on last month's list, and writes the warnings —
+no row ever comes back to Python.  Their history
 rows are copied from what that insert returned, in the same statement on PostgreSQL
 (``INSERT … RETURNING`` in a common table expression), by a second ``INSERT … SELECT``
 (the kernel's ``history_insert_select``) elsewhere.
