@@ -4,7 +4,7 @@ The run is set-based: for each group of counties that share a threshold, one
 ``INSERT … SELECT`` per warning kind reads the per-person yearly ledger the settlement keeps
 (year-to-date = ``oop_m01 + … + oop_mM``, claims' own expression
 ``claims.public.year_to_date_out_of_pocket_expression``), decides the group by the identities
-valid in the month read as sets of persons (``IN`` / ``NOT IN``) and by a probe of the
+valid in the month (``EXISTS`` / ``NOT EXISTS``, hashed sets of persons) and by a probe of the
 enrolment, "new versus continuing" by a join on last month's list, and writes the warnings —
 no row ever comes back to Python.  Their history
 rows are copied from what that insert returned, in the same statement on PostgreSQL
@@ -132,7 +132,7 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
 
     The work is ordered so that each step reads as few rows as it can: the ledger candidates
     above the lower line are tested against the identities valid in the month as hashed sets
-    of person ids (``IN`` / ``NOT IN`` a sub-query: one scan of the identities, no grouping,
+    of person ids (``EXISTS`` / ``NOT EXISTS``, hashed: one scan of the identities, no grouping,
     each candidate one hash probe); only those above their own line go on, sorted by person
     (PostgreSQL), to the probes of enrolments (into list only), persons and last month's list
     — by key, in key order.
@@ -158,13 +158,17 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     if pg:
         candidates = f"SELECT c0.w_person_id, c0.w_ytd FROM ({candidates}{fence}) c0 WHERE c0.w_ytd > {money}"
         cparams.append(lower)
-    ranked = (f"SELECT c1.w_person_id, c1.w_ytd, c1.w_person_id IN ("
-              f"SELECT person_id FROM {identity} WHERE kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid}) AS ret "
+    # EXISTS rather than IN: PostgreSQL hashes the identities when the set fits in work_mem
+    # (as here) and probes the identities' (person, …) index per candidate when it does not,
+    # never rescanning them per candidate.
+    ranked = (f"SELECT c1.w_person_id, c1.w_ytd, EXISTS ("
+              f"SELECT 1 FROM {identity} i1 WHERE i1.person_id = c1.w_person_id "
+              f"AND i1.kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid}) AS ret "
               f"FROM ({candidates}) c1{fence}")
     above = (f"SELECT c2.w_person_id, c2.w_ytd, c2.ret FROM ({ranked}) c2 "
              f"WHERE (c2.ret AND c2.w_ytd > {money}) "
-             f"   OR (NOT c2.ret AND c2.w_ytd > {money} AND c2.w_person_id NOT IN ("
-             f"       SELECT person_id FROM {identity} WHERE {valid}))"
+             f"   OR (NOT c2.ret AND c2.w_ytd > {money} AND NOT EXISTS ("
+             f"       SELECT 1 FROM {identity} i2 WHERE i2.person_id = c2.w_person_id AND {valid}))"
              + (f" ORDER BY c2.w_person_id{fence}" if pg else ""))
     enrolled = (f"SELECT 1 AS ok FROM {enrolment} e WHERE e.person_id = c.w_person_id AND e.year = %s "
                 f"AND e.scheme = %s AND e.active = %s")

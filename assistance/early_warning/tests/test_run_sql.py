@@ -100,14 +100,14 @@ def test_a_county_s_list_leaves_out_the_persons_of_the_other_counties(shiyan):
 @pytest.mark.postgres
 def test_postgresql_probes_the_candidates_by_key_and_hashes_the_identities(shiyan):
     """The PostgreSQL form: persons and enrolments probed per candidate (LATERAL), the
-    identities read as sets (``IN`` / ``NOT IN``), not grouped per person; same lists."""
+    identities read as sets (``EXISTS`` / ``NOT EXISTS``, hashed), not grouped per person; same lists."""
     expected = _world(shiyan)
     services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 2, 1))
     with CaptureQueriesContext(connection) as ctx:
         run, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 3, 1))
     [statement] = [q["sql"] for q in ctx.captured_queries if 'INSERT INTO "early_warning_personwarning"' in q["sql"]]
     assert statement.count("LATERAL") == 2 and "GROUP BY person_id" not in statement
-    assert " NOT IN (" in statement and "RETURNING *" in statement
+    assert " NOT EXISTS (" in statement and "RETURNING *" in statement
     assert _listed(run) == expected
 
 
