@@ -3,9 +3,10 @@
 The run is set-based: for each group of counties that share a threshold, one
 ``INSERT … SELECT`` per warning kind reads the per-person yearly ledger the settlement keeps
 (year-to-date = ``oop_m01 + … + oop_mM``, claims' own expression
-``claims.public.year_to_date_out_of_pocket_expression``), decides the group with ``EXISTS``
-sub-queries on identities and enrolments and "new versus continuing" with an ``EXISTS`` on
-last month's list, and writes the warnings — no row ever comes back to Python.  Their history
+``claims.public.year_to_date_out_of_pocket_expression``), decides the group by the identities
+valid in the month (``EXISTS`` / ``NOT EXISTS``, hashed sets of persons) and by a probe of the
+enrolment, "new versus continuing" by a join on last month's list, and writes the warnings —
+no row ever comes back to Python.  Their history
 rows are copied from what that insert returned, in the same statement on PostgreSQL
 (``INSERT … RETURNING`` in a common table expression), by a second ``INSERT … SELECT``
 (the kernel's ``history_insert_select``) elsewhere.
@@ -127,11 +128,17 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     month is on the return list when above the return line; one holding no identity valid in
     the month, enrolled in the resident scheme for the year, is on the into list when above
     the into line; anyone else is on neither.  "New" = not on the previous calendar month's
-    list of the same kind.  The identities valid in the month are read once (grouped per
-    person, hashed), not probed per candidate; persons are read by key for the candidates
-    above the line only.
+    list of the same kind.
+
+    The work is ordered so that each step reads as few rows as it can: the ledger candidates
+    above the lower line are tested against the identities valid in the month as hashed sets
+    of person ids (``EXISTS`` / ``NOT EXISTS``, hashed: one scan of the identities, no grouping,
+    each candidate one hash probe); only those above their own line go on, sorted by person
+    (PostgreSQL), to the probes of enrolments (into list only), persons and last month's list
+    — by key, in key order.
     """
     qn = connection.ops.quote_name
+    pg = connection.vendor == "postgresql"
     month = run.month
     lower = min(return_line, into_line)
     candidates, cparams = _ledger_candidates(month=month, line=lower).query.sql_with_params()
@@ -140,40 +147,59 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
         qn(m._meta.db_table) for m in (Identity, Enrollment, PersonWarning, Person, Region))
     kinds = sorted(return_kinds) or [""]  # an empty list of kinds: nobody is on the return list
     money = "CAST(%s AS NUMERIC)"
-    is_return = "i.ret = 1"
-    kind = f"CASE WHEN {is_return} THEN %s ELSE %s END"
+    kind = "CASE WHEN c.ret THEN %s ELSE %s END"
     within = " OR ".join(["r.path LIKE %s"] * len(units))
-    # The candidates are a fenced sub-query (``OFFSET 0``) on PostgreSQL: planned on their own
-    # (an index-only scan of the ledger's covering (year, out_of_pocket) index), not merged
-    # with the joins under a guess at how selective the year-to-date sums are; the sums are
-    # tested above a first fence (computed once), and the candidates sorted by person, so
-    # the look-ups of enrolments, persons and last month's list that follow walk those
-    # tables in key order instead of jumping about them.
-    if connection.vendor == "postgresql":
-        candidates = (f"SELECT c0.w_person_id, c0.w_ytd FROM ({candidates} OFFSET 0) c0 "
-                      f"WHERE c0.w_ytd > {'CAST(%s AS NUMERIC)'} ORDER BY c0.w_person_id OFFSET 0")
+    valid = "valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s)"
+    valid_params = [rules.month_end(month), month]
+    # PostgreSQL: ``OFFSET 0`` fences each step so it is planned on its own (the ledger by an
+    # index-only scan of its covering (year, out_of_pocket) index, the sums computed once and
+    # tested above the fence) rather than merged under a guess at how selective the sums are.
+    fence = " OFFSET 0" if pg else ""
+    if pg:
+        candidates = f"SELECT c0.w_person_id, c0.w_ytd FROM ({candidates}{fence}) c0 WHERE c0.w_ytd > {money}"
         cparams.append(lower)
+    # EXISTS rather than IN: PostgreSQL hashes the identities when the set fits in work_mem
+    # (as here) and probes the identities' (person, …) index per candidate when it does not,
+    # never rescanning them per candidate.
+    ranked = (f"SELECT c1.w_person_id, c1.w_ytd, EXISTS ("
+              f"SELECT 1 FROM {identity} i1 WHERE i1.person_id = c1.w_person_id "
+              f"AND i1.kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid}) AS ret "
+              f"FROM ({candidates}) c1{fence}")
+    above = (f"SELECT c2.w_person_id, c2.w_ytd, c2.ret FROM ({ranked}) c2 "
+             f"WHERE (c2.ret AND c2.w_ytd > {money}) "
+             f"   OR (NOT c2.ret AND c2.w_ytd > {money} AND NOT EXISTS ("
+             f"       SELECT 1 FROM {identity} i2 WHERE i2.person_id = c2.w_person_id AND {valid}))"
+             + (f" ORDER BY c2.w_person_id{fence}" if pg else ""))
+    enrolled = (f"SELECT 1 AS ok FROM {enrolment} e WHERE e.person_id = c.w_person_id AND e.year = %s "
+                f"AND e.scheme = %s AND e.active = %s")
+    if pg:
+        # Probes by key, whatever the planner guesses of how many candidates survive (a guess
+        # too high would hash all the persons or all the enrolments of the year instead):
+        # LATERAL sub-queries fenced by ``OFFSET 0``/``LIMIT 1`` are run per candidate; the
+        # enrolment is probed for the into list only.
+        probes = (f"LEFT JOIN LATERAL ({enrolled} AND NOT c.ret LIMIT 1) e ON true "
+                  f"CROSS JOIN LATERAL (SELECT p0.township_id, p0.township_id IN ("
+                  f"    SELECT r.id FROM {region} r WHERE {within}) AS inside "
+                  f"    FROM {person} p0 WHERE p0.id = c.w_person_id OFFSET 0) p ")
+        is_enrolled, inside = "e.ok IS NOT NULL", "p.inside"
+    else:
+        probes = f"JOIN {person} p ON p.id = c.w_person_id JOIN {region} r ON r.id = p.township_id AND ({within}) "
+        is_enrolled, inside = f"EXISTS ({enrolled})", "1 = 1"
     sql = (
         f"SELECT %s, c.w_person_id, p.township_id, {kind}, %s, c.w_ytd, "
-        f"CASE WHEN {is_return} THEN {money} ELSE {money} END, "
+        f"CASE WHEN c.ret THEN {money} ELSE {money} END, "
         f"CASE WHEN lm.id IS NULL THEN %s ELSE %s END, %s, '', '' "
-        f"FROM ({candidates}) c "
-        f"LEFT JOIN (SELECT person_id, MAX(CASE WHEN kind IN ({', '.join(['%s'] * len(kinds))}) THEN 1 ELSE 0 END) AS ret "
-        f"           FROM {identity} WHERE valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s) "
-        f"           GROUP BY person_id) i ON i.person_id = c.w_person_id "
-        f"JOIN {person} p ON p.id = c.w_person_id "
-        f"JOIN {region} r ON r.id = p.township_id AND ({within}) "
+        f"FROM ({above}) c "
+        f"{probes}"
         f"LEFT JOIN {warning} lm ON lm.person_id = c.w_person_id AND lm.month = %s AND lm.kind = {kind} "
-        f"WHERE ({is_return} AND c.w_ytd > {money}) "
-        f"   OR (i.person_id IS NULL AND c.w_ytd > {money} AND EXISTS ("
-        f"       SELECT 1 FROM {enrolment} e WHERE e.person_id = c.w_person_id AND e.year = %s AND e.scheme = %s "
-        f"       AND e.active = %s))"
+        f"WHERE (c.ret OR {is_enrolled}) AND {inside}"
     )
     rk, ik = WarningKind.RETURN_TO_POVERTY.value, WarningKind.INTO_POVERTY.value
+    enrolled_params = [month.year, Scheme.RESIDENT.value, True]
     params = [run.pk, rk, ik, month, return_line, into_line, True, False, WarningStatus.OPEN.value,
-              *cparams, *kinds, rules.month_end(month), month, *[f"{u.region.path}%" for u in units],
-              rules.previous_month(month), rk, ik,
-              return_line, into_line, month.year, Scheme.RESIDENT.value, True]
+              *kinds, *valid_params, *cparams, return_line, into_line, *valid_params,
+              *(enrolled_params if pg else []), *[f"{u.region.path}%" for u in units],
+              rules.previous_month(month), rk, ik, *([] if pg else enrolled_params)]
     return sql, params
 
 
