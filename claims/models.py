@@ -7,6 +7,7 @@ ledger instead of a GROUP BY over raw claims.
 """
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -35,6 +36,27 @@ class RowJSONField(models.JSONField):
 
     def get_placeholder(self, value, compiler, connection):
         return "%s"
+
+    def copy_text(self, value, memo: dict):
+        """The JSON text ``COPY`` writes for ``value`` (PostgreSQL parses it into the same
+        ``jsonb`` as the driver's ``json.dumps``), with the top-level dict values a batch shares
+        by identity (a settlement's record of the policy parameters it used, one object for
+        every claim on the same parameters) encoded once per ``memo`` — one ``COPY``."""
+        if type(value) is not dict or self.encoder is not None:
+            return None  # the driver's own adaptation
+        parts = []
+        for key, item in value.items():
+            if type(key) is not str:
+                return None
+            if type(item) is dict:
+                found = memo.get(id(item))
+                if found is None or found[0] is not item:
+                    found = memo[id(item)] = (item, json.dumps(item))  # the item kept: its id stays its own
+                text = found[1]
+            else:
+                text = json.dumps(item)
+            parts.append(f"{json.dumps(key)}: {text}")
+        return "{" + ", ".join(parts) + "}"
 
 
 class VisitType(models.TextChoices):
