@@ -83,7 +83,10 @@ class ClaimSource(models.TextChoices):
 class Claim(models.Model):
     """One medical episode and its settlement through the four tiers (一站式结算)."""
 
-    person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="claims")
+    # No index of its own: the (person, service_date) index below leads with it and serves every
+    # look-up by person (a second B-tree the settlement batch wrote for every claim).
+    person = models.ForeignKey(Person, verbose_name=_("参保人"), on_delete=models.PROTECT, related_name="claims",
+                               db_index=False)
     year = models.PositiveSmallIntegerField(_("结算年度"), editable=False)
     scheme = models.CharField(_("险种"), max_length=10, choices=Scheme.choices, blank=True, editable=False)
     visit_type = models.CharField(_("就诊类型"), max_length=12, choices=VisitType.choices)
