@@ -37,26 +37,33 @@ class RowJSONField(models.JSONField):
     def get_placeholder(self, value, compiler, connection):
         return "%s"
 
+    #: Top-level keys whose values a batch shares by identity: a settlement's record of the
+    #: policy parameters it used is one object for every claim settled on the same parameters.
+    shared_keys = ("policy",)
+
     def copy_text(self, value, memo: dict):
         """The JSON text ``COPY`` writes for ``value`` (PostgreSQL parses it into the same
-        ``jsonb`` as the driver's ``json.dumps``), with the top-level dict values a batch shares
-        by identity (a settlement's record of the policy parameters it used, one object for
-        every claim on the same parameters) encoded once per ``memo`` — one ``COPY``."""
+        ``jsonb`` as the driver's ``json.dumps``), the values of :attr:`shared_keys` encoded
+        once per object and ``memo`` (one ``COPY``) and spliced in; ``None``: the driver's
+        own adaptation."""
         if type(value) is not dict or self.encoder is not None:
-            return None  # the driver's own adaptation
-        parts = []
-        for key, item in value.items():
-            if type(key) is not str:
-                return None
-            if type(item) is dict:
-                found = memo.get(id(item))
-                if found is None or found[0] is not item:
-                    found = memo[id(item)] = (item, json.dumps(item))  # the item kept: its id stays its own
-                text = found[1]
-            else:
-                text = json.dumps(item)
-            parts.append(f"{json.dumps(key)}: {text}")
-        return "{" + ", ".join(parts) + "}"
+            return None
+        rest, spliced = value, []
+        for key in self.shared_keys:
+            item = value.get(key)
+            if type(item) is not dict:
+                continue
+            found = memo.get(id(item))
+            if found is None or found[0] is not item:
+                found = memo[id(item)] = (item, json.dumps(item))  # the item kept: its id stays its own
+            if rest is value:
+                rest = dict(value)
+            del rest[key]
+            spliced.append(f"{json.dumps(key)}: {found[1]}")
+        text = json.dumps(rest)
+        if not spliced:
+            return text
+        return "{" + ", ".join(spliced) + (", " + text[1:] if len(text) > 2 else "}")
 
 
 class VisitType(models.TextChoices):
