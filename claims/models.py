@@ -25,6 +25,10 @@ def money(verbose_name, **kwargs):
     return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
 
 
+#: JSON text without blanks or escapes: the server parses fewer bytes into the same ``jsonb``.
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 class RowJSONField(models.JSONField):
     """A JSONField inserted row by row in ``bulk_create`` on PostgreSQL.
 
@@ -55,15 +59,15 @@ class RowJSONField(models.JSONField):
                 continue
             found = memo.get(id(item))
             if found is None or found[0] is not item:
-                found = memo[id(item)] = (item, json.dumps(item))  # the item kept: its id stays its own
+                found = memo[id(item)] = (item, _compact(item))  # the item kept: its id stays its own
             if rest is value:
                 rest = dict(value)
             del rest[key]
-            spliced.append(f"{json.dumps(key)}: {found[1]}")
-        text = json.dumps(rest)
+            spliced.append(f"{_compact(key)}:{found[1]}")
+        text = _compact(rest)
         if not spliced:
             return text
-        return "{" + ", ".join(spliced) + (", " + text[1:] if len(text) > 2 else "}")
+        return "{" + ",".join(spliced) + ("," + text[1:] if len(text) > 2 else "}")
 
 
 class VisitType(models.TextChoices):
