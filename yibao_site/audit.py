@@ -295,6 +295,7 @@ def _copy_create_with_history(objs: list[Model], model: type[Model], db: str, *,
             special[i] = ("now", f)
         elif f.get_internal_type() == "JSONField":
             special[i] = ("json", f)
+    json_memo: dict = {}  # for fields that write their own COPY text (claims.models.RowJSONField)
     getter = attrgetter(*[f.attname for f in fields])
     with transaction.atomic(using=db, savepoint=False), connection.cursor() as cursor:
         missing = [o for o in objs if o.pk is None]
@@ -312,7 +313,8 @@ def _copy_create_with_history(objs: list[Model], model: type[Model], db: str, *,
                     setattr(obj, f.attname, now)
                     row[i] = now
                 else:
-                    row[i] = f.get_db_prep_save(row[i], connection)
+                    text = f.copy_text(row[i], json_memo) if hasattr(f, "copy_text") else None
+                    row[i] = f.get_db_prep_save(row[i], connection) if text is None else text
             return row
 
         _copy_rows(cursor.cursor, meta.db_table, [f.column for f in fields], (values(o) for o in objs))

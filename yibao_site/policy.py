@@ -184,12 +184,18 @@ class ChangeDatePolicyCache(PolicyCache):
             dates = self._dates[code] = sorted(set(
                 PolicyParameter.objects.filter(region__code__in=chain).values_list("effective_from", flat=True)))
         i = bisect_right(dates, on)
-        base = super().get(region, dates[i - 1] if i else on)
+        changed = dates[i - 1] if i else on
+        base = self._cache.get((code, changed))  # PolicyCache.get without its fork (copied just below)
+        if base is None:
+            base = self._cache[(code, changed)] = policy_snapshot(region, changed)
         return PolicySnapshot(base.region_code, on, base.params)
 
     def record(self, snap: PolicySnapshot) -> tuple[dict, str]:
         """``(snap.used_record(), snap.version)``, computed once per set of parameters used."""
-        key = tuple(sorted((k, p.parameter_id) for k, p in snap.used.items()))
+        # The keys in the order the rules asked for them, with their rows: no sort per claim
+        # (a claim taking another path on the same rows is one more entry, computed alike).
+        used = snap.used
+        key = (tuple(used), tuple([p.parameter_id for p in used.values()]))
         found = self._memo.get(key)
         if found is None:
             found = self._memo[key] = (snap.used_record(), snap.version)

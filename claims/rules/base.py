@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext
 
-from yibao_site.money import ZERO, jsonable, to_fen
+from yibao_site.money import _PLAIN, ZERO, decimal_text, jsonable, to_fen
 
 
 @lru_cache(maxsize=1024)
@@ -74,7 +74,10 @@ def empty_ledger() -> dict[str, Decimal]:
 def apply_delta(ledger: dict[str, Decimal], delta: dict[str, Any], sign: int = 1) -> dict[str, Decimal]:
     """Add (``sign=1``) or subtract (``sign=-1``) a claim's ledger delta in place."""
     for name, amount in delta.items():
-        ledger[name] = ledger[name] + sign * Decimal(str(amount))
+        if sign == 1 and type(amount) is Decimal:  # the batch's own deltas: no text round trip
+            ledger[name] = ledger[name] + amount
+        else:
+            ledger[name] = ledger[name] + sign * Decimal(str(amount))
     return ledger
 
 
@@ -83,11 +86,16 @@ def yuan(amount: Decimal | None) -> str:
     """``Decimal("500.00")`` → ``500``; ``Decimal("1234.50")`` → ``1234.50``."""
     if amount is None:
         return _("不设限额")
-    amount = to_fen(amount)
-    return f"{amount:.0f}" if amount == amount.to_integral_value() else f"{amount:.2f}"
+    # A fen amount prints plainly with its two places ("500.00", "-0.00"): the integral ones
+    # without them, as ``f"{amount:.0f}"`` would.
+    text = str(to_fen(amount))
+    return text[:-3] if text.endswith(".00") else text
 
 
+@lru_cache(maxsize=256)
 def percent(rate: Decimal) -> str:
+    """``0.85`` → ``85%`` (memoised: a batch prints the same few rates; the text depends on
+    the value only, so ``0.6`` and ``0.60`` share it)."""
     value = (Decimal(rate) * 100).normalize()
     return f"{value:f}%"
 
@@ -225,7 +233,11 @@ class Settlement:
     def breakdown(self) -> dict[str, Any]:
         """The per-tier record stored on the claim (amounts as strings)."""
         def tier(t: TierResult):
-            return {"paid": str(t.paid), **jsonable(t.detail)}
+            out = {"paid": str(t.paid)}
+            for key, value in t.detail.items():  # flat: decimals, flags, texts (jsonable for the rest)
+                kind = type(value)
+                out[key] = decimal_text(value) if kind is Decimal else value if kind in _PLAIN else jsonable(value)
+            return out
         return {
             "tiers": {"basic": tier(self.basic), "critical": tier(self.critical),
                       "assistance": tier(self.assistance), "second_round": tier(self.second_round)},

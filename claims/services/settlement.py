@@ -28,7 +28,7 @@ from .. import rules
 from ..selectors import SettlementPolicyCache
 from ..models import Claim, ClaimSource, ClaimStatus, EntryKind, PersonYearLedger
 from .engine import (
-    _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims, _load_context,
+    COLLECTOR_PAUSE_MIN, collector_paused, _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims, _load_context,
     _lock_ledgers, _person_facts, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
 )
 from .inputs import BatchError, ClaimInput, claim_input_check
@@ -53,6 +53,11 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
     require_actor(actor, SETTLE_ROLES, system=True)
     if not inputs:
         return []
+    with collector_paused(len(inputs) >= COLLECTOR_PAUSE_MIN):
+        return _settle_batch(inputs, actor, cache, reason, persons)
+
+
+def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons) -> list[Claim]:
     errors = _check_batch(inputs)
     if errors:
         raise BatchError(errors)

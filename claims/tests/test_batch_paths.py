@@ -111,3 +111,37 @@ def test_new_claim_is_the_instance_the_model_builds():
     assert fast._state.adding and fast._state.db is None and fast.pk is None
     from django.db.models.signals import post_init, pre_init
     assert not pre_init.has_listeners(Claim) and not post_init.has_listeners(Claim)
+
+
+def test_breakdown_copy_text_is_the_drivers_json_with_the_shared_record_encoded_once():
+    import json
+
+    field = Claim._meta.get_field("breakdown")
+    policy = {"basic.rate": {"value": "0.85", "id": 7}, "kinds": {"value": ["a", "b"]}}
+    memo: dict = {}
+    for value in ({}, {"policy": policy}, {"tiers": {"basic": {"paid": "1.00"}}, "policy": policy, "text": "中"},
+                  {"policy": "not a dict", "n": 1}, {"policy": policy, "empty": {}}):
+        text = field.copy_text(value, memo)
+        assert json.loads(text) == json.loads(json.dumps(value))
+    assert [entry[0] for entry in memo.values()] == [policy]  # encoded once, kept alive with its text
+    assert field.copy_text(["a list"], memo) is None  # anything else: the driver's own adaptation
+
+
+def test_collector_paused_for_a_large_batch_and_started_again():
+    import gc
+
+    assert gc.isenabled()
+    with engine.collector_paused(False):
+        assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with engine.collector_paused(True):
+            assert not gc.isenabled()
+            raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that paused it itself keeps it paused
+        with engine.collector_paused(True):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

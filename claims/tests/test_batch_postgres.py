@@ -29,6 +29,10 @@ def test_a_copy_batch_writes_claims_history_and_ledgers_like_the_small_path(shiy
     assert first.history_user == staff["clerk"] and first.history_change_reason == "批量"
     stored = Claim.objects.get(pk=saved[0].pk)
     assert stored.breakdown == saved[0].breakdown and stored.explanation == saved[0].explanation
+    # every breakdown as settled (its shared policy record spliced into the COPY text), history too
+    stored_all = dict(Claim.objects.values_list("id", "breakdown"))
+    assert all(stored_all[c.pk] == c.breakdown for c in saved)
+    assert dict(history.values_list("id", "breakdown")) == stored_all
     assert selectors.ledger_mismatches(year=2024) == []
     assert sum(PersonYearLedger.objects.values_list("claims_count", flat=True)) == len(inputs)
     # the claims settle exactly as one-by-one settlement would
