@@ -16,7 +16,7 @@ from yibao_site.actors import require_actor
 from yibao_site.audit import audited_save, bulk_create_audited
 from yibao_site.models import Region
 from yibao_site.money import to_fen
-from yibao_site.policy import shared_policy_cache
+from yibao_site.policy import PolicyCache
 
 from .. import rules
 from ..models import BatchStatus, Instruction, InstructionBatch, Purpose
@@ -48,7 +48,7 @@ class PayeeLine:
 def _signoff_terms(regions: list[Region], on: date) -> tuple[Decimal | None, dict, str]:
     """The lowest sign-off threshold in force in any of ``regions`` on ``on`` (a batch that
     spans regions is held to the strictest of them), with the record of the parameter used."""
-    cache, best = shared_policy_cache(), None  # kept across batches while no parameter changed
+    cache, best = PolicyCache(), None
     for region in regions:
         snap = cache.get(region, on)
         value = snap.decimal("payments.signoff_threshold")

@@ -51,7 +51,7 @@ from yibao_site.audit import (
 )
 from yibao_site.models import Region
 from yibao_site.money import to_fen
-from yibao_site.policy import shared_policy_cache
+from yibao_site.policy import PolicyCache
 
 from .. import rules
 from ..models import (
@@ -344,7 +344,7 @@ def _flag_due(as_of: date) -> None:
     unpaid = Delivery.objects.filter(status__in=UNPAID)
     unpaid.filter(due_on__lt=as_of, escalated_on__isnull=True).update(escalated_on=as_of)
     unpaid.filter(due_on__lt=as_of).exclude(alert=DeliveryAlert.OVERDUE).update(alert=DeliveryAlert.OVERDUE)
-    cache = shared_policy_cache()  # kept across runs while no parameter changed
+    cache = PolicyCache()
     townships = Region.objects.filter(pk__in=unpaid.values("hospital__township")).only("code", "path")
     for township in townships:
         days = cache.get(township, as_of).integer("procurement.due_soon_days")
