@@ -35,7 +35,9 @@ def seed(ctx) -> None:
     catalogues: dict[int, list] = {}
     rows = []
     for person in people:
-        diseases = catalogues.setdefault(person.village_id, catalogue_in_force(person.village, start))
+        diseases = catalogues.get(person.village_id)
+        if diseases is None:  # one catalogue look-up per village (not per person)
+            diseases = catalogues[person.village_id] = catalogue_in_force(person.village, start)
         if not diseases:
             continue
         disease = rng.choice(diseases)

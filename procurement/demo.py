@@ -43,8 +43,8 @@ PRODUCTS = [  # code, name, kind, specification, unit, selected price, batch, su
 BATCHES = [("GJ-7", "第七批国家组织药品集中采购", "national"), ("GJ-HC", "国家组织高值医用耗材集中带量采购", "national"),
            ("SJ-2023", "湖北牵头省际联盟药品及耗材集中带量采购(2023)", "inter_provincial")]
 DAYS_BACK = 120
-RUN_EVERY_DAYS = 4
-DELIVERIES_PER_PERSON = Decimal("0.4")
+RUN_EVERY_DAYS = 8  # 15 runs over the 120 days
+DELIVERIES_PER_PERSON = Decimal("0.1")  # one delivery per 10 persons (at least 60)
 
 
 def seed(ctx) -> None:

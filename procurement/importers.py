@@ -23,7 +23,7 @@ from yibao_site.imports import BulkImporter, RowError, register
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
 from yibao_site.inputs import parse_money
-from yibao_site.policy import PolicyCache
+from yibao_site.policy import ChangeDatePolicyCache
 from yibao_site.scoping import scope_queryset
 
 from . import services
@@ -76,7 +76,9 @@ class DeliveryImporter(BulkImporter):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.cache = PolicyCache()
+        # One snapshot per (township, policy change date), not per acceptance date: the
+        # parameters in force between two change dates are the same rows.
+        self.cache = ChangeDatePolicyCache()
         self.today = timezone.localdate()
         self.hospitals: dict[str, Hospital] = {}
         self.suppliers: dict[str, Supplier] = {}
