@@ -480,11 +480,7 @@ class EnrollmentImporter(BulkImporter):
         if self.whole_file:
             return  # (``_look_up_file`` has loaded it)
         ids = {self._idn(r) for r in rows} - set(self.persons)
-        if connection.vendor == "postgresql" and ids:
-            found, enrolments = self._look_up_pg(ids)
-        else:
-            found, enrolments = self._look_up(ids)
-        self._hold(found, enrolments)
+        self._hold(*self._look_up(ids))
         self._load_subsidies(rows, [self._idn(r) for r in rows])
 
     def _hold(self, found: list[_PersonRef], enrolments: list[_Held]) -> None:

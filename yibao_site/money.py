@@ -58,6 +58,8 @@ def jsonable(value):
     kind = type(value)
     if kind in _PLAIN:  # the common leaves first, by exact type (subclasses take the long way)
         return value
+    if kind is Decimal:
+        return decimal_text(value)
     if kind is dict:
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal):

@@ -139,11 +139,15 @@ class PolicyCache:
         self._cache: dict[tuple[str, date], PolicySnapshot] = {}
 
     def get(self, region: Region | str, on: date) -> PolicySnapshot:
+        return self._snapshot(region, on).fork()
+
+    def _snapshot(self, region: Region | str, on: date) -> PolicySnapshot:
+        """The memoised snapshot itself (not a fork: callers must not record uses on it)."""
         code = region.code if isinstance(region, Region) else region
         snap = self._cache.get((code, on))
         if snap is None:
             snap = self._cache[(code, on)] = policy_snapshot(region, on)
-        return snap.fork()
+        return snap
 
 
 _VERSIONS: dict[tuple, str] = {}
@@ -184,10 +188,7 @@ class ChangeDatePolicyCache(PolicyCache):
             dates = self._dates[code] = sorted(set(
                 PolicyParameter.objects.filter(region__code__in=chain).values_list("effective_from", flat=True)))
         i = bisect_right(dates, on)
-        changed = dates[i - 1] if i else on
-        base = self._cache.get((code, changed))  # PolicyCache.get without its fork (copied just below)
-        if base is None:
-            base = self._cache[(code, changed)] = policy_snapshot(region, changed)
+        base = self._snapshot(region, dates[i - 1] if i else on)  # (a new snapshot below: no fork needed)
         return PolicySnapshot(base.region_code, on, base.params)
 
     def record(self, snap: PolicySnapshot) -> tuple[dict, str]:

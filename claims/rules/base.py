@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext
 
-from yibao_site.money import _PLAIN, ZERO, decimal_text, jsonable, to_fen
+from yibao_site.money import ZERO, jsonable, to_fen
 
 
 @lru_cache(maxsize=1024)
@@ -233,11 +233,7 @@ class Settlement:
     def breakdown(self) -> dict[str, Any]:
         """The per-tier record stored on the claim (amounts as strings)."""
         def tier(t: TierResult):
-            out = {"paid": str(t.paid)}
-            for key, value in t.detail.items():  # flat: decimals, flags, texts (jsonable for the rest)
-                kind = type(value)
-                out[key] = decimal_text(value) if kind is Decimal else value if kind in _PLAIN else jsonable(value)
-            return out
+            return {"paid": str(t.paid), **jsonable(t.detail)}
         return {
             "tiers": {"basic": tier(self.basic), "critical": tier(self.critical),
                       "assistance": tier(self.assistance), "second_round": tier(self.second_round)},

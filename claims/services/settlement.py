@@ -28,8 +28,8 @@ from .. import rules
 from ..selectors import SettlementPolicyCache
 from ..models import Claim, ClaimSource, ClaimStatus, EntryKind, PersonYearLedger
 from .engine import (
-    COLLECTOR_PAUSE_MIN, collector_paused, _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims, _load_context,
-    _lock_ledgers, _person_facts, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
+    COLLECTOR_PAUSE_MIN, _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims,
+    _load_context, _lock_ledgers, collector_paused, _person_facts, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
 )
 from .inputs import BatchError, ClaimInput, claim_input_check
 from .ledger import _follow_fund_payments, _resettle, _write_adjustments
