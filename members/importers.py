@@ -32,9 +32,10 @@ from yibao_site.imports import BulkImporter, ImportReport, RowError, register, w
 from yibao_site.lookups import array_literal
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
-from yibao_site.models import Region, RegionLevel
+from yibao_site.models import Region, RegionLevel, Role
 from yibao_site.money import FEN, ZERO
 from yibao_site.policy import PolicyCache
+from yibao_site.scoping import scope_queryset, user_scope_region
 
 from . import rules, selectors, services
 from .models import (
@@ -101,7 +102,9 @@ class PersonImporter(BulkImporter):
 
     def prepare(self, rows):
         codes = {_text(r, "village") for r in rows} - set(self.villages)
-        for region in Region.objects.filter(code__in=codes).only("id", "code", "level", "parent_id", "path"):
+        # A village outside the actor's scope reads as unknown.
+        for region in in_scope(Region.objects.filter(code__in=codes), self.actor).only(
+                "id", "code", "level", "parent_id", "path"):
             self.villages[region.code] = region
             self.counties[region.pk] = region.county_code() or ""
 
@@ -133,6 +136,12 @@ class PersonImporter(BulkImporter):
             if person.id_number in seen:
                 errors.append(RowError(number, "id_number", _("与第 %(row)s 行重复。") % {"row": seen[person.id_number]}))
             seen[person.id_number] = number
+        if scope_narrows(self.actor):  # an update may not move a person of another region into one's own
+            ids = list(seen)
+            outside = set(Person.objects.filter(id_number__any=ids).values_list("id_number", flat=True)) - set(
+                in_scope(Person.objects.filter(id_number__any=ids), self.actor).values_list("id_number", flat=True))
+            errors.extend(RowError(number, "id_number", _("参保人 %(id)s 不存在或不在您的辖区。") % {"id": person.id_number})
+                          for number, person in cleaned if person.id_number in outside)
         return errors
 
     def write(self, cleaned, *, actor=None):
@@ -209,7 +218,8 @@ class PersonImporter(BulkImporter):
                                "ON p.id_number = r.idn)")
                 if cursor.fetchone()[0]:
                     raise Decline
-                villages = list(Region.objects.filter(code__in=codes).only("id", "code", "level", "parent_id", "path"))
+                villages = list(in_scope(Region.objects.filter(code__in=codes), actor).only(
+                    "id", "code", "level", "parent_id", "path"))
                 if len(villages) != len(codes) or any(v.level != RegionLevel.VILLAGE or not v.parent_id
                                                       for v in villages):
                     raise Decline
@@ -379,6 +389,19 @@ FROM members_person AS p LEFT JOIN members_enrollment AS e ON e.person_id = p.id
 WHERE p.id_number = ANY(%s::text[])
 """
 
+def scope_narrows(actor) -> bool:
+    """Whether ``actor`` is a member of staff confined to part of the jurisdiction (a job or
+    command without a user, or bureau-wide staff, imports for the whole jurisdiction)."""
+    if not getattr(actor, "is_authenticated", False):
+        return False
+    return actor.role == Role.TOWNSHIP_AGENT or user_scope_region(actor) is not None
+
+
+def in_scope(qs, actor):
+    """``qs`` (persons or regions) narrowed to what ``actor`` may touch (as ``scope_narrows`` says)."""
+    return scope_queryset(qs, actor) if scope_narrows(actor) else qs
+
+
 _ENROLMENT_COLUMNS = ("person_id", "year", "scheme", "employee_status", "paid_on", "amount", "benefit_start",
                       "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap", "active", "via",
                       "contribution_base", "subsidy_amount", "newborn", "break_years", "lump_sum_id", "policy_version")
@@ -436,6 +459,7 @@ class EnrollmentImporter(BulkImporter):
             return normalise_id_number(_text(row, "person"))
 
     def run(self, rows, **kwargs):
+        self.actor = kwargs.get("actor") or self.actor  # (the look-ups below are scoped to it)
         rows = self._map_headers(list(rows))
         file_years = self.file_years
         idns = [self._idn(row) for row in rows]
@@ -484,7 +508,13 @@ class EnrollmentImporter(BulkImporter):
         self._load_subsidies(rows, [self._idn(r) for r in rows])
 
     def _hold(self, found: list[_PersonRef], enrolments: list[_Held]) -> None:
-        """Keep what a look-up found: persons, their townships, enrolments and histories."""
+        """Keep what a look-up found: persons, their townships, enrolments and histories —
+        of the persons in the actor's scope only (the others read as not registered)."""
+        if found and scope_narrows(self.actor):
+            allowed = set(in_scope(Person.objects.filter(pk__any={p.pk for p in found}), self.actor)
+                          .values_list("pk", flat=True))
+            found = [p for p in found if p.pk in allowed]
+            enrolments = [e for e in enrolments if e.person_id in allowed]
         self.persons.update({p.id_number: p for p in found})
         missing = {p.township_id for p in found} - set(self.townships)
         if missing:
@@ -571,7 +601,7 @@ class EnrollmentImporter(BulkImporter):
         if person is None or cell_errors:
             errors: dict[str, list[str]] = {}
             if person is None:
-                errors["person"] = [_("人员未登记:%(id)s") % {"id": idn}]
+                errors["person"] = [_("参保人 %(id)s 不存在或不在您的辖区。") % {"id": idn}]
             for field, messages in cell_errors.items():
                 errors[field] = list(messages)
             raise ValidationError(errors)
@@ -708,7 +738,8 @@ class IdentityImporter(BulkImporter):
 
     def prepare(self, rows):
         ids = {normalise_id_number(_text(r, "person")) for r in rows} - set(self.persons)
-        found = dict(Person.objects.filter(id_number__any=list(ids)).values_list("id_number", "pk"))
+        found = dict(in_scope(Person.objects.filter(id_number__any=list(ids)), self.actor)
+                     .values_list("id_number", "pk"))
         self.persons.update(found)
         for ident in Identity.objects.filter(person_id__any=list(found.values())):
             self.held[(ident.person_id, ident.kind)].append(ident)
@@ -718,7 +749,7 @@ class IdentityImporter(BulkImporter):
         idn = normalise_id_number(_text(row, "person"))
         pid = self.persons.get(idn)
         if pid is None:
-            errors["person"] = [_("人员未登记:%(id)s") % {"id": idn}]
+            errors["person"] = [_("参保人 %(id)s 不存在或不在您的辖区。") % {"id": idn}]
         valid_from = _date(row, "valid_from", errors)
         valid_to = _date(row, "valid_to", errors, required=False)
         kind, source = _text(row, "kind"), _text(row, "source")

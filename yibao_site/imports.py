@@ -424,7 +424,7 @@ class BulkImporter(resources.Resource):
         if missing:
             report.errors.append(RowError(1, "", _("缺少列:%(cols)s") % {"cols": ", ".join(missing)}))
             return report
-        actor = actor or self.actor
+        actor = self.actor = actor or self.actor  # (``prepare`` scopes its look-ups to it)
         # Every cell, whatever the importer: formulas and control characters refused,
         # full-width numbers and codes read as ASCII (inputs.py, the API's rule).
         rows, unsafe = _screen_rows(rows)
