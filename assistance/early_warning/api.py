@@ -76,10 +76,16 @@ class WarningFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=WarningStatus.choices)
     township = filters.CharFilter(field_name="township__code")
     person = filters.CharFilter(field_name="person__id_number")
+    run = filters.ModelChoiceFilter(queryset=WarningRun.objects.all(), method="filter_run")
 
     class Meta:
         model = PersonWarning
         fields = ["month", "kind", "status", "township", "person", "is_new", "run"]
+
+    def filter_run(self, queryset, name, value):
+        # By the run's month too: the (month, kind) index serves a run's rows (there is no
+        # index on run, see ``PersonWarning.Meta``).
+        return queryset.filter(month=value.month, run=value) if value else queryset
 
 
 class RunFilter(filters.FilterSet):

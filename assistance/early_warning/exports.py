@@ -19,7 +19,7 @@ def run_sheets(run: WarningRun) -> list[Sheet]:
     sheets = {kind.value: Sheet(title=str(kind.label), headers=header, money_columns=MONEY_COLUMNS)
               for kind in WarningKind}
     labels = dict(WarningKind.choices)
-    rows = (PersonWarning.objects.filter(run=run).order_by("kind", "township__code", "person__id_number")
+    rows = (PersonWarning.objects.filter(month=run.month, run=run).order_by("kind", "township__code", "person__id_number")
             .values_list("kind", "person__id_number", "person__name", "township__name", "person__village__name",
                          "out_of_pocket", "threshold", "is_new", "id"))
     for kind, id_number, name, township, village, oop, line, is_new, pk in rows.iterator(chunk_size=5000):

@@ -130,8 +130,8 @@ class PersonWarning(models.Model):
     """One person on one month's list (预警名单明细)."""
 
     # Lists are written tens of thousands of rows at a time: no index that another one
-    # already covers (run → (run, kind); person → the unique (person, kind, month);
-    # township → (township, month)).
+    # already covers (run → (month, kind) with the run's month, see below; person → the unique
+    # (person, kind, month); township → (township, month)).
     # No database foreign-key constraint on run, person and township either: the rows are
     # written only by the run's ``INSERT … SELECT``, which takes them from the run row it has
     # just written and from the ledger joined to its persons (both constrained), so each
@@ -154,15 +154,25 @@ class PersonWarning(models.Model):
     status = models.CharField(_("核定状态"), max_length=16, choices=WarningStatus.choices, default=WarningStatus.OPEN)
     determined_department = models.CharField(_("核定部门"), max_length=24, choices=Department.choices, blank=True)
     determined_at = models.DateTimeField(_("核定登记时间"), null=True, blank=True)
+    # Set only by ``warning_determine`` (the acting user and the identity it has just written,
+    # both in its transaction), empty when the run writes the row.  No database constraint:
+    # PostgreSQL queues a constraint's check for every inserted row even when the column is
+    # NULL, i.e. two deferred checks per warning at the run's commit for columns the run never
+    # sets; Django still applies ``SET_NULL`` / ``PROTECT`` on delete.
     determined_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
-                                      on_delete=models.SET_NULL, related_name="+", db_index=False)
+                                      on_delete=models.SET_NULL, related_name="+", db_index=False,
+                                      db_constraint=False)
     # Set only when a department determines the warning: indexed where set (``ew_warning_identity``).
     identity = models.ForeignKey("members.Identity", verbose_name=_("认定身份"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+                                 on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     determination_note = models.CharField(_("核定说明"), max_length=300, blank=True)
 
     # History rows are read per warning (by id); the other foreign keys need no index there.
-    history = HistoricalRecords(no_db_index=["run", "person", "township", "identity", "determined_by"])
+    # ``history_user`` without a database constraint (like the history's other references):
+    # the run writes tens of thousands of history rows at once, each of which a constraint
+    # would check again at commit; the user is the actor of the audited write.
+    history = HistoricalRecords(no_db_index=["run", "person", "township", "identity", "determined_by"],
+                                user_db_constraint=False)
 
     SCOPE_TOWNSHIP = "township"
 
@@ -176,7 +186,9 @@ class PersonWarning(models.Model):
         indexes = [
             models.Index(fields=["month", "kind"]),
             models.Index(fields=["township", "month"]),
-            models.Index(fields=["run", "kind"]),
+            # No (run, …) index: a run is one region's list for one month and its readers (the
+            # export, the push payload, the API's ``?run=``) filter by the run's month too, which
+            # the (month, kind) index serves — one index less for the run to maintain.
             # Every warning is written open, tens of thousands at a time, and most stay open:
             # "open" is never the selective value (its counts read the other indexes or the
             # table), so the index holds only the decided ones (those a status filter picks

@@ -101,7 +101,7 @@ def enqueue_on_commit(delivery_ids: list[int]) -> None:
 def delivery_payload(delivery: WarningDelivery) -> bytes:
     """The JSON body of a delivery: byte-identical on every attempt (no send time inside)."""
     run = delivery.run
-    rows = (PersonWarning.objects.filter(run=run).order_by("kind", "township__code", "person__id_number")
+    rows = (PersonWarning.objects.filter(month=run.month, run=run).order_by("kind", "township__code", "person__id_number")
             .values_list("id", "person__id_number", "person__name", "township__code", "township__name",
                          "person__village__code", "person__village__name", "kind", "out_of_pocket", "threshold",
                          "is_new"))

@@ -104,19 +104,32 @@ _WARNING_COLUMNS = ["run_id", "person_id", "township_id", "kind", "month", "out_
 
 def _ledger_candidates(*, month: date, line: Decimal):
     """The ledger rows of ``month``'s year whose year-to-date out-of-pocket through ``month``
-    is above ``line`` (the lower of the group's two lines): ``(w_person_id, w_ytd)``."""
+    is above ``line`` (the lower of the group's two lines): ``(w_person_id, w_ytd)``.
+
+    On PostgreSQL: the rows whose yearly total is above ``line``, as ``(w_person_id, w_oop,
+    oop_m01 … oop_mM)`` — the caller sums the months above a fence, for fewer rows."""
     money = DecimalField(max_digits=14, decimal_places=2)
     # The month columns are sums of settled out-of-pocket by service month (a reversal takes
     # back exactly what its claim added), so none is negative and year-to-date through month M
     # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
     # to test (and indexed), that spares the twelve-column sum for almost every row.
-    qs = (PersonYearLedger.objects.filter(year=month.year, out_of_pocket__gt=line)
-          .annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id")))
-    if connection.vendor != "postgresql":
-        qs = qs.filter(w_ytd__gt=Value(line, output_field=money))
-    # On PostgreSQL the caller fences this query and tests ``w_ytd`` above the fence, so the
-    # twelve-column sum is computed once per row, not once in the filter and again in the list.
-    return qs.order_by().values_list("w_person_id", "w_ytd")
+    qs = PersonYearLedger.objects.filter(year=month.year, out_of_pocket__gt=line).order_by()
+    if connection.vendor == "postgresql":
+        return qs.annotate(w_person_id=F("person_id"), w_oop=F("out_of_pocket")).values_list(
+            "w_person_id", "w_oop", *_month_columns(month))
+    qs = qs.annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id"))
+    return qs.filter(w_ytd__gt=Value(line, output_field=money)).values_list("w_person_id", "w_ytd")
+
+
+def _month_columns(month: date) -> list[str]:
+    return [f"oop_m{m:02d}" for m in range(1, month.month + 1)]
+
+
+def _ytd_sql(alias: str, month: date) -> str:
+    """PostgreSQL: ``claims.public.year_to_date_out_of_pocket_expression`` over the month
+    columns of ``alias`` (the same sum, rounded the same way: exact in ``numeric``)."""
+    qn = connection.ops.quote_name
+    return f"ROUND({' + '.join(f'{alias}.{qn(c)}' for c in _month_columns(month))}, 2)"
 
 
 def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal, return_kinds: tuple[str, ...],
@@ -155,16 +168,23 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     # index-only scan of its covering (year, out_of_pocket) index, the sums computed once and
     # tested above the fence) rather than merged under a guess at how selective the sums are.
     fence = " OFFSET 0" if pg else ""
-    if pg:
-        candidates = f"SELECT c0.w_person_id, c0.w_ytd FROM ({candidates}{fence}) c0 WHERE c0.w_ytd > {money}"
-        cparams.append(lower)
     # EXISTS rather than IN: PostgreSQL hashes the identities when the set fits in work_mem
     # (as here) and probes the identities' (person, …) index per candidate when it does not,
     # never rescanning them per candidate.
-    ranked = (f"SELECT c1.w_person_id, c1.w_ytd, EXISTS ("
-              f"SELECT 1 FROM {identity} i1 WHERE i1.person_id = c1.w_person_id "
-              f"AND i1.kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid}) AS ret "
-              f"FROM ({candidates}) c1{fence}")
+    holds = (f"EXISTS (SELECT 1 FROM {identity} i1 WHERE i1.person_id = c1.w_person_id "
+             f"AND i1.kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid})")
+    if pg:
+        # The yearly total is the cheap necessary condition for each list (year-to-date never
+        # exceeds it): a holder of a return kind must be above the return line, anyone else
+        # above the into line — most of the rows above the lower line are neither, and the
+        # month columns are summed (once, above the fence) only for the others.
+        ranked = (f"SELECT c1b.w_person_id, {_ytd_sql('c1b', month)} AS w_ytd, c1b.ret FROM ("
+                  f"SELECT c1.*, {holds} AS ret FROM ({candidates}{fence}) c1{fence}) c1b "
+                  f"WHERE (c1b.ret AND c1b.w_oop > {money}) OR (NOT c1b.ret AND c1b.w_oop > {money}){fence}")
+        ranked_params = [*kinds, *valid_params, *cparams, return_line, into_line]
+    else:
+        ranked = f"SELECT c1.w_person_id, c1.w_ytd, {holds} AS ret FROM ({candidates}) c1"
+        ranked_params = [*kinds, *valid_params, *cparams]
     above = (f"SELECT c2.w_person_id, c2.w_ytd, c2.ret FROM ({ranked}) c2 "
              f"WHERE (c2.ret AND c2.w_ytd > {money}) "
              f"   OR (NOT c2.ret AND c2.w_ytd > {money} AND NOT EXISTS ("
@@ -197,7 +217,7 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     rk, ik = WarningKind.RETURN_TO_POVERTY.value, WarningKind.INTO_POVERTY.value
     enrolled_params = [month.year, Scheme.RESIDENT.value, True]
     params = [run.pk, rk, ik, month, return_line, into_line, True, False, WarningStatus.OPEN.value,
-              *kinds, *valid_params, *cparams, return_line, into_line, *valid_params,
+              *ranked_params, return_line, into_line, *valid_params,
               *(enrolled_params if pg else []), *[f"{u.region.path}%" for u in units],
               rules.previous_month(month), rk, ik, *([] if pg else enrolled_params)]
     return sql, params
@@ -308,7 +328,7 @@ def warning_run(*, region: Region, month: date, actor, trigger: str = "api",
     counts = _write_warnings(run, units, actor)
     if counts is None:
         counts = [(r["kind"], r["is_new"], r["n"]) for r in
-                  PersonWarning.objects.filter(run=run).values("kind", "is_new").annotate(n=Count("id")).order_by()]
+                  PersonWarning.objects.filter(month=run.month, run=run).values("kind", "is_new").annotate(n=Count("id")).order_by()]
     for kind, is_new, n in counts:
         run.count += n
         if kind == WarningKind.RETURN_TO_POVERTY:
