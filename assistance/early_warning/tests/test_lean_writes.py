@@ -12,7 +12,7 @@ from django.db import connection
 
 from assistance.early_warning import services
 from assistance.early_warning.exports import run_sheets
-from assistance.early_warning.models import PersonWarning, WarningRun
+from assistance.early_warning.models import PersonWarning
 from assistance.early_warning.services.outbox import delivery_payload
 
 from .helpers import SYSTEM, add_county, identity, ledger, person, resident
