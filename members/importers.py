@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -168,22 +168,32 @@ class PersonImporter(BulkImporter):
 
     def server_side(self, plain, *, actor=None, progress=None):
         """A file of new persons only, inside PostgreSQL: the CSV is copied into a temporary
-        table, split and checked there by the rules of ``clean_row``/``check_file`` (written
-        again in SQL, see ``_SERVER_ROWS``), and written with its history in one statement —
-        what ``write`` writes for the same file (``insert_rows_audited``: the same columns,
-        ids in file order, one timestamp, the same ``+`` history rows).
+        table of lines, and ONE statement splits and checks them by the rules of
+        ``clean_row``/``check_file`` (written again in SQL, see ``_SERVER_ROWS``), joins each
+        row to its village among those in the actor's scope, and — only when every row passed
+        — writes the rows with their history (``_SERVER_STATEMENT``): what ``write`` writes for
+        the same file (``insert_rows_audited``: the same columns, ids in file order, one
+        timestamp, the same ``+`` history rows).  The checks and the write see one snapshot:
+        an ID another writer takes after it is refused by the unique key (a conflict, nothing
+        written), as the Python path's write is.
 
         Declines (``None``: the file goes the Python way, which reports by row number) when
         the file is small, when any row breaks a rule or could not be checked here for sure
         (a cell starting like a formula, a birth in the last two days, a sex or birth date
         written otherwise than ``M``/``男`` or ``YYYY-MM-DD``), when an ID appears twice or is
-        already registered (an update), or when a village is unknown."""
+        already registered (an update), or when a village is unknown or out of scope."""
         if plain.lines < COPY_THRESHOLD or {f.attname for f in Person._meta.concrete_fields} != _SERVER_FIELDS:
             return None  # (a field this door does not fill: only the Python path knows its value)
         # A file imported again is seen at its first row, before anything is copied.
         first = plain.body.split(b"\n", 1)[0].decode("utf-8").split(",")
         if len(first) == len(plain.columns) and Person.objects.filter(
                 id_number=normalise_id_number(first[plain.columns.index("id_number")])).exists():
+            return None
+        try:  # the villages the actor may register persons in (``prepare``'s look-up, as SQL)
+            villages, village_params = in_scope(Region.objects.filter(
+                level=RegionLevel.VILLAGE, parent__isnull=False), actor).order_by().values_list(
+                "code", "id", "parent_id", "path").query.sql_with_params()
+        except EmptyResultSet:  # no village at all
             return None
         started = time.perf_counter()
         width = len(plain.columns)
@@ -206,44 +216,35 @@ class PersonImporter(BulkImporter):
                     view = memoryview(plain.body)
                     for lo in range(0, len(view), 1 << 20):
                         copy.write(view[lo:lo + (1 << 20)])
-                cursor.execute(_SERVER_ROWS.format(width=width, **cells),
-                               [array_literal(sorted(PROVINCE_CODES)), array_literal(labels[Sex.MALE]),
-                                array_literal(labels[Sex.FEMALE])])
-                cursor.execute("SELECT count(*), count(*) FILTER (WHERE ok IS NOT TRUE), count(DISTINCT idn), "
-                               "array_agg(DISTINCT village) FROM import_person_rows")
-                total, bad, distinct, codes = cursor.fetchone()
-                if total < COPY_THRESHOLD or bad or distinct != total:
-                    raise Decline
-                cursor.execute("SELECT EXISTS (SELECT 1 FROM import_person_rows r JOIN members_person p "
-                               "ON p.id_number = r.idn)")
-                if cursor.fetchone()[0]:
-                    raise Decline
-                villages = list(in_scope(Region.objects.filter(code__in=codes), actor).only(
-                    "id", "code", "level", "parent_id", "path"))
-                if len(villages) != len(codes) or any(v.level != RegionLevel.VILLAGE or not v.parent_id
-                                                      for v in villages):
-                    raise Decline
+                # The checked rows are kept in memory for the statement's two reads of them.
+                cursor.execute("SET LOCAL work_mem = '64MB'")
                 now = timezone.now()
-                history, params = history_insert_sql(Person, "ins", actor=actor, reason=_("导入参保人员"), now=now,
-                                                     connection=connection)
-                cursor.execute(_SERVER_INSERT.format(history=history), [
-                    now, array_literal([v.code for v in villages]), array_literal([v.pk for v in villages]),
-                    array_literal([v.parent_id for v in villages]),
-                    array_literal([(v.county_code() or "")[:6] for v in villages]), *params])
-                cursor.execute("DROP TABLE import_person_rows, import_person_lines")
+                history, history_params = history_insert_sql(Person, "ins", actor=actor, reason=_("导入参保人员"),
+                                                             now=now, connection=connection)
+                cursor.execute(
+                    _SERVER_STATEMENT.format(rows=_SERVER_ROWS.format(width=width, **cells), villages=villages,
+                                             history=history),
+                    [array_literal(sorted(PROVINCE_CODES)), array_literal(labels[Sex.MALE]),
+                     array_literal(labels[Sex.FEMALE]), *village_params, now, COPY_THRESHOLD, *history_params])
+                total, bad, distinct, taken, written = cursor.fetchone()
+                if total < COPY_THRESHOLD or bad or distinct != total or taken:
+                    raise Decline  # (nothing was written: the INSERT's gate was shut)
+                assert written == total, (written, total)
+                cursor.execute("DROP TABLE import_person_lines")
                 if progress:
                     progress("write", total, total)
         except Decline:
             return None
         except IntegrityError as exc:  # a concurrent writer took an ID meanwhile: nothing written
             report.errors.append(write_conflict(exc))
+            total = sum(1 for line in plain.body.split(b"\n") if line)  # (the rows, blank lines left out)
         report.total = total
         report.created = 0 if report.errors else total
         report.seconds = time.perf_counter() - started
         return report
 
 
-# What ``_SERVER_INSERT`` writes: every column of a person.
+# What ``_SERVER_STATEMENT`` writes: every column of a person.
 _SERVER_FIELDS = {"id", "id_number", "name", "sex", "birth_date", "village_id", "township_id", "phone", "household_no",
                   "id_outside_county", "created_at"}
 
@@ -252,7 +253,6 @@ _SERVER_FIELDS = {"id", "id_number", "name", "sex", "birth_date", "village_id", 
 # sex derived from the ID).  The CASEs keep every cast and ``make_date`` to well-formed input;
 # the check character is GB 11643's weighted sum of the digits' bytes (less 48 × Σ weights = 4800).
 _SERVER_ROWS = """
-CREATE TEMP TABLE import_person_rows ON COMMIT DROP AS
 SELECT ord, idn, name, village, phone, household_no, birth, sex,
        width = {width}
        AND birth IS NOT NULL AND birth < current_date - 1
@@ -302,21 +302,36 @@ FROM (
 ) AS dated
 """
 
-# The checked rows written as ``write`` writes them, and their ``+`` history from the rows
-# the INSERT returns (ids drawn in file order; the village's township; the ID's first six
-# digits against the village's county).
-_SERVER_INSERT = """
-WITH ins AS (
+# One statement: the checked rows, each joined to its village in scope (the village's
+# township; the ID's first six digits against the village's county, from its path); the verdict
+# over all of them — rows, bad rows (a rule broken, a village unknown or out of scope), distinct
+# IDs, whether any is registered already; and, only when the verdict lets it (the INSERT's gate,
+# worked out once before its first row), the rows written as ``write`` writes them (ids drawn in
+# file order) and their ``+`` history from the rows the INSERT returns.
+_SERVER_STATEMENT = """
+WITH r AS MATERIALIZED (
+    SELECT d.*, v.id AS village_id, v.township AS township_id, left(split_part(v.path, '/', 3), 6) AS county
+    FROM ({rows}) AS d
+    LEFT JOIN ({villages}) AS v (code, id, township, path) ON v.code = d.village
+),
+verdict AS MATERIALIZED (
+    SELECT count(*) AS total, count(*) FILTER (WHERE ok IS NOT TRUE OR village_id IS NULL) AS bad,
+           count(DISTINCT idn) AS distinct_ids,
+           EXISTS (SELECT 1 FROM r AS x JOIN members_person AS p ON p.id_number = x.idn) AS taken
+    FROM r
+),
+ins AS (
     INSERT INTO members_person (id_number, name, sex, birth_date, village_id, township_id, phone, household_no,
                                 id_outside_county, created_at)
-    SELECT r.idn, r.name, r.sex, r.birth, v.id, v.township, r.phone, r.household_no, left(r.idn, 6) <> v.county, %s
-    FROM import_person_rows AS r
-    JOIN unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[]) AS v (code, id, township, county)
-      ON v.code = r.village
+    SELECT r.idn, r.name, r.sex, r.birth, r.village_id, r.township_id, r.phone, r.household_no,
+           left(r.idn, 6) <> r.county, %s
+    FROM r
+    WHERE (SELECT total >= %s AND bad = 0 AND distinct_ids = total AND NOT taken FROM verdict)
     ORDER BY r.ord
     RETURNING *
-)
-{history}
+),
+hist AS ({history})
+SELECT total, bad, distinct_ids, taken, (SELECT count(*) FROM ins) FROM verdict
 """
 
 

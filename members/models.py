@@ -22,7 +22,9 @@ class Sex(models.TextChoices):
 class Person(models.Model):
     """An insured person (参保人), identified by an 18-character resident ID (GB 11643)."""
 
-    id_number = models.CharField(_("公民身份号码"), max_length=18, unique=True, validators=[validate_id_number])
+    # Unique by the pattern-ops index in Meta (one index for ``=``, ``= ANY``, the prefix search
+    # and the uniqueness; the field's own ``unique=True`` would keep up two).
+    id_number = models.CharField(_("公民身份号码"), max_length=18, validators=[validate_id_number])
     # Indexed in Meta (one pattern index serves both ``=`` and the admin's prefix search).
     name = models.CharField(_("姓名"), max_length=50)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, editable=False)
@@ -54,6 +56,14 @@ class Person(models.Model):
         ordering = ["id"]
         # Every index is kept up on each import (issue 14): none is a prefix of another or of
         # a unique constraint.
+        constraints = [
+            # ``id_number = x`` / ``= ANY(…)`` and ``LIKE 'x%'`` (the prefix searches of the change
+            # list, the API and the agents' search) under any collation, and the key's uniqueness:
+            # one index.  A single-field UniqueConstraint validates (forms, ``full_clean``) with the
+            # field's own "already exists" message, under the field.
+            models.UniqueConstraint(fields=["id_number"], name="members_person_id_number_key",
+                                    opclasses=["varchar_pattern_ops"]),
+        ]
         indexes = [
             models.Index(fields=["township", "name"]),
             # ``name = x`` and ``name LIKE 'x%'`` (the change list's search) under any collation.

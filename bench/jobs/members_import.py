@@ -4,6 +4,11 @@ measured in the same run (PERFORMANCE.md):
 * ``COPY`` of the very same persons CSV into a table with a primary key (PostgreSQL's own
   loader, the physical limit; ``psql \\copy`` does the same) — target: the validated persons
   import ≤ 8× its time;
+* ``COPY`` of the same persons, every column as the import writes them, into a copy of the REAL
+  persons table (``LIKE members_person INCLUDING ALL``: every index, check and default, and the
+  same two deferred foreign keys) and of their ``+`` history rows into a copy of the real history
+  table, committed — what the schema itself costs (index and history upkeep, foreign-key checks,
+  WAL): the physical limit of any import into it;
 * a bare ``Person.objects.bulk_create(batch_size=1000)`` of N other persons (no validation, no
   history) — targets: persons ≥ 1.5× its rows/s, enrolments and identities ≥ 1×.
 
@@ -73,6 +78,80 @@ def copy_reference(data: bytes) -> float | None:
     return seconds
 
 
+def schema_copy_reference(people, villages) -> dict | None:
+    """Seconds for ``COPY`` of ``people`` — each row with every column the import writes, the
+    village's township, one timestamp — into a fresh copy of the real persons table (every index
+    and constraint: ``LIKE … INCLUDING ALL`` plus the real table's foreign keys, deferred as
+    Django makes them) and of one ``+`` history row each into a copy of the real history table,
+    in one committed transaction (the foreign keys are checked at commit, as the import's are).
+    The rows are rendered before the clock starts.  ``None`` off PostgreSQL.  Also gives the
+    time into the person copy alone and into a copy with its primary key only."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from members.models import Person
+
+    if connection.vendor != "postgresql":
+        return None
+    qn = connection.ops.quote_name
+    meta, history_meta = Person._meta, Person.history.model._meta
+    now = timezone.now().isoformat()
+    person_columns = [f.column for f in meta.concrete_fields]
+    history_columns = [f.column for f in history_meta.concrete_fields if f.attname != "history_id"]
+    reason = "导入参保人员"
+
+    def text(i, idn, birth, sex):
+        v = villages[i % len(villages)]
+        values = {"id": str(i + 1), "id_number": idn, "name": f"人员{i}", "sex": sex, "birth_date": birth.isoformat(),
+                  "village_id": str(v.pk), "township_id": str(v.parent_id), "phone": "", "household_no": f"H{i // 4:07d}",
+                  "id_outside_county": "f", "created_at": now, "history_date": now, "history_change_reason": reason,
+                  "history_type": "+", "history_user_id": "\\N"}
+        return values
+
+    rows = [text(i, idn, birth, sex) for i, (idn, birth, sex) in enumerate(people)]
+    persons = "".join("\t".join(r[c] for c in person_columns) + "\n" for r in rows).encode()
+    history = "".join("\t".join(r[c] for c in history_columns) + "\n" for r in rows).encode()
+    fks = [(f.column, f.related_model._meta.db_table, f.target_field.column) for f in meta.concrete_fields
+           if f.is_relation]
+
+    def create(person_table, history_table, *, indexes=True):
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {person_table}, {history_table}")
+            if indexes:
+                cursor.execute(f"CREATE TABLE {person_table} (LIKE {qn(meta.db_table)} INCLUDING ALL)")
+                for column, table, target in fks:
+                    cursor.execute(f"ALTER TABLE {person_table} ADD FOREIGN KEY ({qn(column)}) REFERENCES "
+                                   f"{qn(table)} ({qn(target)}) DEFERRABLE INITIALLY DEFERRED")
+            else:
+                cursor.execute(f"CREATE TABLE {person_table} (LIKE {qn(meta.db_table)} INCLUDING DEFAULTS)")
+                cursor.execute(f"ALTER TABLE {person_table} ADD PRIMARY KEY ({qn(meta.pk.column)})")
+            cursor.execute(f"CREATE TABLE {history_table} (LIKE {qn(history_meta.db_table)} INCLUDING ALL)")
+
+    def load(person_table, history_table, *, with_history=True):
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for table, columns, data in ([(person_table, person_columns, persons)]
+                                         + ([(history_table, history_columns, history)] if with_history else [])):
+                with cursor.cursor.copy(f"COPY {table} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+                    view = memoryview(data)
+                    for lo in range(0, len(view), 1 << 20):
+                        copy.write(view[lo:lo + (1 << 20)])
+        return time.perf_counter() - started
+
+    out = {}
+    try:
+        create("bench_ref_person", "bench_ref_history")
+        out["schema"] = load("bench_ref_person", "bench_ref_history")
+        create("bench_ref_person", "bench_ref_history")
+        out["person_indexes"] = load("bench_ref_person", "bench_ref_history", with_history=False)
+        create("bench_ref_person", "bench_ref_history", indexes=False)
+        out["person_pk"] = load("bench_ref_person", "bench_ref_history", with_history=False)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_ref_person, bench_ref_history")
+    return out
+
+
 def index_count(table: str) -> int | None:
     """How many indexes PostgreSQL keeps up on ``table`` (primary key and unique ones included)."""
     from django.db import connection
@@ -112,6 +191,11 @@ def run(ctx) -> list[dict]:
         return result
 
     copy_seconds = timed("copy", lambda: copy_reference(data)) if connection.vendor == "postgresql" else None
+    schema = schema_copy_reference(people, villages)
+    if schema:
+        timings.update({f"schema_{k}": v for k, v in schema.items()})
+        log(f"  COPY into the real schema: {schema['schema']:.2f}s with history, persons alone "
+            f"{schema['person_indexes']:.2f}s, persons into a primary-key-only copy {schema['person_pk']:.2f}s")
     # The file door ``import_data`` and the background jobs take (``run_file``): on PostgreSQL a
     # plain CSV of new persons is checked and written by the server itself.
     report = timed("persons", lambda: importer_for("persons")().run_file(data, "persons.csv"))
@@ -156,11 +240,17 @@ def run(ctx) -> list[dict]:
                 "ratio": ratio_text, "target": target}
 
     speed = lambda key: ratio(bulk, timings[key])  # (n / t) / (n / bulk) = bulk / t  # noqa: E731
+    schema_seconds = timings.get("schema_schema")
+    schema_text = (f"; COPY of the same rows and their history into copies of the real tables (all indexes, "
+                   f"foreign keys) {schema_seconds:.2f}s, run = {ratio(timings['persons'], schema_seconds)}× it"
+                   if schema_seconds else "")
     return [
         row("import persons (new)", "persons",
-            f"{copy_text}; run = {ratio(timings['persons'], copy_seconds)}× COPY; "
+            f"{copy_text}; run = {ratio(timings['persons'], copy_seconds)}× COPY{schema_text}; "
             f"bulk_create {n / bulk:,.0f}/s, run = {speed('persons')}× it", "≤ 8× COPY; ≥ 1.5× bulk_create",
-            f"{ratio(timings['persons'], copy_seconds)}× COPY time; {speed('persons')}× bulk_create rows/s"),
+            f"{ratio(timings['persons'], copy_seconds)}× COPY time; "
+            + (f"{ratio(timings['persons'], schema_seconds)}× schema COPY; " if schema_seconds else "")
+            + f"{speed('persons')}× bulk_create rows/s"),
         row("import persons (same file again, unchanged)", "persons_again",
             f"run = {speed('persons_again')}× bulk_create", "—", f"{speed('persons_again')}× bulk_create"),
         row("import enrollments (new)", "enrollments", f"run = {speed('enrollments')}× bulk_create",
@@ -169,5 +259,11 @@ def run(ctx) -> list[dict]:
             "≥ 1× bulk_create", f"{speed('identities')}× bulk_create"),
         row("reference: COPY of the persons CSV (table with a primary key)", "copy", "physical limit", "")
         if copy_seconds else {"job": "reference: COPY", "reference": "PostgreSQL only"},
+        *([row("reference: COPY of the same rows + history into copies of the real tables (all indexes, FKs)",
+               "schema_schema", f"{ratio(schema_seconds, copy_seconds)}× the plain COPY: the schema's own cost", ""),
+           row("reference: COPY of the same rows into a copy of the real persons table (no history)",
+               "schema_person_indexes", "", ""),
+           row("reference: COPY of the same rows into a copy of the persons table, primary key only",
+               "schema_person_pk", "every column, no other index, no FK", "")] if schema_seconds else []),
         row("reference: Person.bulk_create(batch_size=1000), no validation, no history", "bulk_create", "", ""),
     ]

@@ -223,23 +223,36 @@ def test_the_command_and_the_background_job_take_the_server_door(shiyan, staff, 
     assert calls == [1] and Person.history.filter(history_user=staff["clerk"]).count() == N
 
 
-def test_an_id_taken_meanwhile_writes_nothing_and_says_so(shiyan, monkeypatch):
-    """A concurrent writer registers one of the file's IDs between the checks and the write:
-    the unique key refuses the INSERT, nothing is written, the report names the conflict as the
-    Python path's write does."""
-    from members import importers
+def test_an_id_taken_meanwhile_writes_nothing_and_says_so(shiyan):
+    """A concurrent writer registers one of the file's IDs after the door's checks saw the file
+    (the checks and the write are one statement, one snapshot: a trigger stands in for the other
+    writer, taking the ID as the import's first row goes in): the unique key refuses the INSERT,
+    nothing is written, the report names the conflict as the Python path's write does."""
+    from django.db import connection
 
     lines = _lines(shiyan)
     taken = lines[50].split(",")[0].strip()
-    original = importers.history_insert_sql
-
-    def meanwhile(*args, **kwargs):
-        Person.objects.create(id_number=taken, name="先到", sex="F", birth_date=date(1960, 1, 1),
-                              village=shiyan.village(), township=shiyan.townships[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(importers, "history_insert_sql", meanwhile)
-    importer, report = _server(_file(lines))
+    village = shiyan.village()
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE FUNCTION test_take_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.id_number <> '{taken}'
+                   AND NOT EXISTS (SELECT 1 FROM members_person WHERE id_number = '{taken}') THEN
+                    INSERT INTO members_person (id_number, name, sex, birth_date, village_id, township_id, phone,
+                                                household_no, id_outside_county, created_at)
+                    VALUES ('{taken}', '先到', 'F', '1960-01-01', {village.pk}, {village.parent_id}, '', '', false,
+                            now());
+                END IF;
+                RETURN NEW;
+            END $$""")
+        cursor.execute("CREATE TRIGGER test_take_meanwhile BEFORE INSERT ON members_person "
+                       "FOR EACH ROW EXECUTE FUNCTION test_take_meanwhile()")
+    try:
+        importer, report = _server(_file(lines))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_take_meanwhile ON members_person; DROP FUNCTION test_take_meanwhile()")
     assert importer.rows == [] and not report.ok and (report.total, report.created) == (N, 0)
     assert [(e.row, e.field) for e in report.errors] == [(0, "")]
     assert report.errors[0].message.startswith("写入时与已有数据冲突") and "id_number" in report.errors[0].message

@@ -101,3 +101,28 @@ def test_relatives_check_ages_and_reverse_consistency(shiyan):
         services.relative_add(actor=clerk(), person=father, relative=son, relation="sibling")
     assert "矛盾" in exc.value.message_dict["relation"][0]
     services.relative_add(actor=clerk(), person=father, relative=son, relation="child")
+
+
+def test_an_id_number_registered_twice_is_refused_by_its_one_index(shiyan):
+    """``id_number`` is unique by a single-field UniqueConstraint (one pattern-ops index on
+    PostgreSQL that also serves the prefix search): ``full_clean`` reports a second person with
+    the same ID under the field with the field's "already exists" message, and the database
+    refuses the row."""
+    from django.db import IntegrityError, connection, transaction
+
+    person = register(shiyan)
+    twin = Person(id_number=person.id_number, name="乙", sex=person.sex, birth_date=person.birth_date,
+                  village=person.village, township=person.township)
+    with pytest.raises(ValidationError) as exc:
+        twin.full_clean()
+    assert list(exc.value.message_dict) == ["id_number"]
+    assert exc.value.error_dict["id_number"][0].code == "unique"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        twin.save()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'members_person' AND indexdef LIKE "
+                           "'%%(id_number%%'")
+            assert [r[0] for r in cursor.fetchall()] == [
+                "CREATE UNIQUE INDEX members_person_id_number_key ON public.members_person USING btree "
+                "(id_number varchar_pattern_ops)"]
