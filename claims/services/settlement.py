@@ -28,7 +28,7 @@ from .. import rules
 from ..selectors import SettlementPolicyCache
 from ..models import Claim, ClaimSource, ClaimStatus, EntryKind, PersonYearLedger
 from .engine import (
-    COLLECTOR_PAUSE_MIN, _check_batch, _fold, _insert_claims, _latest_live_dates, _ledger_state, _live_claims,
+    COLLECTOR_PAUSE_MIN, _check_batch, _fold, _insert_claims, _late_keys, _ledger_state, _live_claims,
     _load_context, _lock_ledgers, collector_paused, _person_facts, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
 )
 from .inputs import BatchError, ClaimInput, claim_input_check
@@ -79,11 +79,12 @@ def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons) 
                 facts = _person_facts(pid, years, start, end, with_ledgers=True)
             rows = facts.ledgers
         latest = facts.latest
+        late = {(i.person_id, i.service_date.year) for i in inputs
+                if (i.person_id, i.service_date.year) in latest
+                and i.service_date < latest[(i.person_id, i.service_date.year)]}
     else:
         rows = _lock_ledgers(keys)
-        latest = _latest_live_dates(keys)
-    late = {(i.person_id, i.service_date.year) for i in inputs
-            if (i.person_id, i.service_date.year) in latest and i.service_date < latest[(i.person_id, i.service_date.year)]}
+        late = _late_keys(inputs)
     existing = _live_claims(late)
     ctx = _load_context([*inputs, *(claim_input_of(c) for cs in existing.values() for c in cs)], cache,
                         persons=persons, facts=facts if not late else None)
@@ -129,6 +130,11 @@ def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons) 
         claim.settled_at = now
     saved = _insert_claims(claims, actor=actor, reason=reason or _("结算"))
     changed = []
+    # The amount columns some row's new state changed: only those are written (the others
+    # would be written with the values they hold; a batch of a few weeks' claims leaves the
+    # other months' out-of-pocket columns and often a tier's untouched).
+    amounts = [name for name in rules.LEDGER_FIELDS
+               if any(states[key][name] != getattr(row, name) for key, row in rows.items())]
     for key, row in rows.items():
         for name, value in states[key].items():
             setattr(row, name, value)
@@ -139,7 +145,7 @@ def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons) 
             row.claims_count += counts[key]
         row.updated_at = now
         changed.append(row)
-    _write_ledgers(changed)
+    _write_ledgers(changed, amounts)
     if late:
         for k, delta in fresh_deltas.items():
             expected[saved[k].pk] = (delta, saved[k].policy_version)

@@ -145,3 +145,58 @@ def test_collector_paused_for_a_large_batch_and_started_again():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.django_db
+def test_late_keys_are_those_the_latest_dates_in_force_give(shiyan, staff):
+    """``_late_keys`` (on PostgreSQL one probe per key of the claims in force dated after its
+    earliest new date) finds what comparing with each key's latest date in force finds: a claim
+    dated after it in another year, reversed, or on the same day does not make a key late."""
+    people = [f.insured(shiyan, township=0, year=y) for y in (2024,) for _i in range(6)]
+    for p in people:
+        f.enrol(p, year=2023)
+    a, b, c, d, e, g = people
+    for p, on in [(a, date(2024, 5, 1)), (b, date(2024, 5, 1)), (b, date(2024, 3, 1)), (c, date(2024, 5, 1)),
+                  (d, date(2024, 2, 1)), (e, date(2024, 6, 1))]:
+        services.claims_settle_batch(inputs=[services.ClaimInput(
+            person_id=p.pk, visit_type="outpatient", hospital_level=1, service_date=on, total_cost=D("300"),
+            policy_scope_cost=D("250"))], actor=staff["clerk"])
+    services.claim_reverse(claim=Claim.objects.get(person=e), actor=staff["clerk"])  # reversed: not in force
+    new = [(a, date(2024, 4, 30)), (a, date(2024, 6, 1)),  # late (its earliest is before May 1st)
+           (b, date(2024, 5, 1)),                        # same day as its latest: not late
+           (c, date(2023, 12, 1)),                        # 2023: c's later claims are 2024's
+           (d, date(2024, 1, 15)),                        # late
+           (e, date(2024, 1, 1)), (g, date(2024, 1, 1))]  # nothing in force
+    inputs = [services.ClaimInput(person_id=p.pk, visit_type="outpatient", hospital_level=1, service_date=on,
+                                  total_cost=D("100"), policy_scope_cost=D("90")) for p, on in new]
+    keys = {(i.person_id, i.service_date.year) for i in inputs}
+    latest = engine._latest_live_dates(keys)
+    expected = {(i.person_id, i.service_date.year) for i in inputs
+                if (i.person_id, i.service_date.year) in latest
+                and i.service_date < latest[(i.person_id, i.service_date.year)]}
+    assert expected == {(a.pk, 2024), (d.pk, 2024)}
+    assert engine._late_keys(inputs) == expected
+
+
+@pytest.mark.django_db
+def test_ledger_write_of_the_changed_amounts_stores_what_writing_every_amount_stores(shiyan, staff):
+    """The batch writes only the amount columns some row changed: the stored rows are those
+    that writing every column gives."""
+    people = [f.insured(shiyan, township=0) for _i in range(3)]
+    rows = engine._lock_ledgers({(p.pk, 2024) for p in people})
+    now = timezone.now()
+    for k, row in enumerate(rows.values()):
+        for n, name in enumerate(rules.LEDGER_FIELDS):
+            setattr(row, name, D(f"{k + 1}{n}.25"))
+        row.claims_count, row.updated_at = 3, now
+    engine._write_ledgers(list(rows.values()))
+    full = {}
+    for k, row in enumerate(rows.values()):
+        row.total_cost, row.oop_m03 = row.total_cost + 1, D("7.10") if k else row.oop_m03
+        row.claims_count, row.updated_at = 4, now + timezone.timedelta(seconds=1)
+        full[row.pk] = [getattr(row, n) for n in rules.LEDGER_FIELDS]
+    engine._write_ledgers(list(rows.values()), ["oop_m03", "total_cost"])
+    for pk, amounts in full.items():
+        stored = PersonYearLedger.objects.get(pk=pk)
+        assert [getattr(stored, n) for n in rules.LEDGER_FIELDS] == amounts
+        assert stored.claims_count == 4 and stored.updated_at == now + timezone.timedelta(seconds=1)
