@@ -18,6 +18,22 @@ from .actors import audit_reason
 from .lookups import array_literal
 
 
+_HISTORY_MODELS: dict = {}
+
+
+def history_model_of(model: type[Model]):
+    """``model.history.model`` (its django-simple-history model, ``None`` if it has none),
+    looked up once per model: each ``Model.history`` access builds a new manager class
+    (``from_queryset``), a fifth of a single settlement's Python time when it was done per
+    statement."""
+    try:
+        return _HISTORY_MODELS[model]
+    except KeyError:
+        history = getattr(model, "history", None)
+        found = _HISTORY_MODELS[model] = getattr(history, "model", None)
+        return found
+
+
 def audited_save(instance: Model, *, actor=None, reason: str = "", update_fields: Sequence[str] | None = None) -> Model:
     """Save ``instance`` recording ``actor`` and ``reason`` in its history row."""
     reason = audit_reason(actor, reason)
@@ -173,7 +189,7 @@ def insert_shared_rows_audited(model: type[Model], key_column: str, keys: Sequen
            f"ins AS (INSERT INTO {qn(meta.db_table)} ({', '.join(target)}) "
            f"SELECT {', '.join(select)} FROM unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS r (k, i, ord) "
            f"JOIN v ON v.i = r.i ORDER BY r.ord RETURNING *) "
-           f"INSERT INTO {qn(model.history.model._meta.db_table)} ({', '.join(history_columns)}) "
+           f"INSERT INTO {qn(history_model_of(model)._meta.db_table)} ({', '.join(history_columns)}) "
            f"SELECT {', '.join(history_select)} FROM ins")
     with transaction.atomic(using=db, savepoint=False), connection.cursor() as cursor:
         cursor.execute(sql, [*params, *fill, key_list, array_literal(positions), *history_params])
@@ -236,7 +252,7 @@ def update_with_history(model: type[Model], update_sql: str, params: Sequence, *
     qn = connection.ops.quote_name
     columns, select, history_params = _history_select(model, qn, actor=actor, reason=audit_reason(actor, reason),
                                                       now=timezone.now(), history_type=history_type)
-    sql = (f"WITH u AS ({update_sql}) INSERT INTO {qn(model.history.model._meta.db_table)} ({', '.join(columns)}) "
+    sql = (f"WITH u AS ({update_sql}) INSERT INTO {qn(history_model_of(model)._meta.db_table)} ({', '.join(columns)}) "
            f"SELECT {', '.join(select)} FROM u RETURNING {qn(model._meta.pk.column)}")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *history_params])
@@ -249,7 +265,7 @@ def _history_select(model: type[Model], qn, *, actor, reason: str, now, history_
     table (its own column, or a parameter for who/when/why): shared by every set-based
     history writer."""
     meta = model._meta
-    history_model = model.history.model
+    history_model = history_model_of(model)
     if getattr(actor, "is_authenticated", False):
         user_id = actor.pk
     else:
@@ -280,7 +296,7 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
     """One history row per row of ``ids`` (or matching ``where``), copied by the server from
     the rows themselves."""
     meta = model._meta
-    history_model = model.history.model
+    history_model = history_model_of(model)
     qn = cursor.db.ops.quote_name
     columns, select, params = _history_select(model, qn, actor=actor, reason=reason, now=now,
                                               history_type=history_type)
@@ -316,7 +332,7 @@ def _one_row_insertable(model: type[Model]) -> bool:
             isinstance(meta.pk, AutoFieldMixin)
             and all(getattr(f, "db_default", NOT_PROVIDED) is NOT_PROVIDED and not getattr(f, "generated", False)
                     for f in meta.concrete_fields)
-            and hasattr(model, "history"))
+            and history_model_of(model) is not None)
     return known
 
 
@@ -334,7 +350,7 @@ def _insert_one_with_history(obj: Model, model: type[Model], db: str, *, actor, 
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     now = timezone.now()
     columns, select, params = _history_select(model, qn, actor=actor, reason=reason, now=now, history_type="+")
-    history_table = qn(model.history.model._meta.db_table)
+    history_table = qn(history_model_of(model)._meta.db_table)
     sql = (f"WITH ins AS (INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *) "
            f"INSERT INTO {history_table} ({', '.join(columns)}) SELECT {', '.join(select)} FROM ins "
@@ -440,7 +456,7 @@ def history_insert_sql(model: type[Model], source: str, *, actor=None, reason: s
     audit trail into its own statement (what :func:`history_from_rows` writes, without reading
     the rows again)."""
     connection = connection or connections[router.db_for_write(model)]
-    history_model = model.history.model
+    history_model = history_model_of(model)
     qn = connection.ops.quote_name
     columns, select, params = _history_select(model, qn, actor=actor, reason=audit_reason(actor, reason),
                                               now=now or timezone.now(), history_type=history_type)

@@ -221,11 +221,18 @@ def student_lump_sum_create(*, person: Person, school: str, first_year: int, yea
     return lump
 
 
-@transaction.atomic(savepoint=False)  # inside a settlement: no SAVEPOINT round trips (an error rolls back all)
 def enrollment_record_fund_payments(*, person_ids: Iterable[int], year: int, paid: bool = True, actor=None) -> int:
     """Record that the fund paid (or, after a reversal, no longer paid) anything for these
     persons in ``year`` (零报销激励); claims call this.  Returns the number of rows changed."""
     require_actor(actor, CLAIMS_FOLLOWERS, system=True)
+    return _record_fund_payments(person_ids, year, paid, actor)
+
+
+# Atomic without a savepoint: a settlement calls it inside its own transaction, which a
+# database error here rolls back whole anyway (two SAVEPOINT round trips saved a claim); the
+# actor is checked before, so a refused caller's transaction stays usable.
+@transaction.atomic(savepoint=False)
+def _record_fund_payments(person_ids: Iterable[int], year: int, paid: bool, actor) -> int:
     person_ids = sorted(set(person_ids))
     if not person_ids:
         return 0
@@ -263,13 +270,17 @@ def enrollment_caps_refresh(*, year: int, actor=None) -> int:
     return len(enrollment_caps_refresh_persons(year=year, person_ids=None, actor=actor))
 
 
-@transaction.atomic(savepoint=False)  # inside a settlement: no SAVEPOINT round trips (an error rolls back all)
 def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | None, actor=None) -> list[int]:
     """Recompute the critical-illness cap of the resident enrolments of ``year`` (of
     ``person_ids``, or all) from the histories as they are now — a late claim for the year
     before can take away its zero-reimbursement bonus (DOMAIN.md §3).  Returns the persons
     whose cap changed; claims re-settle those person-years."""
     require_actor(actor, CLAIMS_FOLLOWERS, system=True)
+    return _caps_refresh_persons(year, person_ids, actor)
+
+
+@transaction.atomic(savepoint=False)  # as _record_fund_payments
+def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) -> list[int]:
     qs = Enrollment.objects.select_for_update().filter(year=year, scheme=Scheme.RESIDENT)
     if person_ids is not None:
         qs = qs.filter(person_id__any=sorted(set(person_ids)))  # one array parameter
