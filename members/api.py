@@ -70,6 +70,26 @@ class _PersonRow:
         self.township = None if township is None else _Code(township)
 
 
+class _CountedBy:
+    """Value rows to paginate, counted by the model queryset they come from: the count of a
+    ``values_list`` over related columns keeps their joins (``COUNT(*)`` over person ⋈ village
+    ⋈ township, twice the database's CPU of a list page), the model queryset's count is the
+    plain index-only one."""
+
+    def __init__(self, rows, counted):
+        self.rows, self.counted = rows, counted
+
+    @property
+    def ordered(self) -> bool:
+        return self.rows.ordered
+
+    def count(self) -> int:
+        return self.counted.count()
+
+    def __getitem__(self, key):
+        return self.rows[key]
+
+
 class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
                     viewsets.ReadOnlyModelViewSet):
     """参保人员 persons, addressed by ``id_number``; IDs are masked in lists for roles that do not need them."""
@@ -97,7 +117,7 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
         if self.get_serializer_class() is not PersonSerializer or self.paginator is None:
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset.values_list(*self.READ_COLUMNS))
+        page = self.paginate_queryset(_CountedBy(queryset.values_list(*self.READ_COLUMNS), queryset))
         serializer = self.get_serializer([_PersonRow(row) for row in page], many=True)
         return self.get_paginated_response(serializer.data)
 
