@@ -18,6 +18,22 @@ from .actors import audit_reason
 from .lookups import array_literal
 
 
+_HISTORY_MODELS: dict = {}
+
+
+def history_model_of(model: type[Model]):
+    """``model.history.model`` (its django-simple-history model, ``None`` if it has none),
+    looked up once per model: each ``Model.history`` access builds a new manager class
+    (``from_queryset``), a fifth of a single settlement's Python time when it was done per
+    statement."""
+    try:
+        return _HISTORY_MODELS[model]
+    except KeyError:
+        history = getattr(model, "history", None)
+        found = _HISTORY_MODELS[model] = getattr(history, "model", None)
+        return found
+
+
 def audited_save(instance: Model, *, actor=None, reason: str = "", update_fields: Sequence[str] | None = None) -> Model:
     """Save ``instance`` recording ``actor`` and ``reason`` in its history row."""
     reason = audit_reason(actor, reason)
@@ -44,6 +60,10 @@ def bulk_create_audited(objs: Iterable[Model], model: type[Model], *, actor=None
     db = router.db_for_write(model)
     if connections[db].vendor == "postgresql" and not kwargs and len(objs) >= COPY_THRESHOLD:
         return _copy_create_with_history(objs, model, db, actor=actor, reason=reason)
+    if (len(objs) == 1 and not kwargs and connections[db].vendor == "postgresql"
+            and objs[0].pk is None and _one_row_insertable(model)
+            and not any(hasattr(objs[0], a) for a in _PER_OBJECT_HISTORY)):
+        return _insert_one_with_history(objs[0], model, db, actor=actor, reason=reason)
     return bulk_create_with_history(
         objs, model, batch_size=batch_size,
         default_user=actor if getattr(actor, "is_authenticated", False) else None,
@@ -169,7 +189,7 @@ def insert_shared_rows_audited(model: type[Model], key_column: str, keys: Sequen
            f"ins AS (INSERT INTO {qn(meta.db_table)} ({', '.join(target)}) "
            f"SELECT {', '.join(select)} FROM unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS r (k, i, ord) "
            f"JOIN v ON v.i = r.i ORDER BY r.ord RETURNING *) "
-           f"INSERT INTO {qn(model.history.model._meta.db_table)} ({', '.join(history_columns)}) "
+           f"INSERT INTO {qn(history_model_of(model)._meta.db_table)} ({', '.join(history_columns)}) "
            f"SELECT {', '.join(history_select)} FROM ins")
     with transaction.atomic(using=db, savepoint=False), connection.cursor() as cursor:
         cursor.execute(sql, [*params, *fill, key_list, array_literal(positions), *history_params])
@@ -222,13 +242,30 @@ def history_from_rows(model: type[Model], ids: Sequence[int], *, actor=None, rea
                            now=timezone.now(), history_type=history_type)
 
 
+def update_with_history(model: type[Model], update_sql: str, params: Sequence, *, actor=None, reason: str = "",
+                        history_type: str = "~") -> list:
+    """Run a set-based ``UPDATE … RETURNING <alias>.*`` of ``model``'s table (``update_sql``, on
+    PostgreSQL) and write one history row per updated row in the SAME statement (``WITH u AS
+    (update) INSERT INTO history SELECT … FROM u``): what the update followed by
+    :func:`history_from_rows` writes, in one round trip.  Returns the updated rows' keys."""
+    connection = connections[router.db_for_write(model)]
+    qn = connection.ops.quote_name
+    columns, select, history_params = _history_select(model, qn, actor=actor, reason=audit_reason(actor, reason),
+                                                      now=timezone.now(), history_type=history_type)
+    sql = (f"WITH u AS ({update_sql}) INSERT INTO {qn(history_model_of(model)._meta.db_table)} ({', '.join(columns)}) "
+           f"SELECT {', '.join(select)} FROM u RETURNING {qn(model._meta.pk.column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *history_params])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _history_select(model: type[Model], qn, *, actor, reason: str, now, history_type: str
                     ) -> tuple[list[str], list[str], list]:
     """The history table's columns and, for each, what to select from a row of ``model``'s
     table (its own column, or a parameter for who/when/why): shared by every set-based
     history writer."""
     meta = model._meta
-    history_model = model.history.model
+    history_model = history_model_of(model)
     if getattr(actor, "is_authenticated", False):
         user_id = actor.pk
     else:
@@ -259,7 +296,7 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
     """One history row per row of ``ids`` (or matching ``where``), copied by the server from
     the rows themselves."""
     meta = model._meta
-    history_model = model.history.model
+    history_model = history_model_of(model)
     qn = cursor.db.ops.quote_name
     columns, select, params = _history_select(model, qn, actor=actor, reason=reason, now=now,
                                               history_type=history_type)
@@ -278,6 +315,52 @@ def _history_from_rows(cursor, model: type[Model], ids: list[int] | None, *, act
         params = params + list(ids)
     cursor.execute(f"INSERT INTO {qn(history_model._meta.db_table)} ({', '.join(columns)}) "
                    f"SELECT {', '.join(select)} FROM {qn(meta.db_table)} WHERE {condition}", params)
+
+
+_ONE_ROW: dict = {}
+
+
+def _one_row_insertable(model: type[Model]) -> bool:
+    """Whether a row of ``model`` can take :func:`_insert_one_with_history`: an auto primary
+    key, no column the database fills (``db_default``, a generated field) but the key."""
+    known = _ONE_ROW.get(model)
+    if known is None:
+        from django.db.models.fields import NOT_PROVIDED, AutoFieldMixin
+
+        meta = model._meta
+        known = _ONE_ROW[model] = (
+            isinstance(meta.pk, AutoFieldMixin)
+            and all(getattr(f, "db_default", NOT_PROVIDED) is NOT_PROVIDED and not getattr(f, "generated", False)
+                    for f in meta.concrete_fields)
+            and history_model_of(model) is not None)
+    return known
+
+
+def _insert_one_with_history(obj: Model, model: type[Model], db: str, *, actor, reason: str) -> list[Model]:
+    """One new row and its ``+`` history row in ONE statement on PostgreSQL
+    (``WITH ins AS (INSERT … RETURNING *) INSERT INTO history SELECT … FROM ins``): what
+    ``bulk_create_with_history`` writes for one object — the values as the ORM's insert
+    prepares them (``pre_save`` with ``add``, ``get_db_prep_save``), the history columns as
+    every set-based history writer here selects them — in one round trip instead of two
+    compiled ORM inserts (a single settlement's claim)."""
+    connection = connections[db]
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    now = timezone.now()
+    columns, select, params = _history_select(model, qn, actor=actor, reason=reason, now=now, history_type="+")
+    history_table = qn(history_model_of(model)._meta.db_table)
+    sql = (f"WITH ins AS (INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *) "
+           f"INSERT INTO {history_table} ({', '.join(columns)}) SELECT {', '.join(select)} FROM ins "
+           f"RETURNING {qn(meta.pk.column)}")
+    with transaction.atomic(using=db, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *params])
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = db
+    return [obj]
 
 
 def _copy_rows(cursor, table: str, columns: list[str], rows) -> None:
@@ -373,7 +456,7 @@ def history_insert_sql(model: type[Model], source: str, *, actor=None, reason: s
     audit trail into its own statement (what :func:`history_from_rows` writes, without reading
     the rows again)."""
     connection = connection or connections[router.db_for_write(model)]
-    history_model = model.history.model
+    history_model = history_model_of(model)
     qn = connection.ops.quote_name
     columns, select, params = _history_select(model, qn, actor=actor, reason=audit_reason(actor, reason),
                                               now=now or timezone.now(), history_type=history_type)

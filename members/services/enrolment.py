@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from yibao_site.actors import require_actor
-from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited, history_from_rows
+from yibao_site.audit import audited_save, bulk_create_audited, bulk_update_audited, history_from_rows, update_with_history
 from yibao_site.lookups import array_literal
 from yibao_site.money import ZERO, to_fen
 from yibao_site.policy import PolicyCache, PolicySnapshot
@@ -221,30 +221,38 @@ def student_lump_sum_create(*, person: Person, school: str, first_year: int, yea
     return lump
 
 
-@transaction.atomic
 def enrollment_record_fund_payments(*, person_ids: Iterable[int], year: int, paid: bool = True, actor=None) -> int:
     """Record that the fund paid (or, after a reversal, no longer paid) anything for these
     persons in ``year`` (零报销激励); claims call this.  Returns the number of rows changed."""
     require_actor(actor, CLAIMS_FOLLOWERS, system=True)
+    return _record_fund_payments(person_ids, year, paid, actor)
+
+
+# Atomic without a savepoint: a settlement calls it inside its own transaction, which a
+# database error here rolls back whole anyway (two SAVEPOINT round trips saved a claim); the
+# actor is checked before, so a refused caller's transaction stays usable.
+@transaction.atomic(savepoint=False)
+def _record_fund_payments(person_ids: Iterable[int], year: int, paid: bool, actor) -> int:
     person_ids = sorted(set(person_ids))
     if not person_ids:
         return 0
     # Set-based: the rows that change are locked in id order and updated by key, their ``~``
-    # history rows copied by the database from the rows as updated (no instance per row).
+    # history rows copied by the database from the rows as updated (no instance per row); on
+    # PostgreSQL lock, update and history are one statement.
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(Enrollment._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH l AS (SELECT id FROM {table} WHERE person_id = ANY(%s::bigint[]) AND year = %s "
-                f"AND had_fund_payment <> %s ORDER BY id FOR UPDATE) "
-                f"UPDATE {table} AS e SET had_fund_payment = %s FROM l WHERE e.id = l.id RETURNING e.id",
-                [array_literal(person_ids) or person_ids, year, paid, paid])  # one text parameter
-            ids = sorted(r[0] for r in cursor.fetchall())
-    else:
-        ids = list(Enrollment.objects.select_for_update().filter(person_id__in=person_ids, year=year)
-                   .exclude(had_fund_payment=paid).order_by("pk").values_list("pk", flat=True))
-        if ids:
-            Enrollment.objects.filter(pk__in=ids).update(had_fund_payment=paid)
+        ids = update_with_history(
+            Enrollment,
+            f"WITH l AS (SELECT id FROM {table} WHERE person_id = ANY(%s::bigint[]) AND year = %s "
+            f"AND had_fund_payment <> %s ORDER BY id FOR UPDATE) "
+            f"UPDATE {table} AS e SET had_fund_payment = %s FROM l WHERE e.id = l.id RETURNING e.*",
+            [array_literal(person_ids) or person_ids, year, paid, paid],  # one text parameter
+            actor=actor, reason=_("基金报销标记"))
+        return len(ids)
+    ids = list(Enrollment.objects.select_for_update().filter(person_id__in=person_ids, year=year)
+               .exclude(had_fund_payment=paid).order_by("pk").values_list("pk", flat=True))
+    if ids:
+        Enrollment.objects.filter(pk__in=ids).update(had_fund_payment=paid)
     history_from_rows(Enrollment, ids, actor=actor, reason=_("基金报销标记"))
     return len(ids)
 
@@ -262,13 +270,17 @@ def enrollment_caps_refresh(*, year: int, actor=None) -> int:
     return len(enrollment_caps_refresh_persons(year=year, person_ids=None, actor=actor))
 
 
-@transaction.atomic
 def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | None, actor=None) -> list[int]:
     """Recompute the critical-illness cap of the resident enrolments of ``year`` (of
     ``person_ids``, or all) from the histories as they are now — a late claim for the year
     before can take away its zero-reimbursement bonus (DOMAIN.md §3).  Returns the persons
     whose cap changed; claims re-settle those person-years."""
     require_actor(actor, CLAIMS_FOLLOWERS, system=True)
+    return _caps_refresh_persons(year, person_ids, actor)
+
+
+@transaction.atomic(savepoint=False)  # as _record_fund_payments
+def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) -> list[int]:
     qs = Enrollment.objects.select_for_update().filter(year=year, scheme=Scheme.RESIDENT)
     if person_ids is not None:
         qs = qs.filter(person_id__any=sorted(set(person_ids)))  # one array parameter

@@ -176,3 +176,37 @@ def test_cached_fields_are_fresh_per_serializer_and_equal_drfs_own(shiyan):
     bad = PersonSerializer(data={"id_number": "1", "name": "甲", "village": "x"})
     good = PersonSerializer(data={"name": "乙"}, partial=True)
     assert not bad.is_valid() and good.is_valid(), good.errors
+
+
+def test_a_list_page_from_value_rows_answers_what_model_instances_answer(shiyan, staff, monkeypatch):
+    """PersonViewSet.list reads the page as value tuples (issue 14): the same answer as the
+    generic list over model instances — for a clerk (IDs whole) and an agent (IDs masked, one
+    township), filtered, ordered, paginated, past the last page."""
+    from rest_framework import mixins
+
+    from members.api import PersonViewSet
+
+    for i in range(7):
+        register(shiyan, township=i % 2, village=i // 4, name=f"行{i}")
+    urls = ["/api/v1/persons/", "/api/v1/persons/?page_size=3&page=2", "/api/v1/persons/?ordering=-name",
+            "/api/v1/persons/?search=行&sex=M", "/api/v1/persons/?page=9"]
+    for user in (staff["clerk"], staff["agent"], staff["supervisor"]):
+        client = _client(user)
+        fast = [(r.status_code, r.json()) for r in (client.get(u) for u in urls)]
+        with monkeypatch.context() as m:
+            m.setattr(PersonViewSet, "list", mixins.ListModelMixin.list)
+            generic = [(r.status_code, r.json()) for r in (client.get(u) for u in urls)]
+        assert fast == generic
+        assert fast[0][0] == 200 and fast[0][1]["results"]
+
+
+def test_a_value_rows_list_is_counted_without_the_joins(shiyan, staff):
+    """The page's count is the model queryset's (no COUNT over person ⋈ village ⋈ township)."""
+    for i in range(3):
+        register(shiyan, township=i % 2, name=f"数{i}")
+    client = _client(staff["clerk"])
+    client.get("/api/v1/persons/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/persons/?page_size=2").json()["count"] == 3
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1 and "JOIN" not in counts[0].upper(), counts
