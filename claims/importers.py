@@ -11,9 +11,11 @@ same file twice changes nothing.
 from __future__ import annotations
 
 import gc
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -49,7 +51,16 @@ def _bool(row, key, errors, default: bool) -> bool:
     return default
 
 
+# A plain amount (at most 8 digits, at most 2 places): what ``money_value`` reads as the same
+# number without its checks and normalisations, which such text passes unchanged.
+_PLAIN_MONEY = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?").fullmatch
+_CENT = Decimal("0.01")
+
+
 def _money(row, key, errors, *, required: bool):
+    value = row.get(key)
+    if type(value) is str and _PLAIN_MONEY(value):
+        return Decimal(value).quantize(_CENT)
     try:
         return services.money_value(row.get(key), key, required=required)
     except ValidationError as exc:
