@@ -10,14 +10,19 @@ same file twice changes nothing.
 """
 from __future__ import annotations
 
+import gc
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Person
+from yibao_site.models import Region
 from yibao_site.actors import system_actor
 from yibao_site.idnumbers import normalise_id_number
 from yibao_site.imports import BulkImporter, RowError, register
@@ -46,13 +51,39 @@ def _bool(row, key, errors, default: bool) -> bool:
     return default
 
 
+# A plain amount (at most 8 digits, at most 2 places): what ``money_value`` reads as the same
+# number without its checks and normalisations, which such text passes unchanged.
+_PLAIN_MONEY = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?").fullmatch
+_CENT = Decimal("0.01")
+
+
 def _money(row, key, errors, *, required: bool):
+    value = row.get(key)
+    if type(value) is str and _PLAIN_MONEY(value):
+        return Decimal(value).quantize(_CENT)
     try:
         return services.money_value(row.get(key), key, required=required)
     except ValidationError as exc:
         for msg in exc.message_dict.get(key, []):
             errors.setdefault(key, []).append(msg)
         return None
+
+
+@contextmanager
+def _collector_paused():
+    """The cyclic garbage collector paused for the whole file (as the batch pauses it for a
+    chunk): reading, validating and settling build a few hundred thousand objects that stay
+    alive until the file is written (rows, inputs, facts), none of them in a reference cycle,
+    and the collector's passes over that growing heap found nothing.  Reference counting
+    still frees everything; the collector runs again as soon as the import returns."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass
@@ -90,6 +121,10 @@ class ClaimImporter(BulkImporter):
         super().__init__(**kwargs)
         self.cache = selectors.SettlementPolicyCache()
         self.persons: dict[str, int] = {}
+        # person id → (township id, township), what the batch reads of a person (its
+        # ``persons`` argument): read here with the ID-number look-up, not again per chunk.
+        self.person_facts: dict[int, tuple] = {}
+        self.townships: dict[int, object] = {}
         self.enrolled: set[tuple[int, int]] = set()
         self.settled: dict[str, tuple] = {}
         self.today = timezone.localdate()
@@ -99,7 +134,15 @@ class ClaimImporter(BulkImporter):
         people = Person.objects.filter(id_number__any=sorted(ids))  # one array parameter
         if self.actor is not None and getattr(self.actor, "is_authenticated", False):
             people = scope_queryset(people, self.actor)
-        found = dict(people.values_list("id_number", "id"))
+        found = {}
+        new_townships = set()
+        for id_number, pid, tid in people.values_list("id_number", "id", "township_id"):
+            found[id_number] = pid
+            self.person_facts[pid] = tid
+            if tid is not None and tid not in self.townships:
+                new_townships.add(tid)
+        if new_townships:
+            self.townships.update((r.pk, r) for r in Region.objects.filter(pk__in=new_townships).only("id", "code", "path"))
         self.persons.update(found)
         years = {int(_text(r, "service_date")[:4]) for r in rows if _text(r, "service_date")[:4].isdigit()}
         years |= {d.year for r in rows for d in [r.get("service_date")] if isinstance(d, date)}
@@ -108,6 +151,14 @@ class ClaimImporter(BulkImporter):
         refs = {_text(r, "external_ref") for r in rows} - {""}
         for row in Claim.objects.filter(external_ref__any=sorted(refs)).values_list("external_ref", *_COMPARED):
             self.settled[row[0]] = row[1:]
+
+    def run_file(self, *args, **kwargs):
+        with _collector_paused():
+            return super().run_file(*args, **kwargs)
+
+    def run(self, *args, **kwargs):
+        with _collector_paused():
+            return super().run(*args, **kwargs)
 
     def clean_row(self, row):
         errors: dict[str, list[str]] = {}
@@ -171,11 +222,18 @@ class ClaimImporter(BulkImporter):
     def write(self, cleaned, *, actor=None):
         inputs = [c for c in cleaned if not isinstance(c, _Skip)]
         skipped = len(cleaned) - len(inputs)
+        townships, facts = self.townships, self.person_facts
+        persons = {}
+        for inp in inputs:
+            pid = inp.person_id
+            if pid not in persons:
+                tid = facts[pid]
+                persons[pid] = (tid, townships.get(tid))
         try:
             # From the command line without ``--user`` (or a background import without a user)
             # the platform file is imported as a job, unscoped (see ``prepare``).
             services.claims_settle_batch(inputs=inputs, actor=actor if actor is not None else JOB,
-                                         cache=self.cache, reason=_("平台结算记录导入"))
+                                         cache=self.cache, reason=_("平台结算记录导入"), persons=persons)
         except services.BatchError as exc:
             messages = []
             for number, err in exc.by_ref.items():

@@ -109,3 +109,56 @@ def test_an_agent_or_scoped_clerk_imports_only_persons_in_scope(shiyan, yicheng)
              "total_cost": "1000", "policy_scope_cost": "1000", "external_ref": "E-1"}]
     report = importer_for("claims")(user=clerk).run(rows)
     assert [e.field for e in report.errors] == ["person"]
+
+
+def _outcome():
+    """What an import leaves behind, keyed by serial number / (person, year): claims (every
+    column but ids and timestamps), ledgers, history rows."""
+    skip = {"id", "settled_at", "created_at", "updated_at"}
+    claims = {c["external_ref"]: {k: v for k, v in c.items() if k not in skip} for c in Claim.objects.values()}
+    ledgers = {(r["person_id"], r["year"]): {k: v for k, v in r.items() if k not in skip}
+               for r in PersonYearLedger.objects.values()}
+    history = sorted((h.external_ref, h.history_type, h.history_change_reason or "", h.basic_paid)
+                     for h in Claim.history.all())
+    return claims, ledgers, history
+
+
+def test_the_import_writes_what_the_batch_writes_for_the_same_rows(shiyan, monkeypatch):
+    """The importer hands the batch the persons it has read (no person query per chunk), reads
+    plain amounts without the generic parser and pauses the collector for the whole file: the
+    claims, ledgers and history are exactly those of the path before — the batch reading the
+    persons itself, every amount through ``money_value`` — over several chunks, for persons of
+    several townships, rows out of date order, a second year."""
+    from django.db import transaction
+
+    from claims import importers, services
+
+    people = [f.insured(shiyan, township=t % 2, scheme="employee" if t == 3 else "resident",
+                        status="in_service" if t == 3 else "") for t in range(5)]
+    f.identity(people[1], "subsistence")
+    f.enrol(people[0], year=2025)
+    rows = []
+    for k in range(23):
+        p = people[k % len(people)]
+        visit = ("inpatient", "outpatient", "chronic")[k % 3]
+        year = 2025 if p is people[0] and k % 2 else 2024
+        rows.append({"person": p.id_number, "visit_type": visit, "hospital_level": str(1 + k % 3),
+                     "service_date": f"{year}-{12 - k % 12:02d}-{1 + k % 27:02d}", "total_cost": f"{800 + 937 * k}.50",
+                     "policy_scope_cost": f"{700 + 900 * k}.25", "admission_date": "", "external_ref": f"S-{k}",
+                     "in_province": "否" if k == 7 else "", "referred": "是" if k == 7 else ""})
+    monkeypatch.setattr(importers.ClaimImporter, "batch_size", 4)
+    with transaction.atomic():
+        report = importer_for("claims")().run(rows)
+        assert report.ok and report.created == len(rows), report.errors
+        new = _outcome()
+        transaction.set_rollback(True)
+    settle = services.claims_settle_batch
+
+    def reading_persons_itself(*, persons=None, **kwargs):
+        return settle(**kwargs)
+
+    monkeypatch.setattr(services, "claims_settle_batch", reading_persons_itself)
+    monkeypatch.setattr(importers, "_PLAIN_MONEY", lambda text: None)
+    report = importer_for("claims")().run(rows)
+    assert report.ok and report.created == len(rows), report.errors
+    assert _outcome() == new
