@@ -10,6 +10,7 @@ written in bulk.  Two settlements for the same person therefore serialise on the
 and can never pass an annual cap together."""
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -54,7 +55,41 @@ def claims_settle_batch(*, inputs: list[ClaimInput], actor, cache: PolicyCache |
     if not inputs:
         return []
     with collector_paused(len(inputs) >= COLLECTOR_PAUSE_MIN):
+        if _spans_consecutive_years(inputs):
+            return _settle_year_by_year(inputs, actor, cache, reason, persons)
         return _settle_batch(inputs, actor, cache, reason, persons)
+
+
+def _spans_consecutive_years(inputs: list[ClaimInput]) -> bool:
+    """Whether some person has claims of a year and of the next in the batch (a January file
+    with December's claims): the first year's fund payments decide the next year's
+    critical-illness cap (零报销激励, DOMAIN.md §3)."""
+    keys = {(i.person_id, i.service_date.year) for i in inputs}
+    return any((pid, year + 1) in keys for pid, year in keys)
+
+
+def _settle_year_by_year(inputs: list[ClaimInput], actor, cache, reason: str, persons) -> list[Claim]:
+    """Settle each year's claims before the next year's, in the one transaction: the next
+    year's claims then meet the cap the earlier year implies, as they would had the years come
+    in two batches — the same amounts and explanations whatever the batch size, and no
+    adjustment entry for a cap the batch itself changed.  Errors of every year are reported
+    together, keyed as in one batch (the input's ``ref``, or its index in ``inputs``)."""
+    errors = _check_batch(inputs)
+    if errors:
+        raise BatchError(errors)
+    saved: list[Claim | None] = [None] * len(inputs)
+    for year in sorted({i.service_date.year for i in inputs}):
+        positions = [k for k, inp in enumerate(inputs) if inp.service_date.year == year]
+        part = [inputs[k] if inputs[k].ref is not None else dataclasses.replace(inputs[k], ref=k)
+                for k in positions]
+        try:
+            for k, claim in zip(positions, _settle_batch(part, actor, cache, reason, persons)):
+                saved[k] = claim
+        except BatchError as exc:  # nothing of this year written; the others' errors too
+            errors.update(exc.by_ref)
+    if errors:
+        raise BatchError(errors)  # the transaction rolls back the years that were settled
+    return saved
 
 
 def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons) -> list[Claim]:

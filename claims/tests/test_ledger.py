@@ -248,3 +248,44 @@ def test_a_page_of_ledgers_costs_the_same_queries_for_one_or_many(dibao, yicheng
         rows = client.get("/api/v1/ledgers/?year=2024&page_size=50").json()["results"]
     assert len(rows) == 5 and all(r["entries"] for r in rows)
     assert len(five.captured_queries) <= len(one.captured_queries) + 1
+
+
+def _inputs(p, specs):
+    return [services.ClaimInput(person_id=p.pk, visit_type="inpatient", hospital_level=2, service_date=on,
+                                total_cost=D(total), policy_scope_cost=D(total), basic_paid=basic, ref=ref)
+            for ref, on, total, basic in specs]
+
+
+def test_one_batch_with_december_and_the_next_years_claims_settles_the_years_in_order(yicheng):
+    """The case above in one batch (a January file holding December's claims), the 2025 claim
+    first in the file: 2024 is settled first, so its fund payment has already taken the
+    zero-claim bonus away (cap 403 000 → 400 000) when the 2025 claim is settled — it pays
+    400 000 outright, with no adjustment entry, as when the years come in two batches."""
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    specs = [(7, date(2025, 3, 1), "1200000", D("200000")), (8, date(2024, 12, 20), "12000", None)]
+    big, december = services.claims_settle_batch(inputs=_inputs(p, specs), actor=f.clerk())
+    assert (big.year, december.year) == (2025, 2024)
+    assert december.basic_paid > 0
+    assert big.critical_paid == D("400000.00")
+    assert Enrollment.objects.get(person=p, year=2025).critical_illness_cap == D("400000.00")
+    assert LedgerEntry.objects.filter(person=p).count() == 0
+    assert ledger(p, 2025).critical_paid == D("400000.00")
+    assert scratch_is_clean(p, 2024) and scratch_is_clean(p, 2025)
+
+
+def test_a_batch_over_two_years_reports_every_years_errors_and_writes_nothing(yicheng):
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    specs = [(3, date(2025, 3, 1), "1000", None), (4, date(2025, 3, 2), "-5", None),
+             (5, date(2024, 12, 20), "1000", None), (6, date(2024, 12, 21), "-5", None)]
+    with pytest.raises(services.BatchError) as caught:
+        services.claims_settle_batch(inputs=_inputs(p, specs), actor=f.clerk())
+    assert set(caught.value.by_ref) == {4, 6}
+    positional = [services.ClaimInput(**{**vars(i), "ref": None}) for i in _inputs(p, specs)]
+    positional[1].total_cost = positional[1].policy_scope_cost = D("1000")
+    positional[2].service_date = date(2030, 1, 1)  # in the future
+    with pytest.raises(services.BatchError) as caught:
+        services.claims_settle_batch(inputs=positional, actor=f.clerk())
+    assert set(caught.value.by_ref) == {2, 3}
+    assert Claim.objects.count() == 0 and PersonYearLedger.objects.filter(person=p, claims_count__gt=0).count() == 0
