@@ -47,6 +47,12 @@ class PolicySnapshot:
     on: date
     params: dict[str, ParameterInForce]
     used: dict[str, ParameterInForce] = field(default_factory=dict)
+    #: key → (the parameter, its Decimal): :meth:`decimal` parses each value once, the memo
+    #: shared by the snapshots made of the same parameters (:meth:`fork`, the change-date
+    #: cache): a batch asks for the same rates for every claim.  An entry counts only while
+    #: ``params[key]`` is the very parameter it was parsed from.
+    _decimals: dict[str, tuple[ParameterInForce, Decimal]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def has(self, key: str) -> bool:
         return key in self.params
@@ -64,6 +70,10 @@ class PolicySnapshot:
         return found.value
 
     def decimal(self, key: str, default: Any = _MISSING) -> Decimal | None:
+        known = self._decimals.get(key)
+        if known is not None and self.params.get(key) is known[0]:
+            self.used[key] = known[0]  # what :meth:`value` records
+            return known[1]
         raw = self.value(key, default)
         if raw is None:
             return None
@@ -75,6 +85,9 @@ class PolicySnapshot:
             raise PolicyMissing(
                 _("政策参数 %(key)s 的取值不是数字:%(value)s") % {"key": key, "value": str(raw)[:40]}
             )
+        found = self.params.get(key)
+        if found is not None and found.value is raw:
+            self._decimals[key] = (found, number)
         return number
 
     def integer(self, key: str, default: Any = _MISSING) -> int:
@@ -87,7 +100,9 @@ class PolicySnapshot:
 
     def fork(self) -> "PolicySnapshot":
         """Return a copy with an empty ``used`` record (for one settlement of a batch)."""
-        return PolicySnapshot(self.region_code, self.on, self.params)
+        snap = PolicySnapshot(self.region_code, self.on, self.params)
+        snap._decimals = self._decimals  # same parameters: the parsed values are shared
+        return snap
 
     def used_record(self) -> dict[str, dict[str, Any]]:
         """Return the parameters used, as stored on a settlement."""
@@ -189,7 +204,9 @@ class ChangeDatePolicyCache(PolicyCache):
                 PolicyParameter.objects.filter(region__code__in=chain).values_list("effective_from", flat=True)))
         i = bisect_right(dates, on)
         base = self._snapshot(region, dates[i - 1] if i else on)  # (a new snapshot below: no fork needed)
-        return PolicySnapshot(base.region_code, on, base.params)
+        snap = PolicySnapshot(base.region_code, on, base.params)
+        snap._decimals = base._decimals  # same parameters: the parsed values are shared
+        return snap
 
     def record(self, snap: PolicySnapshot) -> tuple[dict, str]:
         """``(snap.used_record(), snap.version)``, computed once per set of parameters used."""

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext
 
-from yibao_site.money import ZERO, jsonable, to_fen
+from yibao_site.money import _PLAIN, ZERO, decimal_text, jsonable, to_fen  # _PLAIN: the leaves jsonable keeps
 
 
 @lru_cache(maxsize=1024)
@@ -87,8 +87,11 @@ def yuan(amount: Decimal | None) -> str:
     if amount is None:
         return _("不设限额")
     # A fen amount prints plainly with its two places ("500.00", "-0.00"): the integral ones
-    # without them, as ``f"{amount:.0f}"`` would.
-    text = str(to_fen(amount))
+    # without them, as ``f"{amount:.0f}"`` would.  A Decimal whose text already ends in two
+    # places (no exponent) is at the fen: rounding it is a no-op, so its text is used as is.
+    text = str(amount)
+    if type(amount) is not Decimal or len(text) < 4 or text[-3] != "." or "E" in text:
+        text = str(to_fen(amount))
     return text[:-3] if text.endswith(".00") else text
 
 
@@ -233,7 +236,13 @@ class Settlement:
     def breakdown(self) -> dict[str, Any]:
         """The per-tier record stored on the claim (amounts as strings)."""
         def tier(t: TierResult):
-            return {"paid": str(t.paid), **jsonable(t.detail)}
+            # ``{"paid": …, **jsonable(t.detail)}`` without the recursive call per value: a
+            # tier's detail is flat (Decimals and plain leaves), anything else takes jsonable.
+            out = {"paid": str(t.paid)}
+            for key, value in t.detail.items():
+                kind = type(value)
+                out[key] = value if kind in _PLAIN else decimal_text(value) if kind is Decimal else jsonable(value)
+            return out
         return {
             "tiers": {"basic": tier(self.basic), "critical": tier(self.critical),
                       "assistance": tier(self.assistance), "second_round": tier(self.second_round)},

@@ -200,3 +200,38 @@ def test_ledger_write_of_the_changed_amounts_stores_what_writing_every_amount_st
         stored = PersonYearLedger.objects.get(pk=pk)
         assert [getattr(stored, n) for n in rules.LEDGER_FIELDS] == amounts
         assert stored.claims_count == 4 and stored.updated_at == now + timezone.timedelta(seconds=1)
+
+
+def test_breakdown_is_byte_for_byte_the_recursive_jsonable_one():
+    """The flat tier loop of ``Settlement.breakdown`` writes what ``{"paid": …, **jsonable(detail)}``
+    wrote, key order included, on Decimals of every shape and on non-flat details."""
+    import json
+    import random
+    from datetime import date
+    from decimal import Decimal as D
+
+    from claims.rules import Settlement, TierResult
+    from yibao_site.money import jsonable
+
+    def old(s):
+        def tier(t):
+            return {"paid": str(t.paid), **jsonable(t.detail)}
+        return {"tiers": {"basic": tier(s.basic), "critical": tier(s.critical),
+                          "assistance": tier(s.assistance), "second_round": tier(s.second_round)},
+                "scope_self_pay": str(s.scope_self_pay),
+                "ledger_delta": {k: str(v) for k, v in s.delta.items() if v}}
+
+    rng = random.Random(14)
+    leaves = [None, True, False, 3, "platform", 0.5, D("0"), D("-0.00"), D("5E+3"), D("1E-7"), D("0.8500"),
+              D("1234.5"), date(2024, 3, 1), [D("1.5"), 2], (D("2"),), {"x": D("3.1")}]
+
+    def detail():
+        return {rng.choice(["rate", "cap", "paid", "by_rate", "capped", "reason", "segment"]) + str(rng.randint(0, 3)):
+                rng.choice(leaves + [D(rng.randint(-10**7, 10**7)).scaleb(rng.randint(-4, 2))])
+                for _ in range(rng.randint(0, 8))} | ({"paid": D("9.99")} if rng.random() < 0.2 else {})
+
+    for _ in range(500):
+        tiers = [TierResult(paid=D(rng.randint(0, 10**6)).scaleb(-2), detail=detail()) for _ in range(4)]
+        s = Settlement(*tiers, out_of_pocket=D("1.00"), delta={"total_cost": D("10.00"), "critical_base": D("0")},
+                       scope_self_pay=D("0.00"))
+        assert json.dumps(s.breakdown(), ensure_ascii=False) == json.dumps(old(s), ensure_ascii=False)

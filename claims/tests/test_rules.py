@@ -333,3 +333,28 @@ def test_yuan_and_percent_formatting():
     assert rules.yuan(D("500.00")) == "500" and rules.yuan(D("1234.5")) == "1234.50"
     assert rules.percent(D("0.75")) == "75%" and rules.percent(D("1.00")) == "100%"
     assert rules.percent(D("0.925")) == "92.5%"
+
+
+def _yuan_by_rounding(amount):
+    """What :func:`rules.yuan` printed before its fast path: always round to the fen first."""
+    from yibao_site.money import to_fen
+
+    text = str(to_fen(amount))
+    return text[:-3] if text.endswith(".00") else text
+
+
+@pytest.mark.parametrize("text", ["0", "0.00", "-0.00", "-0", "0E-7", "1.005", "-1.005", "1.2E+3", "1E+2",
+                                  "1.00E+3", "500.00", "12.3", "12.345", "0.01", "-0.01", "5E-3", "0.001",
+                                  "123456789012.34", "7.10", "100"])
+def test_yuan_fast_path_prints_what_rounding_printed(text):
+    assert rules.yuan(D(text)) == _yuan_by_rounding(D(text))
+    assert rules.yuan(int(D(text))) == _yuan_by_rounding(int(D(text)))
+
+
+def test_yuan_fast_path_everywhere():
+    import random
+
+    rng = random.Random(14)
+    for _ in range(20_000):
+        value = D(rng.randint(-10**9, 10**9)).scaleb(rng.randint(-6, 4))
+        assert rules.yuan(value) == _yuan_by_rounding(value), value

@@ -59,3 +59,25 @@ def test_the_policy_token_sql_is_built_once_and_names_both_history_tables(db):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {first}")
         assert len(cursor.fetchone()) == 4
+
+
+def test_decimal_memo_is_shared_by_forks_and_records_every_use():
+    from yibao_site.policy import ParameterInForce, PolicySnapshot
+
+    rate = ParameterInForce("r", "0.85", "420300", date(2024, 1, 1), "p", 1)
+    base = PolicySnapshot("420300", date(2024, 1, 1), {"r": rate, "bad": ParameterInForce(
+        "bad", "x", "420300", date(2024, 1, 1), "p", 2)})
+    first = base.fork()
+    assert first.decimal("r") == Decimal("0.85") and first.used == {"r": rate}
+    second = base.fork()
+    assert second.used == {}
+    value = second.decimal("r")
+    assert value == Decimal("0.85") and str(value) == "0.85" and second.used == {"r": rate}
+    assert second.decimal("missing", None) is None and "missing" not in second.used
+    with pytest.raises(PolicyMissing):
+        second.decimal("bad")
+    # a snapshot whose parameter is another row does not take the memoised value
+    other = PolicySnapshot("420300", date(2025, 1, 1), {"r": ParameterInForce(
+        "r", "0.90", "420300", date(2025, 1, 1), "p", 3)})
+    other._decimals = base._decimals
+    assert other.decimal("r") == Decimal("0.90")
