@@ -151,3 +151,36 @@ def test_pay_relative_premium_endpoint(shiyan, staff, api):
     assert r.data["balance"] == "20.00"
     r = api(staff["finance"]).post("/api/v1/enrollments/account-credits/", {"month": "2024-13"})
     assert r.status_code == 400
+
+
+def test_person_detail_read_as_a_value_row_answers_as_the_model_read(shiyan, staff, api, monkeypatch):
+    """PersonViewSet.retrieve reads one value tuple instead of a model instance: byte for byte
+    the generic retrieve's answers (200 and 404, lower-case X, a foreign ID, a blank phone) for
+    the clerk, a township agent and the supervisor, in both languages."""
+    from rest_framework import mixins
+
+    from members.api import PersonViewSet
+
+    people = [register(shiyan, township=0), register(shiyan, township=1, sex="F", name="王五")]
+    Person.objects.filter(pk=people[1].pk).update(phone="13800000000", household_no="H-1")
+    xid = make_id_number("420302", date(1975, 3, 3), 9, "M")
+    if xid.endswith("X"):
+        people.append(services.person_register(actor=staff["clerk"], id_number=xid, name="赵六",
+                                               village_code=shiyan.village(0, 0).code))
+    urls = [f"/api/v1/persons/{p.id_number}/" for p in people]
+    urls += [u.lower() for u in urls] + ["/api/v1/persons/420302199001310017/", f"{urls[0]}?name=nobody"]
+
+    def answers():
+        out = []
+        for role in ("clerk", "agent", "supervisor"):
+            for language in ("zh-hans", "en"):
+                client = api(staff[role], language=language)
+                out += [(role, language, u, r.status_code, r.content) for u in urls for r in [client.get(u)]]
+        return out
+
+    new = answers()
+    monkeypatch.setattr(PersonViewSet, "retrieve", mixins.RetrieveModelMixin.retrieve)
+    old = answers()
+    assert new == old
+    assert {(role, code) for role, _l, _u, code, _c in new} >= {("clerk", 200), ("agent", 404), ("agent", 200),
+                                                               ("supervisor", 200), ("clerk", 404)}
