@@ -107,6 +107,12 @@ def test_without_the_run_lock_row_locks_and_the_unique_line_still_prevent_double
     _assert_each_paid_exactly_once(ids)
 
 
+# pg_locks is the whole cluster's: the other test worker's database may hold an advisory lock
+# of its own (a warning run, a credit run) at the same moment.
+THIS_DATABASE = ("locktype = 'advisory' AND database = "
+                 "(SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_run_holds_the_advisory_lock_and_releases_it():
@@ -114,7 +120,7 @@ def test_a_run_holds_the_advisory_lock_and_releases_it():
 
     def probe(run, paid):
         with connections["default"].cursor() as c:
-            c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+            c.execute(f"SELECT count(*) FROM pg_locks WHERE {THIS_DATABASE} AND objid = %s",
                       [services.PAYMENT_RUN_LOCK_KEY & 0xFFFFFFFF])
             seen.append(c.fetchone()[0])
 
@@ -127,7 +133,7 @@ def test_a_run_holds_the_advisory_lock_and_releases_it():
         run_service._after_chunk = original
     assert seen == [1]
     with connection.cursor() as c:
-        c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        c.execute(f"SELECT count(*) FROM pg_locks WHERE {THIS_DATABASE}")
         assert c.fetchone()[0] == 0
 
 
