@@ -10,9 +10,7 @@ same file twice changes nothing.
 """
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -67,23 +65,6 @@ def _money(row, key, errors, *, required: bool):
         for msg in exc.message_dict.get(key, []):
             errors.setdefault(key, []).append(msg)
         return None
-
-
-@contextmanager
-def _collector_paused():
-    """The cyclic garbage collector paused for the whole file (as the batch pauses it for a
-    chunk): reading, validating and settling build a few hundred thousand objects that stay
-    alive until the file is written (rows, inputs, facts), none of them in a reference cycle,
-    and the collector's passes over that growing heap found nothing.  Reference counting
-    still frees everything; the collector runs again as soon as the import returns."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @dataclass
@@ -153,11 +134,11 @@ class ClaimImporter(BulkImporter):
             self.settled[row[0]] = row[1:]
 
     def run_file(self, *args, **kwargs):
-        with _collector_paused():
+        with services.collector_paused():  # the whole file, as the batch pauses it for a chunk
             return super().run_file(*args, **kwargs)
 
     def run(self, *args, **kwargs):
-        with _collector_paused():
+        with services.collector_paused():  # the whole file, as the batch pauses it for a chunk
             return super().run(*args, **kwargs)
 
     def clean_row(self, row):

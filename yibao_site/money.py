@@ -50,13 +50,14 @@ def decimal_text(value: Decimal) -> str:
     return text
 
 
-_PLAIN = frozenset((str, int, bool, float, type(None)))
+#: The leaf types ``jsonable`` keeps as they are (matched by exact type).
+JSON_LEAVES = frozenset((str, int, bool, float, type(None)))
 
 
 def jsonable(value):
     """Recursively: Decimal → :func:`decimal_text`, date/datetime → ISO, tuples → lists."""
     kind = type(value)
-    if kind in _PLAIN:  # the common leaves first, by exact type (subclasses take the long way)
+    if kind in JSON_LEAVES:  # the common leaves first, by exact type (subclasses take the long way)
         return value
     if kind is Decimal:
         return decimal_text(value)

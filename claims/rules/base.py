@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext
 
-from yibao_site.money import _PLAIN, ZERO, decimal_text, jsonable, to_fen  # _PLAIN: the leaves jsonable keeps
+from yibao_site.money import JSON_LEAVES, ZERO, decimal_text, jsonable, to_fen
 
 
 @lru_cache(maxsize=1024)
@@ -241,7 +241,7 @@ class Settlement:
             out = {"paid": str(t.paid)}
             for key, value in t.detail.items():
                 kind = type(value)
-                out[key] = value if kind in _PLAIN else decimal_text(value) if kind is Decimal else jsonable(value)
+                out[key] = value if kind in JSON_LEAVES else decimal_text(value) if kind is Decimal else jsonable(value)
             return out
         return {
             "tiers": {"basic": tier(self.basic), "critical": tier(self.critical),

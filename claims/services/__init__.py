@@ -12,7 +12,7 @@ Every write service names its caller (``actor``) and checks it first with
 ``yibao_site.actors.require_actor``; other apps use ``claims.public``.
 """
 from .checks import ledger_check_plan, ledger_check_run, ledger_check_shard_run, ledger_scratch_differences
-from .engine import LEDGER_WRITE_FIELDS, claim_input_of, settle_one
+from .engine import LEDGER_WRITE_FIELDS, claim_input_of, collector_paused, settle_one
 from .funds import fund_entry_record
 from .inputs import LEVELS, BatchError, ClaimInput, claim_input_check, error_items, money_value
 from .ledger import (
@@ -24,6 +24,7 @@ from .roles import CHECK_ROLES, FINANCE_ROLES, RESETTLE_ROLES, SETTLE_ROLES
 from .settlement import claim_correct, claim_preview, claim_reverse, claim_settle, claims_settle_batch
 
 __all__ = [
+    "collector_paused",
     "ledger_check_plan", "ledger_check_run", "ledger_check_shard_run", "ledger_scratch_differences",
     "LEDGER_WRITE_FIELDS", "claim_input_of", "settle_one",
     "fund_entry_record",
