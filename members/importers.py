@@ -28,7 +28,9 @@ from yibao_site.audit import (
     insert_shared_rows_audited,
 )
 from yibao_site.idnumbers import PROVINCE_CODES
-from yibao_site.imports import BulkImporter, ImportReport, RowError, register, write_conflict
+from yibao_site.imports import (
+    COLLECTOR_PAUSE_MIN, BulkImporter, ImportReport, RowError, collector_paused, register, write_conflict,
+)
 from yibao_site.lookups import array_literal
 from yibao_site.imports import cell_date as _date
 from yibao_site.imports import cell_text as _text
@@ -474,8 +476,14 @@ class EnrollmentImporter(BulkImporter):
             return normalise_id_number(_text(row, "person"))
 
     def run(self, rows, **kwargs):
+        rows = list(rows)
+        # The whole file's look-ups too, not only the checks and the write (``BulkImporter.run``).
+        with collector_paused(len(rows) >= COLLECTOR_PAUSE_MIN):
+            return self._run_paused(rows, **kwargs)
+
+    def _run_paused(self, rows, **kwargs):
         self.actor = kwargs.get("actor") or self.actor  # (the look-ups below are scoped to it)
-        rows = self._map_headers(list(rows))
+        rows = self._map_headers(rows)
         file_years = self.file_years
         idns = [self._idn(row) for row in rows]
         for row, idn in zip(rows, idns):  # continuity sees the file's other years of the same person
