@@ -1,5 +1,5 @@
-"""The run's SELECT (issue 14: on PostgreSQL a parallel-capable SELECT into a temporary table,
-checked against the portable form SQLite runs): who is on which list at the edges of the
+"""The run's SELECT (issue 14: identities as hashed sets of persons, only the candidates above
+their own line probed, by LATERAL on PostgreSQL): who is on which list at the edges of the
 rule — identities of other kinds, expired or not yet valid, enrolment in another scheme,
 persons of another county, newness against last month's list of the same kind."""
 from datetime import date
@@ -9,8 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from assistance.early_warning import services
-from assistance.early_warning.models import PersonWarning, WarningKind, WarningRun, WarningStatus
-from assistance.early_warning.services import run as run_sql
+from assistance.early_warning.models import PersonWarning, WarningKind, WarningStatus
 
 from .helpers import SYSTEM, add_county, employee, identity, ledger, person, resident
 
@@ -99,50 +98,17 @@ def test_a_county_s_list_leaves_out_the_persons_of_the_other_counties(shiyan):
 
 
 @pytest.mark.postgres
-def test_postgresql_selects_the_list_in_a_parallel_capable_statement_then_inserts_it(shiyan):
-    """PostgreSQL: the list is selected by a plain ``CREATE TEMPORARY TABLE … AS SELECT`` (which
-    PostgreSQL may run in parallel: no ``OFFSET``/``LIMIT`` fence, no ``LATERAL``), then copied
-    into the warnings in person order with their history in one statement; same lists."""
+def test_postgresql_probes_the_candidates_by_key_and_hashes_the_identities(shiyan):
+    """The PostgreSQL form: persons and enrolments probed per candidate (LATERAL), the
+    identities read as sets (``EXISTS`` / ``NOT EXISTS``, hashed), not grouped per person; same lists."""
     expected = _world(shiyan)
     services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 2, 1))
     with CaptureQueriesContext(connection) as ctx:
         run, _ = services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 3, 1))
-    [select] = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("CREATE TEMPORARY TABLE")]
-    assert "UNION ALL" in select and "LATERAL" not in select and "OFFSET" not in select and "LIMIT" not in select
-    [insert] = [q["sql"] for q in ctx.captured_queries if 'INSERT INTO "early_warning_personwarning"' in q["sql"]]
-    assert "ORDER BY person_id RETURNING *" in insert and "early_warning_historicalpersonwarning" in insert
+    [statement] = [q["sql"] for q in ctx.captured_queries if 'INSERT INTO "early_warning_personwarning"' in q["sql"]]
+    assert statement.count("LATERAL") == 2 and "GROUP BY person_id" not in statement
+    assert " NOT EXISTS (" in statement and "RETURNING *" in statement
     assert _listed(run) == expected
-    # The temporary table is dropped: a second run in the same transaction creates it again.
-    april, created = services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 4, 1))
-    assert created and april.count
-    # Ids follow the persons: the lists' readers order by id.
-    rows = list(PersonWarning.objects.filter(run=run).order_by("id").values_list("person_id", flat=True))
-    assert rows == sorted(rows)
-
-
-def _rows(sql, params):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(cursor.fetchall())
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("month", [date(2024, 1, 1), date(2024, 3, 1), date(2024, 4, 1), date(2024, 12, 1)])
-def test_the_parallel_select_equals_the_portable_select_on_postgresql(shiyan, month):
-    """The statement PostgreSQL runs (``_parallel_select``) and the portable one SQLite runs
-    (``_warnings_select``), both run here on PostgreSQL over the edge cases of the rule, with
-    and without last month's list: the same rows, value for value."""
-    _world(shiyan)
-    services.warning_run(actor=SYSTEM, region=shiyan.city, month=date(2024, 2, 1))
-    for region in (shiyan.city, shiyan.county):
-        units = run_sql._units(region, month)
-        [(return_line, return_kinds, into_line)] = {u.group_key() for u in units}
-        lines = {"return_line": return_line, "return_kinds": return_kinds, "into_line": into_line}
-        portable, pparams = run_sql._warnings_select(run=WarningRun(pk=0, month=month), units=units, **lines)
-        parallel, params = run_sql._parallel_select(month=month, units=units, **lines)
-        # _WARNING_COLUMNS: run, person, township, kind, month, out_of_pocket, threshold, is_new, …
-        expected = [(r[1], r[2], r[3], r[5], r[6], r[7]) for r in _rows(portable, pparams)]
-        assert expected and _rows(parallel, params) == sorted(expected)
 
 
 @pytest.mark.postgres
