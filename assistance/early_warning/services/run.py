@@ -104,13 +104,19 @@ _WARNING_COLUMNS = ["run_id", "person_id", "township_id", "kind", "month", "out_
 
 def _ledger_candidates(*, month: date, line: Decimal):
     """The ledger rows of ``month``'s year whose year-to-date out-of-pocket through ``month``
-    is above ``line`` (the lower of the group's two lines): ``(w_person_id, w_ytd)``."""
+    is above ``line`` (the lower of the group's two lines): ``(w_person_id, w_ytd)``.
+
+    On PostgreSQL: the rows whose yearly total is above ``line``, as ``(w_person_id, w_oop,
+    oop_m01 … oop_mM)`` — the caller sums the months above a fence, for fewer rows."""
     money = DecimalField(max_digits=14, decimal_places=2)
     # The month columns are sums of settled out-of-pocket by service month (a reversal takes
     # back exactly what its claim added), so none is negative and year-to-date through month M
     # never exceeds the yearly total: ``out_of_pocket > line`` is a necessary condition, cheap
     # to test (and indexed), that spares the twelve-column sum for almost every row.
     qs = PersonYearLedger.objects.filter(year=month.year, out_of_pocket__gt=line).order_by()
+    if connection.vendor == "postgresql":
+        return qs.annotate(w_person_id=F("person_id"), w_oop=F("out_of_pocket")).values_list(
+            "w_person_id", "w_oop", *_month_columns(month))
     qs = qs.annotate(w_ytd=year_to_date_out_of_pocket_expression(month.month), w_person_id=F("person_id"))
     return qs.filter(w_ytd__gt=Value(line, output_field=money)).values_list("w_person_id", "w_ytd")
 
@@ -129,9 +135,7 @@ def _ytd_sql(alias: str, month: date) -> str:
 def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal, return_kinds: tuple[str, ...],
                      into_line: Decimal) -> tuple[str, list]:
     """The SELECT of both lists of a group of counties sharing their lines, in one pass over
-    the ledger (columns in the order of ``_WARNING_COLUMNS``) — the portable form, run on
-    SQLite; PostgreSQL runs :func:`_parallel_select`, which must select the same rows (a test
-    runs both on PostgreSQL and compares them).
+    the ledger (columns in the order of ``_WARNING_COLUMNS``).
 
     A person of the group's counties holding an identity of the return kinds valid in the
     month is on the return list when above the return line; one holding no identity valid in
@@ -139,14 +143,19 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     the into line; anyone else is on neither.  "New" = not on the previous calendar month's
     list of the same kind.
 
-    The ledger candidates above the lower line are tested against the identities valid in
-    the month (``EXISTS`` / ``NOT EXISTS``); only those above their own line go on to the
-    enrolments (into list only), persons and last month's list.
+    The work is ordered so that each step reads as few rows as it can: the ledger candidates
+    above the lower line are tested against the identities valid in the month as hashed sets
+    of person ids (``EXISTS`` / ``NOT EXISTS``, hashed: one scan of the identities, no grouping,
+    each candidate one hash probe); only those above their own line go on, sorted by person
+    (PostgreSQL), to the probes of enrolments (into list only), persons and last month's list
+    — by key, in key order.
     """
     qn = connection.ops.quote_name
+    pg = connection.vendor == "postgresql"
     month = run.month
     lower = min(return_line, into_line)
     candidates, cparams = _ledger_candidates(month=month, line=lower).query.sql_with_params()
+    cparams = list(cparams)
     identity, enrolment, warning, person, region = (
         qn(m._meta.db_table) for m in (Identity, Enrollment, PersonWarning, Person, Region))
     kinds = sorted(return_kinds) or [""]  # an empty list of kinds: nobody is on the return list
@@ -155,95 +164,63 @@ def _warnings_select(*, run: WarningRun, units: list[Unit], return_line: Decimal
     within = " OR ".join(["r.path LIKE %s"] * len(units))
     valid = "valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s)"
     valid_params = [rules.month_end(month), month]
+    # PostgreSQL: ``OFFSET 0`` fences each step so it is planned on its own (the ledger by an
+    # index-only scan of its covering (year, out_of_pocket) index, the sums computed once and
+    # tested above the fence) rather than merged under a guess at how selective the sums are.
+    fence = " OFFSET 0" if pg else ""
+    # EXISTS rather than IN: PostgreSQL hashes the identities when the set fits in work_mem
+    # (as here) and probes the identities' (person, …) index per candidate when it does not,
+    # never rescanning them per candidate.
     holds = (f"EXISTS (SELECT 1 FROM {identity} i1 WHERE i1.person_id = c1.w_person_id "
              f"AND i1.kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid})")
-    ranked = f"SELECT c1.w_person_id, c1.w_ytd, {holds} AS ret FROM ({candidates}) c1"
+    if pg:
+        # The yearly total is the cheap necessary condition for each list (year-to-date never
+        # exceeds it): a holder of a return kind must be above the return line, anyone else
+        # above the into line — most of the rows above the lower line are neither, and the
+        # month columns are summed (once, above the fence) only for the others.
+        ranked = (f"SELECT c1b.w_person_id, {_ytd_sql('c1b', month)} AS w_ytd, c1b.ret FROM ("
+                  f"SELECT c1.*, {holds} AS ret FROM ({candidates}{fence}) c1{fence}) c1b "
+                  f"WHERE (c1b.ret AND c1b.w_oop > {money}) OR (NOT c1b.ret AND c1b.w_oop > {money}){fence}")
+        ranked_params = [*kinds, *valid_params, *cparams, return_line, into_line]
+    else:
+        ranked = f"SELECT c1.w_person_id, c1.w_ytd, {holds} AS ret FROM ({candidates}) c1"
+        ranked_params = [*kinds, *valid_params, *cparams]
     above = (f"SELECT c2.w_person_id, c2.w_ytd, c2.ret FROM ({ranked}) c2 "
              f"WHERE (c2.ret AND c2.w_ytd > {money}) "
              f"   OR (NOT c2.ret AND c2.w_ytd > {money} AND NOT EXISTS ("
-             f"       SELECT 1 FROM {identity} i2 WHERE i2.person_id = c2.w_person_id AND {valid}))")
+             f"       SELECT 1 FROM {identity} i2 WHERE i2.person_id = c2.w_person_id AND {valid}))"
+             + (f" ORDER BY c2.w_person_id{fence}" if pg else ""))
     enrolled = (f"SELECT 1 AS ok FROM {enrolment} e WHERE e.person_id = c.w_person_id AND e.year = %s "
                 f"AND e.scheme = %s AND e.active = %s")
+    if pg:
+        # Probes by key, whatever the planner guesses of how many candidates survive (a guess
+        # too high would hash all the persons or all the enrolments of the year instead):
+        # LATERAL sub-queries fenced by ``OFFSET 0``/``LIMIT 1`` are run per candidate; the
+        # enrolment is probed for the into list only.
+        probes = (f"LEFT JOIN LATERAL ({enrolled} AND NOT c.ret LIMIT 1) e ON true "
+                  f"CROSS JOIN LATERAL (SELECT p0.township_id, p0.township_id IN ("
+                  f"    SELECT r.id FROM {region} r WHERE {within}) AS inside "
+                  f"    FROM {person} p0 WHERE p0.id = c.w_person_id OFFSET 0) p ")
+        is_enrolled, inside = "e.ok IS NOT NULL", "p.inside"
+    else:
+        probes = f"JOIN {person} p ON p.id = c.w_person_id JOIN {region} r ON r.id = p.township_id AND ({within}) "
+        is_enrolled, inside = f"EXISTS ({enrolled})", "1 = 1"
     sql = (
         f"SELECT %s, c.w_person_id, p.township_id, {kind}, %s, c.w_ytd, "
         f"CASE WHEN c.ret THEN {money} ELSE {money} END, "
         f"CASE WHEN lm.id IS NULL THEN %s ELSE %s END, %s, '', '' "
         f"FROM ({above}) c "
-        f"JOIN {person} p ON p.id = c.w_person_id JOIN {region} r ON r.id = p.township_id AND ({within}) "
+        f"{probes}"
         f"LEFT JOIN {warning} lm ON lm.person_id = c.w_person_id AND lm.month = %s AND lm.kind = {kind} "
-        f"WHERE c.ret OR EXISTS ({enrolled})"
+        f"WHERE (c.ret OR {is_enrolled}) AND {inside}"
     )
     rk, ik = WarningKind.RETURN_TO_POVERTY.value, WarningKind.INTO_POVERTY.value
+    enrolled_params = [month.year, Scheme.RESIDENT.value, True]
     params = [run.pk, rk, ik, month, return_line, into_line, True, False, WarningStatus.OPEN.value,
-              *kinds, *valid_params, *cparams, return_line, into_line, *valid_params,
-              *[f"{u.region.path}%" for u in units], rules.previous_month(month), rk, ik,
-              month.year, Scheme.RESIDENT.value, True]
+              *ranked_params, return_line, into_line, *valid_params,
+              *(enrolled_params if pg else []), *[f"{u.region.path}%" for u in units],
+              rules.previous_month(month), rk, ik, *([] if pg else enrolled_params)]
     return sql, params
-
-
-def _parallel_select(*, month: date, units: list[Unit], return_line: Decimal, return_kinds: tuple[str, ...],
-                     into_line: Decimal) -> tuple[str, list]:
-    """PostgreSQL: the SELECT of both lists of a group of counties, written so that the planner
-    can run it in parallel: ``(person_id, township_id, kind, out_of_pocket, threshold, is_new)``.
-
-    The rule of :func:`_warnings_select`, as a ``UNION ALL`` of the two lists: the return list
-    is the ledger rows above the return line of persons holding an identity of the return kinds
-    valid in the month; the into list is the rows above the into line of persons holding no
-    identity valid in the month and enrolled in the resident scheme for the year.  Both then
-    look up the person (township) and last month's list of their kind by key.
-
-    Why this shape: PostgreSQL can split a plain ``SELECT`` (or a ``CREATE TABLE … AS``)
-    between its parallel workers, each scanning a share of the ledger's covering
-    (year, out_of_pocket) index and doing the look-ups for its own rows; it never runs an
-    ``INSERT … SELECT`` in parallel.  The caller stores this in a temporary table and inserts
-    from it.  There are no ``OFFSET 0`` / ``LIMIT`` fences and no ``LATERAL`` sub-queries:
-    either one stops a parallel plan.
-    """
-    qn = connection.ops.quote_name
-    ledger, identity, enrolment, warning, person, region = (
-        qn(m._meta.db_table) for m in (PersonYearLedger, Identity, Enrollment, PersonWarning, Person, Region))
-    kinds = sorted(return_kinds) or [""]  # an empty list of kinds: nobody is on the return list
-    money = "CAST(%s AS NUMERIC)"
-    valid = "i.valid_from <= %s AND (i.valid_to IS NULL OR i.valid_to >= %s)"
-    valid_params = [rules.month_end(month), month]
-    ytd = _ytd_sql("l", month)
-
-    def one_list(kind: str, line: Decimal, holds: str, holds_params: list, rest: str = "", rest_params=()):
-        # The yearly total (indexed) is tested first: year-to-date never exceeds it (no month
-        # column is negative).  ``(… IN (…)) IS TRUE / IS FALSE`` rather than EXISTS / NOT
-        # EXISTS: written so, the test of the identities stays a filter of the ledger scan —
-        # a hashed set of person ids built once per worker, checked before the month columns
-        # are summed.  EXISTS would become a join above the scan, and then the sum would be
-        # computed first, for every ledger row above the line (≈ 1 s of the whole year).
-        # Identity and ledger person ids are never NULL, so IS FALSE means "holds none".
-        truth = "TRUE" if kind == rk else "FALSE"
-        return (f"SELECT l.person_id, {ytd} AS ytd, CAST(%s AS VARCHAR) AS kind, {money} AS threshold "
-                f"FROM {ledger} l WHERE l.year = %s AND l.out_of_pocket > {money} "
-                f"AND (l.person_id IN (SELECT i.person_id FROM {identity} i WHERE {holds})) IS {truth} "
-                f"AND {ytd} > {money}{rest}",
-                [kind, line, month.year, line, *holds_params, line, *rest_params])
-
-    rk, ik = WarningKind.RETURN_TO_POVERTY.value, WarningKind.INTO_POVERTY.value
-    ret, ret_params = one_list(rk, return_line, f"i.kind IN ({', '.join(['%s'] * len(kinds))}) AND {valid}",
-                               [*kinds, *valid_params])
-    into, into_params = one_list(
-        ik, into_line, valid, valid_params,
-        f" AND EXISTS (SELECT 1 FROM {enrolment} e WHERE e.person_id = l.person_id AND e.year = %s "
-        f"AND e.scheme = %s AND e.active = %s)", [month.year, Scheme.RESIDENT.value, True])
-    within = " OR ".join(["r.path LIKE %s"] * len(units))
-    sql = (
-        f"SELECT c.person_id, p.township_id, c.kind, c.ytd AS out_of_pocket, c.threshold, "
-        f"lm.id IS NULL AS is_new "
-        f"FROM ({ret} UNION ALL {into}) c "
-        f"JOIN {person} p ON p.id = c.person_id "
-        f"LEFT JOIN {warning} lm ON lm.person_id = c.person_id AND lm.month = %s AND lm.kind = c.kind "
-        f"WHERE p.township_id IN (SELECT r.id FROM {region} r WHERE {within})")
-    params = [*ret_params, *into_params, rules.previous_month(month), *[f"{u.region.path}%" for u in units]]
-    return sql, params
-
-
-#: PostgreSQL: the temporary table holding one group's selected list between its two statements.
-_SELECTED = "ew_run_selected"
 
 
 def _insert_select(table: str, columns: list[str], select_sql: str, params) -> int:
@@ -270,28 +247,18 @@ def _write_warnings(run: WarningRun, units: list[Unit], actor) -> list[tuple[str
     counts: list[tuple[str, bool, int]] = []
     qn = connection.ops.quote_name
     for (return_line, return_kinds, into_line), members in groups.items():
+        sql, params = _warnings_select(run=run, units=members, return_line=return_line, return_kinds=return_kinds,
+                                       into_line=into_line)
         if not pg:
-            sql, params = _warnings_select(run=run, units=members, return_line=return_line,
-                                           return_kinds=return_kinds, into_line=into_line)
             _insert_select(table, _WARNING_COLUMNS, sql, params)
             continue
-        sql, params = _parallel_select(month=run.month, units=members, return_line=return_line,
-                                       return_kinds=return_kinds, into_line=into_line)
         history, hparams = history_insert_sql(PersonWarning, "written", actor=actor, reason=_("生成预警名单"))
         with connection.cursor() as cursor:
-            # The list is selected by a statement PostgreSQL may run in parallel (both cores)
-            # and kept in a temporary table of this session; the INSERT — never parallel —
-            # then only copies it, in person order (the warnings' ids follow the persons', as
-            # the lists' readers order by id), with the history rows in the same statement.
-            cursor.execute(f"CREATE TEMPORARY TABLE {_SELECTED} AS {sql}", params)
             cursor.execute(
-                f"WITH written AS (INSERT INTO {qn(table)} ({', '.join(qn(c) for c in _WARNING_COLUMNS)}) "
-                f"SELECT %s, person_id, township_id, kind, %s, out_of_pocket, threshold, is_new, %s, '', '' "
-                f"FROM {_SELECTED} ORDER BY person_id RETURNING *), history AS ({history} RETURNING 1) "
-                f"SELECT kind, is_new, COUNT(*) FROM written GROUP BY kind, is_new",
-                [run.pk, run.month, WarningStatus.OPEN.value, *hparams])
+                f"WITH written AS (INSERT INTO {qn(table)} ({', '.join(qn(c) for c in _WARNING_COLUMNS)}) {sql} "
+                f"RETURNING *), history AS ({history} RETURNING 1) "
+                f"SELECT kind, is_new, COUNT(*) FROM written GROUP BY kind, is_new", [*params, *hparams])
             counts.extend(cursor.fetchall())
-            cursor.execute(f"DROP TABLE {_SELECTED}")
     if not pg:
         history_insert_select(PersonWarning, where={"run_id": run.pk}, actor=actor, reason=_("生成预警名单"))
         return None
@@ -346,13 +313,6 @@ def warning_run(*, region: Region, month: date, actor, trigger: str = "api",
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
             cursor.execute("SET LOCAL work_mem = '64MB'")
-            # The list is selected by a plan that may run in parallel (``_parallel_select``):
-            # the persons, enrolments and last month's list are probed by key, a few pages
-            # each, that a busy database holds in memory.  At the default random_page_cost (4,
-            # a spinning disk's) the planner would rather hash all the persons and enrolments
-            # of the year than probe the ten or seventy thousand it needs; 1.1 is the usual
-            # setting for data in memory or on SSD and leaves the other choices alone.
-            cursor.execute("SET LOCAL random_page_cost = 1.1")
     units = _units(region, month)
     run = WarningRun(
         region=region, month=month, created_by=user_or_none(actor),
