@@ -24,12 +24,10 @@ preview, confirm) drives exactly the code the command runs.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -41,34 +39,13 @@ from django.utils.translation import gettext as _
 from import_export import resources
 from import_export.results import Result, RowResult
 
+from .collector import collector_paused  # noqa: F401 (importers use it from here)
 from .inputs import _CONTROL as _CONTROL_CHARS
 from .inputs import FORMULA_PREFIXES, check_cell, normalise_code_like
 
 REGISTRY: dict[str, type["BulkImporter"]] = {}
 PREVIEW_ROWS = 200
 COLLECTOR_PAUSE_MIN = 1000  # rows from which an import runs with the cyclic collector paused
-
-
-@contextmanager
-def collector_paused(pause: bool = True):
-    """Pause Python's cyclic garbage collector while a large file is read, checked and written
-    (and start it again after, also when the block raises).
-
-    A file of 100 000 rows keeps some 100 000 row dicts, their cleaned values and the look-ups
-    alive until it is written, and none of them is in a reference cycle: the collector's passes
-    over that growing heap (≈ 1 500 of them for such a file, six over the whole heap) found
-    nothing and cost 25–40 % of an enrolments import's wall time (issue 14, bench/RESULTS.md).
-    Reference counting still frees everything as usual.  Nested uses are no-ops; a block that
-    finds the collector already off leaves it off.  (The settlement batch pauses it the same way:
-    ``claims.services.collector_paused``.)"""
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def register(importer: type["BulkImporter"]) -> type["BulkImporter"]:

@@ -3,9 +3,7 @@ ledger (:func:`settle_one`), a person-year settled from scratch (:func:`_fold`),
 locked in (person, year) order and written back in one statement."""
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Context as DecimalContext
@@ -22,6 +20,7 @@ from django.utils.translation import gettext as _
 from chronic.public import catalogue_for_codes, certified_diseases, is_certified, pick_catalogue_entry
 from members.models import Person, Scheme
 from yibao_site.audit import bulk_create_audited
+from yibao_site.collector import collector_paused  # noqa: F401 (claims.services exports it)
 from yibao_site.lookups import array_literal
 from yibao_site.models import Region
 from yibao_site.money import to_fen
@@ -62,25 +61,6 @@ class _PersonFacts:
 
 #: Batches of at least this many inputs settle with Python's cyclic garbage collector paused.
 COLLECTOR_PAUSE_MIN = 1000
-
-
-@contextmanager
-def collector_paused(pause: bool = True):
-    """Pause the cyclic garbage collector for a large batch (and start it again after).
-
-    A batch builds some hundred objects a claim (facts, results, texts, the breakdown) and
-    keeps thousands of claims alive until they are written, none of them in a reference cycle:
-    the collector's passes over that growing heap found nothing and cost ≈ 10 % of the batch's
-    Python time.  Reference counting still frees everything; the collector runs again as soon
-    as the batch returns (or raises)."""
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _json_rows(text) -> list:
