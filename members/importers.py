@@ -423,6 +423,9 @@ _ENROLMENT_COLUMNS = ("person_id", "year", "scheme", "employee_status", "paid_on
                       "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap", "active", "via",
                       "contribution_base", "subsidy_amount", "newborn", "break_years", "lump_sum_id", "policy_version")
 _ROW_FIELDS = tuple("lump_sum" if c == "lump_sum_id" else c for c in _ENROLMENT_COLUMNS[1:])
+# What ``check_file`` recomputes for a person's later years in the file (history-dependent).
+_RECOMPUTED = ("benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
+               "critical_illness_cap", "newborn", "amount", "policy_version")
 _NO_HISTORY: dict = {}  # shared by the rows of persons with no earlier year (never mutated)
 
 
@@ -461,6 +464,8 @@ class EnrollmentImporter(BulkImporter):
         self.policies: dict[tuple[int, int, str, str], services.EnrolmentPolicy] = {}
         self.collection_starts: dict[int, date] = {}  # by id() of a policy held in self.policies
         self.computed: dict[tuple, tuple[dict, tuple]] = {}  # enrolment_fields of rows alike (see clean_row)
+        self.recomputed: dict[tuple, dict] = {}  # check_file's recomputation of rows alike (see _alike)
+        self.replaced: dict[tuple[int, int], tuple] = {}  # their fields once changed (see _replace)
         self.parsed: dict[tuple, tuple] = {}  # the cells of rows alike, parsed once (see _cells)
         self.idns: dict[Any, str] = {}  # normalised ID number by cell
         self.whole_file = False  # the file's look-ups done before the batches (``_look_up_file``)
@@ -652,16 +657,8 @@ class EnrollmentImporter(BulkImporter):
         # The derived fields depend on the person only through the birth date, and on it only
         # when the person was born on or after the payment or the collection period's start
         # (newborn rule, "paid before birth"): rows alike in everything else are computed once.
-        key = None
-        if policy is not None:
-            start = self.collection_starts.get(id(policy))
-            if start is None:
-                start = self.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
-                    year, policy.collection_start, policy.collection_end).start
-            birth = person.birth_date
-            born = None if birth < start and birth <= paid_on else birth
-            key = (id(policy), year, scheme, status, paid_on, amount, base, via, subsidy, born,
-                   tuple(sorted(history.items())) if history else ())
+        key = self._alike(person, policy, year, scheme, status, paid_on, amount, base, via, subsidy, history)
+        if key is not None:
             found = self.computed.get(key)
             if found is not None:
                 return ("new", _EnrolmentRow(person, *found), row)
@@ -674,6 +671,23 @@ class EnrollmentImporter(BulkImporter):
         if key is not None:
             self.computed[key] = (fields, e.values)
         return ("new", e, row)
+
+    def _alike(self, person, policy, year, scheme, status, paid_on, amount, base, via, subsidy, history):
+        """The key of rows whose derived fields are the same (``None`` without a policy).
+
+        ``enrollment_fields`` depends on the person only through the birth date, and on it only
+        when the person was born on or after the payment or the collection period's start
+        (newborn rule, "paid before birth"); everything else it reads is in the key."""
+        if policy is None:
+            return None
+        start = self.collection_starts.get(id(policy))
+        if start is None:
+            start = self.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
+                year, policy.collection_start, policy.collection_end).start
+        birth = person.birth_date
+        born = None if birth < start and birth <= paid_on else birth
+        return (id(policy), year, scheme, status, paid_on, amount, base, via, subsidy, born,
+                tuple(sorted(history.items())) if history else ())
 
     def check_file(self, rows, cleaned):
         errors, seen, schemes = [], {}, {}
@@ -710,21 +724,40 @@ class EnrollmentImporter(BulkImporter):
                 continue
             history = dict(self.histories.get(pid, {}))
             for number, (_kind, e, row) in sorted(items, key=lambda it: it[1][1].year):
-                try:
-                    fresh = services.enrollment_fields(
-                        person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
-                        employee_status=e.employee_status, amount=_decimal(row, "amount", {}),
-                        contribution_base=e.contribution_base, via=e.via, history=history,
-                        policy=self.policy(e.person, e.year, e.scheme, e.employee_status),
-                        subsidy=e.subsidy_amount)
-                except ValidationError as exc:
-                    errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
-                    continue
-                e.replace(**{f: fresh[f] for f in (
-                    "benefit_start", "benefit_end", "waiting_period", "continuous_years", "break_years",
-                    "critical_illness_cap", "newborn", "amount", "policy_version")})
+                amount = _decimal(row, "amount", {})
+                policy = self.policy(e.person, e.year, e.scheme, e.employee_status)
+                # Persons alike (same years, payments and policies) get the same recomputation:
+                # worked out once (a demo's persons mostly have three years in the file).
+                key = self._alike(e.person, policy, e.year, e.scheme, e.employee_status, e.paid_on, amount,
+                                  e.contribution_base, e.via, e.subsidy_amount, history)
+                changes = self.recomputed.get(key) if key is not None else None
+                if changes is None:
+                    try:
+                        fresh = services.enrollment_fields(
+                            person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
+                            employee_status=e.employee_status, amount=amount,
+                            contribution_base=e.contribution_base, via=e.via, history=history,
+                            policy=policy, subsidy=e.subsidy_amount)
+                    except ValidationError as exc:
+                        errors.extend(RowError(number, f, m) for f, ms in exc.message_dict.items() for m in ms)
+                        continue
+                    changes = {f: fresh[f] for f in _RECOMPUTED}
+                    if key is not None:
+                        self.recomputed[key] = changes
+                self._replace(e, changes)
                 history[e.year] = rules.PriorYear(e.year, e.waiting_period, False)
         return errors
+
+    def _replace(self, e: _EnrolmentRow, changes: dict) -> None:
+        """``e.replace(**changes)``, with rows alike (the same fields and the same changes)
+        sharing the resulting dict and value tuple, as ``clean_row``'s rows alike do.  The
+        entry keeps both inputs alive, so their ids cannot be reused while it exists."""
+        key = (id(e.fields), id(changes))
+        hit = self.replaced.get(key)
+        if hit is None:
+            fields = {**e.fields, **changes}
+            hit = self.replaced[key] = (e.fields, changes, fields, _row_values(fields))
+        e.fields, e.values = hit[2], hit[3]
 
     def write(self, cleaned, *, actor=None):
         new = [item[1] for item in cleaned if item[0] == "new"]

@@ -186,6 +186,52 @@ def test_enrollments_rows_alike_computed_once_give_what_each_row_gives(shiyan):
     assert len(importer.computed) < len(rows)
 
 
+def test_enrollments_several_years_alike_recomputed_once_give_what_each_row_gives(shiyan):
+    """Persons with several new years in the file are recomputed in year order (``check_file``);
+    persons alike share that recomputation (issue 14: the demo's persons have three years each).
+    Every row still equals its own year-by-year computation — late first-time payers,
+    a newborn, employees with a base — and there are fewer recomputations than rows."""
+    from members import rules, services
+    from members.importers import EnrollmentImporter
+
+    births = [date(1980, 5, 1), date(1981, 6, 2), date(1982, 7, 3), date(1983, 8, 4), date(2022, 11, 20),
+              date(1970, 2, 2), date(1971, 3, 3)]
+    people = [register(shiyan, birth=b) for b in births]
+    header = ["person", "year", "scheme", "employee_status", "paid_on", "contribution_base"]
+    rows = []
+    for i, p in enumerate(people):
+        for year in (2023, 2024, 2025):
+            if i >= 5:  # two employees alike
+                rows.append([p.id_number, year, "employee", "in_service", f"{year}-01-10", "5000"])
+                continue
+            paid = f"{year - 1}-12-01"
+            if i in (2, 3) and year == 2023:  # two late first-time payers alike (from 2024)
+                continue
+            if i in (2, 3) and year == 2024:
+                paid = "2024-03-10"
+            if i == 4 and year == 2023:  # a newborn paying after the birth
+                paid = "2022-12-05"
+            rows.append([p.id_number, year, "resident", "", paid, ""])
+    importer = EnrollmentImporter()
+    report = importer.run(read_table(csv_bytes(header, rows), filename="x.csv"))
+    assert report.ok, [str(e) for e in report.errors]
+    assert report.created == len(rows)
+    derived = ("amount", "benefit_start", "benefit_end", "waiting_period", "continuous_years", "critical_illness_cap",
+               "newborn", "break_years", "policy_version")
+    for p in people:
+        history = {}
+        ref = importer.persons[p.id_number]
+        for e in Enrollment.objects.filter(person=p).order_by("year"):
+            expected = services.enrollment_fields(
+                person=ref, year=e.year, scheme=e.scheme, paid_on=e.paid_on, via=e.via, history=history,
+                employee_status=e.employee_status, contribution_base=e.contribution_base,
+                policy=importer.policy(ref, e.year, e.scheme, e.employee_status))
+            assert tuple(getattr(e, f) for f in derived) == tuple(expected[f] for f in derived), (p.birth_date, e.year)
+            history[e.year] = rules.PriorYear(e.year, e.waiting_period)
+    assert len(set(Enrollment.objects.values_list("benefit_start", "continuous_years", "scheme"))) > 3  # not all alike
+    assert 0 < len(importer.recomputed) < len(rows)
+
+
 def test_the_file_door_reads_and_runs_a_file_off_postgresql(shiyan, tmp_path):
     """``run_file`` (the command's and the background jobs' door): off PostgreSQL every file
     is read and run by the Python path, a file of more than the server-side threshold too."""
