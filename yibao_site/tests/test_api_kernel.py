@@ -150,10 +150,16 @@ def test_token_authentication_answers_as_drfs_own(db, shiyan, staff):
             user, token = cls().authenticate_credentials(key)
         except exceptions.AuthenticationFailed as exc:
             return ("failed", str(exc.detail))
-        return (user.pk, user.username, user.role, user.region_id, user.is_active, token.pk, token.user_id,
-                token.user is user, token.created)
+        # every column of the user as loaded (a datetime through the backend's converters),
+        # the instance's state, the token and its link to the user
+        return (tuple((f.attname, repr(getattr(user, f.attname))) for f in user._meta.concrete_fields),
+                type(user), user._state.db, user._state.adding, token.pk, token.user_id, token.user is user,
+                token.created)
 
     clerk, agent = staff["clerk"], staff["agent"]
+    from django.utils import timezone
+
+    type(clerk).objects.filter(pk=clerk.pk).update(last_login=timezone.now())
     keys = [Token.objects.get_or_create(user=u)[0].key for u in (clerk, agent)]
     type(agent).objects.filter(pk=agent.pk).update(is_active=False)
     for key in [*keys, "0" * 40, keys[0].upper(), "", "x' OR '1'='1"]:
