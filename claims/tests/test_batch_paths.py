@@ -127,24 +127,10 @@ def test_breakdown_copy_text_is_the_drivers_json_with_the_shared_record_encoded_
     assert field.copy_text(["a list"], memo) is None  # anything else: the driver's own adaptation
 
 
-def test_collector_paused_for_a_large_batch_and_started_again():
-    import gc
+def test_the_batch_uses_the_shared_collector_pause():  # tested in yibao_site/tests/test_collector.py
+    from yibao_site.collector import collector_paused
 
-    assert gc.isenabled()
-    with engine.collector_paused(False):
-        assert gc.isenabled()
-    with pytest.raises(ValueError):
-        with engine.collector_paused(True):
-            assert not gc.isenabled()
-            raise ValueError
-    assert gc.isenabled()
-    gc.disable()
-    try:  # a caller that paused it itself keeps it paused
-        with engine.collector_paused(True):
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+    assert engine.collector_paused is services.collector_paused is collector_paused
 
 
 @pytest.mark.django_db

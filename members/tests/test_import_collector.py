@@ -4,7 +4,6 @@ database constraint.  Neither may change what an import writes or reports."""
 import gc
 from datetime import date, timedelta
 
-import pytest
 from django.db import connection, transaction
 
 from members import importers as member_importers
@@ -132,20 +131,3 @@ def test_history_user_is_unchecked_by_the_database_but_indexed_and_set_null_on_d
     clerk.delete()  # Django applies SET_NULL itself
     assert not Person.history.filter(history_user_id=pk).exists()
     assert Person.history.filter(history_user__isnull=True).count() == N
-
-
-@pytest.mark.parametrize("pause", [True, False])
-def test_collector_paused_starts_it_again(pause):
-    assert gc.isenabled()
-    with pytest.raises(ValueError):
-        with imports.collector_paused(pause):
-            assert gc.isenabled() is not pause
-            raise ValueError
-    assert gc.isenabled()
-    gc.disable()
-    try:  # a caller that paused it itself keeps it paused
-        with imports.collector_paused(pause):
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
