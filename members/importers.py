@@ -469,6 +469,7 @@ class EnrollmentImporter(BulkImporter):
         self.parsed: dict[tuple, tuple] = {}  # the cells of rows alike, parsed once (see _cells)
         self.idns: dict[Any, str] = {}  # normalised ID number by cell
         self.whole_file = False  # the file's look-ups done before the batches (``_look_up_file``)
+        self.pending: list | None = None  # the new rows, for write's re-check (``_recheck_years_before``)
 
     def _idn(self, row) -> str:
         cell = row.get("person")
@@ -496,6 +497,7 @@ class EnrollmentImporter(BulkImporter):
             if year.isdigit():
                 file_years[idn].add(int(year))
         self.whole_file = False
+        self.pending = None
         if connection.vendor == "postgresql" and rows:
             self._look_up_file(rows, idns)
         return super().run(rows, **kwargs)
@@ -716,6 +718,7 @@ class EnrollmentImporter(BulkImporter):
                     first_new[pid] = (number, item)
         if errors:
             return errors
+        self.pending = [(number, item) for number, item in cleaned if item[0] == "new"]  # see write
         # Persons with several new years in the file: recompute in year order, so that each
         # year's continuity, waiting period and cap see the years before it exactly.
         for pid in first_new:  # in the file's order of each person's first new row
@@ -759,7 +762,51 @@ class EnrollmentImporter(BulkImporter):
             hit = self.replaced[key] = (e.fields, changes, fields, _row_values(fields))
         e.fields, e.values = hit[2], hit[3]
 
+    def _recheck_years_before(self) -> None:
+        """Inside the write's transaction, before the first row is written: lock the enrolments
+        of the year before each new resident year (``enrollment_years_before_lock``, one
+        statement for the file, id order) and work out again the caps of the persons whose
+        fund-payment flag changed since the look-up (a settlement committed meanwhile; rare).
+        A settlement marking that year later waits for this import and then sees its rows."""
+        pending, self.pending = self.pending, None
+        if not pending:
+            return
+        new_keys = {(e.person_id, e.year) for _n, (_k, e, _row) in pending}
+        wanted = {(e.person_id, e.year - 1) for _n, (_k, e, _row) in pending
+                  if e.scheme == Scheme.RESIDENT and (e.person_id, e.year - 1) not in new_keys}
+        fresh = services.enrollment_years_before_lock(wanted)
+        histories, stale = self.histories, set()
+        for pid, year in wanted:
+            had = histories.get(pid, {}).get(year)
+            now = fresh.get((pid, year))
+            if (had.had_fund_payment if had else None) != (now.had_fund_payment if now else None):
+                stale.add(pid)
+                if now is not None:
+                    histories.setdefault(pid, {})[year] = now
+        if not stale:
+            return
+        rows_of: dict[int, list] = defaultdict(list)
+        for _n, (_kind, e, row) in pending:
+            if e.person_id in stale:
+                rows_of[e.person_id].append((e, row))
+        for pid, items in sorted(rows_of.items()):  # as check_file does, in year order
+            history = dict(histories.get(pid, {}))
+            for y in self.file_years.get(items[0][0].person.id_number, ()):
+                history.setdefault(y, rules.PriorYear(y))
+            for e, row in sorted(items, key=lambda it: it[0].year):
+                if e.scheme == Scheme.RESIDENT:
+                    fields = services.enrollment_fields(
+                        person=e.person, year=e.year, scheme=e.scheme, paid_on=e.paid_on,
+                        employee_status=e.employee_status, amount=_decimal(row, "amount", {}),
+                        contribution_base=e.contribution_base, via=e.via, history=history,
+                        policy=self.policy(e.person, e.year, e.scheme, e.employee_status), subsidy=e.subsidy_amount)
+                    if fields["critical_illness_cap"] != e.critical_illness_cap:
+                        e.replace(critical_illness_cap=fields["critical_illness_cap"])
+                history[e.year] = rules.PriorYear(e.year, e.waiting_period, False)
+
     def write(self, cleaned, *, actor=None):
+        if self.pending:
+            self._recheck_years_before()
         new = [item[1] for item in cleaned if item[0] == "new"]
         # Rows alike share their value tuple: on PostgreSQL each distinct one is sent once and
         # the server writes the rows and their history in one statement.

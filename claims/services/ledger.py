@@ -220,10 +220,9 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
         by_year = {k: v for k, v in by_year.items() if v}
     for (year, paid), person_ids in sorted(by_year.items()):
         if enrollment_record_fund_payments(person_ids=person_ids, year=year, paid=paid, actor=actor):
-            if flags is not None:  # the same read saw every enrolment of the next year: none, no cap to refresh
-                person_ids = [p for p in person_ids if (p, year + 1) in flags]
-                if not person_ids:
-                    continue
+            # The next year's enrolments are read again, after the mark: ``flags`` was read
+            # before it, and an enrolment of the next year committed since (it held this
+            # year's row, the one the mark waited for) has a cap worked out from the old flag.
             for pid in enrollment_caps_refresh_persons(year=year + 1, person_ids=person_ids, actor=actor):
                 changed_next[year + 1].add(pid)
     if not changed_next or depth > 3:

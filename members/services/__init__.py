@@ -24,7 +24,7 @@ from .entitlements import entitlement_grant, entitlement_revoke  # noqa: F401
 from .enrolment import (  # noqa: F401
     EMPLOYEE_STATUSES, SCHEMES, EnrollmentDraft, enrollment_build, enrollment_caps_refresh,
     enrollment_caps_refresh_persons, enrollment_create, enrollment_fields, enrollment_record_fund_payments,
-    student_lump_sum_create,
+    enrollment_years_before_lock, student_lump_sum_create,
 )
 from .family import account_pay_relative_expense, account_pay_relative_premium  # noqa: F401
 from .identities import (  # noqa: F401

@@ -21,7 +21,7 @@ from yibao_site.policy import PolicyCache, PolicySnapshot
 from .. import rules
 from ..models import EmployeeStatus, Enrollment, EnrollmentVia, Person, Scheme, StudentLumpSum
 from ..policy import EnrolmentPolicy, cap_params, enrolment_policy, enrolment_snapshot, resident_premium
-from ..selectors import confirmed_subsidies, enrollment_histories
+from ..selectors import add_prior_year, confirmed_subsidies, enrollment_histories
 from .accounts import account_ensure
 from .common import CLAIMS_FOLLOWERS, CLERKS, SUPERVISORS, error
 
@@ -156,6 +156,7 @@ def enrollment_create(*, person: Person, year: int, scheme: str, paid_on: date, 
     """
     require_actor(actor, CLERKS)
     person = Person.objects.select_for_update().select_related("township").get(pk=person.pk)
+    enrollment_years_before_lock({(person.pk, year - 1)})  # before the history is read: see there
     if Enrollment.objects.filter(person=person, year=year, scheme=scheme).exists():
         raise error("year", _("该人员本年度已参加此险种。"))
     draft = enrollment_build(
@@ -205,6 +206,7 @@ def student_lump_sum_create(*, person: Person, school: str, first_year: int, yea
     taken = set(Enrollment.objects.filter(person=person, year__in=wanted).values_list("year", flat=True))
     if taken:
         raise error("first_year", _("以下年度已参保:%(years)s") % {"years": ", ".join(map(str, sorted(taken)))})
+    enrollment_years_before_lock({(person.pk, first_year - 1)})
     yearly = resident_premium(first_snap)
     lump = StudentLumpSum(person=person, school=school.strip(), first_year=first_year, years=years,
                           paid_on=paid_on, yearly_amount=yearly, total_amount=to_fen(yearly * years))
@@ -219,6 +221,33 @@ def student_lump_sum_create(*, person: Person, school: str, first_year: int, yea
         history[year] = rules.PriorYear(year, draft.enrollment.waiting_period, False)
     bulk_create_audited(drafts, Enrollment, actor=actor, reason=_("学生趸缴"))
     return lump
+
+
+def enrollment_years_before_lock(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], rules.PriorYear]:
+    """Lock the enrolments of each (person, year) — the year before one being enrolled —
+    ``FOR NO KEY UPDATE`` in id order, in one statement, and return each year as the
+    histories read it (``PriorYear``, schemes merged).  Call it inside the enrolment's
+    transaction before the cap is worked out (DOMAIN.md §3, 零报销激励).
+
+    Why: the next year's critical-illness cap depends on whether the fund paid anything this
+    year; a settlement records that on this year's enrolment (``enrollment_record_fund_payments``,
+    an ``UPDATE`` of that row, under its row lock) and then refreshes the next year's caps.  An
+    enrolment that read the old flag while the settlement's refresh could not yet see the new
+    enrolment kept the old cap.  Holding this year's row, the enrolment and the mark serialise:
+    a mark already made is read here (the lock waits for its commit), and a mark made later
+    waits for the enrolment to commit, so the settlement's refresh sees the new row.  The lock
+    is the row the mark already takes: nothing more for the settlement's bulk path."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = (Enrollment.objects.select_for_update(no_key=True)
+            .filter(person_id__any={p for p, _y in keys}, year__in={y for _p, y in keys}).order_by("pk")
+            .values_list("person_id", "year", "waiting_period", "had_fund_payment"))
+    out: dict[int, dict[int, rules.PriorYear]] = {}
+    for pid, year, waiting, paid in rows:
+        if (pid, year) in keys:
+            add_prior_year(out.setdefault(pid, {}), year, waiting, paid)
+    return {(pid, year): record for pid, years in out.items() for year, record in years.items()}
 
 
 def enrollment_record_fund_payments(*, person_ids: Iterable[int], year: int, paid: bool = True, actor=None) -> int:
