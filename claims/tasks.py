@@ -13,7 +13,7 @@ from yibao_site.imports import importer_for, read_table
 from yibao_site.models import User
 
 from .schedule import LEDGER_CHECK_SHARD_TASK, LEDGER_CHECK_TASK
-from .services import ledger_check_plan, ledger_check_shard_run
+from .services import ledger_caps_refresh, ledger_check_plan, ledger_check_shard_run
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,18 @@ def check_ledger_shard(shard_id: int) -> dict | None:
         log.error("ledger check shard %s (%s–%s): %s mismatches", shard.index, shard.person_from, shard.person_to,
                   shard.mismatches)
     return {"shard": shard.index, "ledgers": shard.ledgers, "mismatches": shard.mismatches}
+
+
+@shared_task(name="members.enrollment_caps_refresh")
+def enrollment_caps_refresh(year: int | None = None) -> dict:
+    """Recompute the critical-illness caps of ``year`` (default: this year) now that the
+    previous year's zero-claim status is known, and re-settle the person-years already
+    settled under a cap that changed (``ledger_caps_refresh``).  Idempotent.
+
+    The task keeps the name of members' beat row (migration ``members.0004``): members cannot
+    re-settle claims (claims depends on members, not the other way), so the job lives here."""
+    year = int(year or timezone.localdate().year)
+    return {"year": year, **ledger_caps_refresh(year=year, actor=system_actor("members.enrollment_caps_refresh"))}
 
 
 @shared_task(name="claims.import_file", acks_late=True)

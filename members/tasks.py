@@ -21,10 +21,5 @@ def account_credit_month(month: str | None = None) -> dict:
             "already": report.already, "accounts_opened": report.accounts_opened}
 
 
-@shared_task(name="members.enrollment_caps_refresh")
-def enrollment_caps_refresh(year: int | None = None) -> dict:
-    """Recompute the critical-illness caps of ``year`` (default: this year) now that the
-    previous year's zero-claim status is known.  Idempotent."""
-    year = int(year or timezone.localdate().year)
-    return {"year": year, "changed": services.enrollment_caps_refresh(
-        year=year, actor=system_actor("members.enrollment_caps_refresh"))}
+# ``members.enrollment_caps_refresh`` (the caps of a year, monthly) is registered by claims/tasks.py:
+# a cap it changes re-settles the person-years already settled, which only claims can do.

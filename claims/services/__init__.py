@@ -17,7 +17,7 @@ from .funds import fund_entry_record
 from .inputs import LEVELS, BatchError, ClaimInput, claim_input_check, error_items, money_value
 from .ledger import (
     BANK_MOVES, TIER_FIELDS, TIER_LABELS, Resettlement, ledger_entries_bank_move, ledger_entries_settle,
-    ledger_entries_settle_cash, ledger_resettle,
+    ledger_caps_refresh, ledger_entries_settle_cash, ledger_resettle,
     person_years_resettle,
 )
 from .roles import CHECK_ROLES, FINANCE_ROLES, RESETTLE_ROLES, SETTLE_ROLES
@@ -31,7 +31,7 @@ __all__ = [
     "LEVELS", "BatchError", "ClaimInput", "claim_input_check", "error_items", "money_value",
     "BANK_MOVES", "TIER_FIELDS", "TIER_LABELS", "Resettlement", "ledger_entries_bank_move", "ledger_entries_settle",
     "ledger_entries_settle_cash",
-    "ledger_resettle", "person_years_resettle",
+    "ledger_caps_refresh", "ledger_resettle", "person_years_resettle",
     "CHECK_ROLES", "FINANCE_ROLES", "RESETTLE_ROLES", "SETTLE_ROLES",
     "claim_correct", "claim_preview", "claim_reverse", "claim_settle", "claims_settle_batch",
 ]

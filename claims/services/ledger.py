@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from members.models import Person
+from members.models import Enrollment, Person, Scheme
 from members.public import enrollment_caps_refresh_persons, enrollment_record_fund_payments
 from yibao_site.actors import require_actor
 from yibao_site.audit import bulk_create_audited, bulk_update_audited
@@ -236,6 +236,38 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
         with translation.override("zh-hans"):
             reason = _("上一年度基金报销情况变化,大病保险年度封顶线重算")
         _resettle(keys=keys, actor=actor, reason=reason, depth=depth + 1)
+
+
+def ledger_caps_refresh(*, year: int, actor, chunk: int = 2000) -> dict[str, int]:
+    """The scheduled refresh of ``year``'s resident critical-illness caps (DOMAIN.md §3,
+    零报销激励; the beat row ``members.enrollment_caps_refresh``), with the re-settlement of the
+    person-years already settled under a cap it changes (their claims may have been capped by
+    the old value, or capped too low): the cap change and the adjustment entries
+    (补付/追回) commit together, chunk by chunk of persons, each chunk one transaction.
+    Running it again changes nothing (no cap changes, no entries).
+
+    Locks in the settlement's order (the year ledger rows, then the enrolments): a settlement
+    of the same person-year waits, or is waited for, and never reads a cap this changes
+    before it commits.  Returns the caps changed, the person-years re-settled and the entries
+    written."""
+    require_actor(actor, RESETTLE_ROLES, system=True)
+    person_ids = list(Enrollment.objects.filter(year=year, scheme=Scheme.RESIDENT).order_by("person_id")
+                      .values_list("person_id", flat=True).distinct())
+    totals = {"changed": 0, "resettled": 0, "entries": 0}
+    with translation.override("zh-hans"):
+        reason = _("大病保险年度封顶线重算(%(year)s年度),已结算的结算单按新封顶线重新结算") % {"year": year}
+    for start in range(0, len(person_ids), chunk):
+        with transaction.atomic():
+            part = person_ids[start:start + chunk]
+            settled = set(PersonYearLedger.objects.select_for_update().filter(person_id__any=part, year=year)
+                          .order_by("person_id", "year").values_list("person_id", flat=True))
+            changed = enrollment_caps_refresh_persons(year=year, person_ids=part, actor=actor)
+            keys = {(pid, year) for pid in changed if pid in settled}
+            result = _resettle(keys=keys, actor=actor, reason=reason)
+            totals["changed"] += len(changed)
+            totals["resettled"] += len(keys)
+            totals["entries"] += len(result.entries)
+    return totals
 
 
 @transaction.atomic

@@ -289,3 +289,39 @@ def test_a_batch_over_two_years_reports_every_years_errors_and_writes_nothing(yi
         services.claims_settle_batch(inputs=positional, actor=f.clerk())
     assert set(caught.value.by_ref) == {2, 3}
     assert Claim.objects.count() == 0 and PersonYearLedger.objects.filter(person=p, claims_count__gt=0).count() == 0
+
+
+def test_the_monthly_caps_refresh_resettles_what_the_old_cap_settled(yicheng):
+    """Yicheng from 2025: zero-claim 2024 + normal 2025 payment ⇒ 2025 cap 400 000 + 3 000 =
+    403 000.  A 2025 claim that reaches the cap (1 000 000 left after basic 200 000) pays
+    critical 403 000.  A policy correction raises the zero-claim bonus to 5 000 from 2025: the
+    monthly refresh (beat row ``members.enrollment_caps_refresh``) gives 405 000 to ``p`` and
+    to ``q`` (no claims), and re-settles ``p``'s 2025 in the same transaction: one 补付 entry
+    critical +2 000, the ledger at 405 000, the claim itself unchanged; ``q`` gets no ledger.
+    The second run changes nothing."""
+    from claims import tasks
+    from yibao_site.services import policy_parameter_save
+
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    q = f.insured(yicheng, year=2024)
+    f.enrol(q, year=2025)
+    big = f.settle(p, on=date(2025, 3, 1), total="1200000", scope="1200000", basic_paid=D("200000"))
+    assert big.critical_paid == D("403000.00") and ledger(p, 2025).critical_paid == D("403000.00")
+    policy_parameter_save(region=yicheng.city, key="critical.cap.zero_claim_bonus", value="5000",
+                          effective_from=date(2025, 1, 1), source="更正")
+
+    assert tasks.enrollment_caps_refresh(2025) == {"year": 2025, "changed": 2, "resettled": 1, "entries": 1}
+    assert [e.critical_illness_cap for e in Enrollment.objects.filter(person__in=[p, q], year=2025)] == [
+        D("405000.00"), D("405000.00")]
+    entry = LedgerEntry.objects.get()
+    assert (entry.person_id, entry.year, entry.kind, entry.critical, entry.basic) == (
+        p.pk, 2025, EntryKind.ADJUSTMENT, D("2000.00"), D("0.00"))
+    assert entry.cash_status == CashStatus.TO_PAY and "封顶线" in entry.reason and "补付2000" in entry.reason
+    assert ledger(p, 2025).critical_paid == D("405000.00")
+    assert Claim.objects.get(pk=big.pk).critical_paid == D("403000.00")
+    assert not PersonYearLedger.objects.filter(person=q).exists()
+    assert services.ledger_scratch_differences(year=2025, person_ids=[p.pk, q.pk]) == []
+
+    assert tasks.enrollment_caps_refresh(2025) == {"year": 2025, "changed": 0, "resettled": 0, "entries": 0}
+    assert LedgerEntry.objects.count() == 1 and ledger(p, 2025).critical_paid == D("405000.00")

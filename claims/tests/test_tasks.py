@@ -69,3 +69,14 @@ def test_ledger_check_runs_on_a_real_worker(real_worker, shiyan):
         time.sleep(0.3)
     check = LedgerCheck.objects.get()
     assert (check.year, check.ledgers, check.mismatches) == (2024, 1, 0)
+
+
+def test_the_caps_refresh_beat_task_is_registered_here(shiyan):
+    """``members.enrollment_caps_refresh`` (members' beat row) runs claims' refresh, which also
+    re-settles what a changed cap settled (claims/tests/test_ledger.py has the worked example)."""
+    from celery import current_app
+
+    from claims import tasks
+
+    assert current_app.tasks["members.enrollment_caps_refresh"].run is tasks.enrollment_caps_refresh.run
+    assert tasks.enrollment_caps_refresh(2025) == {"year": 2025, "changed": 0, "resettled": 0, "entries": 0}

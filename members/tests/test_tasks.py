@@ -31,10 +31,6 @@ def test_credit_command(shiyan, capsys):
     assert "划入 1 户" in capsys.readouterr().out
 
 
-def test_caps_task(shiyan):
-    assert tasks.enrollment_caps_refresh(2025) == {"year": 2025, "changed": 0}
-
-
 def test_identity_list_command(shiyan, tmp_path, capsys):
     p = register(shiyan)
     f = tmp_path / "l.csv"
