@@ -245,3 +245,31 @@ def test_the_file_door_reads_and_runs_a_file_off_postgresql(shiyan, tmp_path):
     report = importer.run_file(csv_bytes(HEADER, rows), "p.csv")
     assert report.ok and report.created == COPY_THRESHOLD + 5 and Person.objects.count() == COPY_THRESHOLD + 5
     assert bool(importer.rows) == (connection.vendor != "postgresql")
+
+
+def test_enrolments_import_works_out_again_a_cap_whose_year_before_changed_meanwhile(shiyan, monkeypatch):
+    """Shiyan from 2025: zero-claim 2024 + 2025 paid on time ⇒ 403 000.  The file's look-ups
+    read 2024 as zero-claim for both persons; before the write, a settlement records a 2024
+    fund payment for ``a`` (committed in between — here simply run there).  The write locks
+    the 2024 rows, reads them again and gives ``a`` 400 000; ``b`` keeps 403 000."""
+    from members import services
+    from members.importers import EnrollmentImporter
+    from members.testing import clerk, supervisor
+
+    a, b = register(shiyan), register(shiyan)
+    for p in (a, b):
+        services.enrollment_create(actor=clerk(), person=p, year=2024, scheme="resident", paid_on=date(2023, 11, 1))
+    original = EnrollmentImporter.check_file
+
+    def check_file(self, rows, cleaned):
+        out = original(self, rows, cleaned)
+        services.enrollment_record_fund_payments(actor=supervisor(), person_ids=[a.pk], year=2024)
+        return out
+
+    monkeypatch.setattr(EnrollmentImporter, "check_file", check_file)
+    data = csv_bytes(["person", "year", "scheme", "paid_on"],
+                     [[p.id_number, 2025, "resident", "2024-11-01"] for p in (a, b)])
+    report = run("enrollments", data)
+    assert report.ok and report.created == 2, [str(e) for e in report.errors]
+    assert Enrollment.objects.get(person=a, year=2025).critical_illness_cap == Decimal("400000.00")
+    assert Enrollment.objects.get(person=b, year=2025).critical_illness_cap == Decimal("403000.00")
