@@ -1,10 +1,14 @@
 """Enrolments (年度参保) and students' lump sums (学生趸缴)."""
 from __future__ import annotations
 
+import logging
+
+from celery import current_app
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from yibao_site.admin_base import (
@@ -17,6 +21,8 @@ from ..importers import EnrollmentImporter
 from ..models import Enrollment, StudentLumpSum
 from ..resources import EnrollmentExportResource
 from .common import CLERK, ServiceFormMixin
+
+log = logging.getLogger(__name__)
 
 
 class EnrollmentForm(forms.ModelForm):
@@ -72,9 +78,26 @@ class EnrollmentAdmin(ServiceFormMixin, MaskedIdAdminMixin, ImportExportRoles, S
     def refresh_caps(self, request, queryset):
         if not request.user.has_role(Role.SUPERVISOR):
             raise PermissionDenied
+        # The refresh re-settles the person-years already settled under a cap it changes, which
+        # only claims can do: the action queues the scheduled job (registered by claims/tasks.py)
+        # for each selected year, once this request's transaction commits.
         for year in sorted(set(queryset.values_list("year", flat=True))):
-            n = services.enrollment_caps_refresh(year=year, actor=request.user)
-            messages.success(request, _("%(year)s 年度:%(n)s 条封顶线已更新。") % {"year": year, "n": n})
+            transaction.on_commit(lambda year=year: caps_refresh_queue(year))
+            log.info("caps refresh of %s queued by %s", year, request.user.pk)
+            messages.success(request, _("%(year)s 年度的封顶线重算已提交后台执行;封顶线有变化的已结算年度将按新封顶线重新结算。")
+                             % {"year": year})
+
+
+CAPS_REFRESH_TASK = "members.enrollment_caps_refresh"
+
+
+def caps_refresh_queue(year: int) -> None:
+    """Queue the caps refresh of ``year`` (by name if this process never loaded the task)."""
+    task = current_app.tasks.get(CAPS_REFRESH_TASK)
+    if task is not None:
+        task.apply_async(kwargs={"year": year})
+    else:
+        current_app.send_task(CAPS_REFRESH_TASK, kwargs={"year": year})
 
 
 @admin.register(StudentLumpSum)

@@ -121,3 +121,24 @@ def test_admin_service_form_runs_the_service_once(client, staff, shiyan, monkeyp
     batch = SubsidyBatch.objects.get()
     assert (batch.count, batch.total_amount) == (1, Decimal("342.00"))
     assert [h.history_change_reason for h in batch.history.order_by("history_id")] == ["新建资助参保批次", "生成资助参保名单"]
+
+
+def test_admin_caps_refresh_action_queues_the_resettling_job_after_commit(client, staff, shiyan,
+                                                                          django_capture_on_commit_callbacks):
+    """The action does not change caps itself (that would leave settled claims under the old cap):
+    it queues the scheduled refresh, which re-settles (claims/tasks.py), once per selected year."""
+    from unittest import mock
+
+    e = services.enrollment_create(actor=clerk(), person=register(shiyan), year=2025, scheme="resident",
+                                   paid_on=date(2025, 2, 10))
+    client.force_login(staff["clerk"])
+    data = {"action": "refresh_caps", "_selected_action": [e.pk]}
+    with mock.patch("members.admin.enrolment.caps_refresh_queue") as queued:
+        assert client.post("/admin/members/enrollment/", data).status_code == 403
+        assert not queued.called
+        client.force_login(staff["supervisor"])
+        with django_capture_on_commit_callbacks(execute=True):
+            r = client.post("/admin/members/enrollment/", data, follow=True)
+    assert r.status_code == 200
+    assert [c.args for c in queued.call_args_list] == [(e.year,)]
+    assert "封顶线重算已提交后台执行" in r.content.decode()
