@@ -289,3 +289,28 @@ def test_a_batch_over_two_years_reports_every_years_errors_and_writes_nothing(yi
         services.claims_settle_batch(inputs=positional, actor=f.clerk())
     assert set(caught.value.by_ref) == {2, 3}
     assert Claim.objects.count() == 0 and PersonYearLedger.objects.filter(person=p, claims_count__gt=0).count() == 0
+
+
+def test_a_batch_over_two_years_checks_its_input_once(yicheng, monkeypatch):
+    """The input check runs once for the whole batch, not again for each year's part: every
+    row is checked once, and a bad row of the second year is reported once, at its row."""
+    from claims.services import engine, settlement
+
+    batches, rows = [], []
+    check_batch, check_row = settlement._check_batch, engine.claim_input_check
+    monkeypatch.setattr(settlement, "_check_batch", lambda inputs: batches.append(len(inputs)) or check_batch(inputs))
+    monkeypatch.setattr(engine, "claim_input_check", lambda inp, **kw: rows.append(inp) or check_row(inp, **kw))
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    specs = [(None, date(2024, 12, 20), "1000", None), (None, date(2025, 1, 5), "1000", None),
+             (None, date(2025, 1, 6), "-5", None)]
+    with pytest.raises(services.BatchError) as caught:
+        services.claims_settle_batch(inputs=_inputs(p, specs), actor=f.clerk())
+    assert list(caught.value.by_ref) == [2]
+    assert caught.value.by_ref[2].message_dict == {"total_cost": ["金额不能为负数。"],
+                                                   "policy_scope_cost": ["金额不能为负数。"]}
+    assert batches == [3] and len(rows) == 3
+    batches.clear(), rows.clear()
+    december, january = services.claims_settle_batch(inputs=_inputs(p, specs[:2]), actor=f.clerk())
+    assert (december.year, january.year) == (2024, 2025)
+    assert batches == [2] and len(rows) == 2  # before: [2, 1, 1] and 4 rows checked
