@@ -210,3 +210,47 @@ def test_a_value_rows_list_is_counted_without_the_joins(shiyan, staff):
         assert client.get("/api/v1/persons/?page_size=2").json()["count"] == 3
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert len(counts) == 1 and "JOIN" not in counts[0].upper(), counts
+
+
+def test_plain_person_reads_compile_their_statements_once_per_scope(shiyan, staff, monkeypatch):
+    """A plain list page and a detail (no filter, no ordering) run statements compiled once per
+    caller's scope on the connection: the next pages, other persons' details and other callers
+    of the same scope compile nothing; a filter goes through the ORM as before."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    people = [register(shiyan, township=i % 2, name=f"编{i}") for i in range(5)]
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **kw: compiled.append(1) or as_sql(self, *a, **kw))
+    clerk, supervisor = _client(staff["clerk"]), _client(staff["supervisor"])
+    clerk.get("/api/v1/persons/?page_size=2")
+    clerk.get(f"/api/v1/persons/{people[0].id_number}/")
+    compiled.clear()
+    pages = [clerk.get(f"/api/v1/persons/?page_size=2&page={n}").json() for n in (1, 2, 3)]
+    assert [p["name"] for page in pages for p in page["results"]] == [p.name for p in people]
+    assert {page["count"] for page in pages} == {5}
+    assert clerk.get(f"/api/v1/persons/{people[3].id_number}/").json()["name"] == people[3].name
+    assert clerk.get("/api/v1/persons/420302199001310017/").status_code == 404
+    assert compiled == [], len(compiled)  # the token's check is a plain statement too
+    supervisor.get("/api/v1/persons/")
+    clerk_scope_shared = len(compiled)
+    assert clerk_scope_shared == 0  # an unbound supervisor's scope is the clerk's: the whole jurisdiction
+    clerk.get("/api/v1/persons/?search=编")
+    assert compiled  # a filter: through the ORM
+
+
+def test_plain_person_reads_follow_a_rebound_agent_at_once(shiyan, staff):
+    """The compiled statements are kept per scope: an agent moved to another township reads that
+    township's persons on the next request (the scope is read from the user row each request)."""
+    from yibao_site.services import staff_save
+
+    mine, other = register(shiyan, township=0, name="甲"), register(shiyan, township=1, name="乙")
+    client = _client(staff["agent"])
+    assert [p["name"] for p in client.get("/api/v1/persons/").json()["results"]] == ["甲"]
+    assert client.get(f"/api/v1/persons/{other.id_number}/").status_code == 404
+    staff_save(username="agent", role="township_agent", township_code=shiyan.townships[1].code)
+    assert [p["name"] for p in client.get("/api/v1/persons/").json()["results"]] == ["乙"]
+    assert client.get(f"/api/v1/persons/{other.id_number}/").status_code == 200
+    assert client.get(f"/api/v1/persons/{mine.id_number}/").status_code == 404
+    agent_b = _client(staff["agent_b"])
+    assert [p["name"] for p in agent_b.get("/api/v1/persons/").json()["results"]] == ["乙"]
