@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms as django_forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import IntegrityError
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -175,9 +176,31 @@ class FastRepresentationMixin:
 _MISSING = object()
 
 
+class ShortPageCountedPaginator(DjangoPaginator):
+    """Django's paginator reading the page's rows first: a page with fewer rows than the page
+    size (a small filtered list, the last page) is counted from them — its offset plus its rows —
+    with no ``COUNT(*)``; a full page, or an empty one past the first, is counted as before (and
+    a page past the end is still refused)."""
+
+    def page(self, number):
+        try:
+            n = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)
+        if n < 1 or self.orphans or "count" in self.__dict__:
+            return super().page(number)
+        bottom = (n - 1) * self.per_page
+        rows = list(self.object_list[bottom:bottom + self.per_page])
+        if len(rows) < self.per_page and (rows or n == 1):
+            self.__dict__["count"] = bottom + len(rows)  # Paginator.count is a cached property
+        self.validate_number(n)  # counts a full or empty page; past the end: EmptyPage as before
+        return self._get_page(rows, n, self)
+
+
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
+    django_paginator_class = ShortPageCountedPaginator
 
 
 def django_error_to_drf(exc: DjangoValidationError) -> ValidationError:

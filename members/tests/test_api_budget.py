@@ -1,5 +1,7 @@
 """Statement budgets of the person reads through the API (PERFORMANCE.md: per-request work
 that does not depend on the request is not redone), with real token authentication."""
+import json
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
@@ -31,12 +33,44 @@ def test_a_person_list_page_is_three_statements_token_count_page(shiyan, staff):
     assert n == 3  # the token with its user, COUNT(*), the page with village and township joined
 
 
-def test_a_filtered_list_of_a_township_agent_is_three_statements(shiyan, staff):
+def test_a_filtered_list_of_a_township_agent_is_two_statements(shiyan, staff):
     for i in range(6):
         register(shiyan, township=i % 2, name=f"预算{i}")
     n, response = _count(_client(staff["agent"]), "/api/v1/persons/?search=预算&sex=M")
     assert {p["township"] for p in response.json()["results"]} == {shiyan.townships[0].code}
-    assert n == 3  # the agent's township comes from the scope cache
+    assert response.json()["count"] == 3
+    assert n == 2  # the token, the page (short: counted from its rows); the township from the scope cache
+
+
+def test_a_short_page_is_counted_from_its_rows_and_a_full_one_by_count(shiyan, staff, monkeypatch):
+    """A page with fewer rows than the page size needs no COUNT(*): its count is its offset plus
+    its rows. A full page is counted; past the last page is a 404 as before; the answers are
+    those of Django's own paginator."""
+    from django.core.paginator import Paginator
+
+    from yibao_site.api_base import Pagination
+
+    for i in range(7):
+        register(shiyan, township=i % 2, name=f"页{i}")
+    client = _client(staff["clerk"])
+    urls = ["/api/v1/persons/?page_size=3&page=3", "/api/v1/persons/?page_size=3&page=2",
+            "/api/v1/persons/?page_size=10", "/api/v1/persons/?page_size=7", "/api/v1/persons/?search=页1",
+            "/api/v1/persons/?search=无此人", "/api/v1/persons/?page_size=3&page=4", "/api/v1/persons/?page_size=3&page=last",
+            "/api/v1/persons/?page=0", "/api/v1/persons/?page=x", "/api/v1/enrollments/", "/api/v1/claims/"]
+    counted = []
+    for url in urls:
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        counted.append(sum("COUNT(" in q["sql"].upper() for q in queries.captured_queries))
+        assert response.status_code in (200, 404), (url, response.content)
+    assert counted[:8] == [0, 1, 0, 1, 0, 0, 1, 1]
+    fast = [(r.status_code, r.content) for r in (client.get(u) for u in urls)]
+    with monkeypatch.context() as m:
+        m.setattr(Pagination, "django_paginator_class", Paginator)
+        plain = [(r.status_code, r.content) for r in (client.get(u) for u in urls)]
+    assert fast == plain
+    assert [json.loads(c)["count"] for s, c in fast[:6]] == [7, 7, 7, 7, 1, 0]
 
 
 def test_a_person_detail_is_two_statements_token_and_the_person(shiyan, staff):
