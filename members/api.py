@@ -3,21 +3,24 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models.query import MAX_GET_RESULTS
+from django.http import Http404
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from yibao_site.idnumbers import display_id
-from yibao_site.api_base import ScopedQuerysetMixin
+from yibao_site.api_base import FilterBackend, ReplayedPage, ScopedQuerysetMixin, replayed_lookup
 from yibao_site.models import Role
 from yibao_site.permissions import ALL_ROLES, STAFF_ROLES
-from yibao_site.scoping import scope_queryset
+from yibao_site.scoping import scope_queryset, user_scope_region
 
 from . import services
 from .exports import subsidy_batch_response
@@ -28,6 +31,10 @@ from .serializers import (
 )
 
 CLERK = frozenset({Role.WINDOW_CLERK})
+# Query parameters that never change a list's statements (only its LIMIT/OFFSET).
+_PAGE_ONLY = frozenset({"page", "page_size"})
+# Filter backends known to leave a queryset as it is when no parameter names them.
+_PLAIN_BACKENDS = [FilterBackend, OrderingFilter]
 ID_NUMBER_REGEX = r"[0-9]{17}[0-9Xx]"
 
 
@@ -117,6 +124,15 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
         the generic list does) and represented by the same serializer: same answer."""
         if self.get_serializer_class() is not PersonSerializer or self.paginator is None:
             return super().list(request, *args, **kwargs)
+        key = self._statement_key(request, "list")
+        if key is not None:  # a plain page: the statements compiled once for this scope
+            def build():
+                queryset = self.filter_queryset(self.get_queryset())
+                return queryset.values_list(*self.READ_COLUMNS), queryset
+
+            page = self.paginate_queryset(ReplayedPage(connections[key[1]], key, build))
+            serializer = self.get_serializer([_PersonRow(row) for row in page], many=True)
+            return self.get_paginated_response(serializer.data)
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(_CountedBy(queryset.values_list(*self.READ_COLUMNS), queryset))
         serializer = self.get_serializer([_PersonRow(row) for row in page], many=True)
@@ -129,11 +145,37 @@ class PersonViewSet(ScopedQuerysetMixin, mixins.CreateModelMixin, mixins.UpdateM
         model instances (person and its two regions) of a read."""
         if self.get_serializer_class() is not PersonSerializer:
             return super().retrieve(request, *args, **kwargs)
-        self.kwargs[self.lookup_field] = self.kwargs[self.lookup_field].upper()
-        queryset = self.filter_queryset(self.get_queryset()).values_list(*self.READ_COLUMNS)
-        person = _PersonRow(get_object_or_404(queryset, **{self.lookup_field: self.kwargs[self.lookup_field]}))
+        self.kwargs[self.lookup_field] = value = self.kwargs[self.lookup_field].upper()
+        key = self._statement_key(request, "retrieve")
+        if key is not None:  # the statement ``get_object_or_404`` would run, compiled once for this scope
+            def build(slot):
+                queryset = self.filter_queryset(self.get_queryset()).values_list(*self.READ_COLUMNS)
+                return queryset.filter(**{self.lookup_field: slot}).order_by()[:MAX_GET_RESULTS]
+
+            rows = replayed_lookup(connections[key[1]], key, build, value)
+            if not rows:  # as get_object_or_404 says it
+                raise Http404(f"No {Person._meta.object_name} matches the given query.")
+            if len(rows) > 1:
+                raise Person.MultipleObjectsReturned(f"get() returned more than one Person -- it returned {len(rows)}!")
+            person = _PersonRow(rows[0])
+        else:
+            queryset = self.filter_queryset(self.get_queryset()).values_list(*self.READ_COLUMNS)
+            person = _PersonRow(get_object_or_404(queryset, **{self.lookup_field: value}))
         self.check_object_permissions(request, person)
         return Response(self.get_serializer(person).data)
+
+    def _statement_key(self, request, action: str):
+        """What the list's or detail's statements depend on, or ``None`` when a request's
+        parameters may change them (a filter, an ordering: those go through the ORM each time).
+        Otherwise the SQL is a function of the database it is read from and of the caller's
+        scope — exactly the inputs :func:`scope_queryset` reads (authenticated, superuser, role,
+        bound region and that region's id, level and path)."""
+        if not _PAGE_ONLY.issuperset(request.query_params.keys()) or list(self.filter_backends) != _PLAIN_BACKENDS:
+            return None
+        user = request.user
+        region = user_scope_region(user)
+        return ("persons", router.db_for_read(Person), action, bool(user.is_authenticated), bool(user.is_superuser),
+                user.role, user.region_id, None if region is None else (region.pk, region.level, region.path))
 
     def get_object(self):
         self.kwargs[self.lookup_field] = self.kwargs[self.lookup_field].upper()

@@ -15,24 +15,42 @@ from .models import (
     Enrollment, EmployeeStatus, EnrollmentVia, Identity, IdentityKind, IdentitySource, OffsiteKind,
     OffsiteRegistration, Person, Relation, Relative, Scheme, SubsidyBatch, SubsidyLine,
 )
-from yibao_site.idnumbers import display_id, normalise_id_number, parse_id_number, validate_region_prefix
+from yibao_site.idnumbers import id_display_for, id_whole, normalise_id_number, parse_id_number, validate_region_prefix
 
 from .selectors import subsidy_batch_totals
 
 
 class MaskedIdMixin:
-    """Mask resident IDs in list responses for roles that do not need them whole."""
+    """Mask resident IDs in list responses for roles that do not need them whole.
+
+    Whether to mask is decided once per serializer instance — for a list, once per page: its
+    context (the request's user, the view's action) is the same for every row — not per row."""
 
     id_fields: tuple[str, ...] = ()
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
+    def _id_mask(self):
+        """The masking function for this serializer's rows, or ``None`` when IDs show whole (a
+        detail, no request, a role that works with whole IDs)."""
+        try:
+            return self.__dict__["_id_mask_cache"]
+        except KeyError:
+            pass
         request = self.context.get("request")
         view = self.context.get("view")
+        mask = None
         if request is not None and getattr(view, "action", None) == "list":
+            show = id_display_for(request.user)
+            mask = None if show is id_whole else show
+        self.__dict__["_id_mask_cache"] = mask
+        return mask
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        mask = self._id_mask()
+        if mask is not None:
             for f in self.id_fields:
                 if data.get(f):
-                    data[f] = display_id(request.user, data[f])
+                    data[f] = mask(data[f])
         return data
 
 
@@ -181,8 +199,9 @@ class SubsidyBatchDetailSerializer(SubsidyBatchSerializer):
         data = SubsidyLineSerializer(lines, many=True).data
         request = self.context.get("request")
         if request is not None:
+            show = id_display_for(request.user)
             for row in data:
-                row["person"] = display_id(request.user, row["person"])
+                row["person"] = show(row["person"])
         return data
 
     @extend_schema_field(OpenApiTypes.OBJECT)

@@ -12,7 +12,7 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from django.utils.translation import gettext_lazy as _
 
-from .idnumbers import display_id
+from .idnumbers import display_id, id_display_for
 from .imports import check_upload, check_upload_size, read_table
 from .inputs import excel_safe
 from .models import Region, RegionLevel, Role
@@ -307,11 +307,11 @@ class MaskedIdAdminMixin:
         columns = list(super().get_list_display(request))
         if "masked_id" not in columns:
             return columns
-        user, id_of = request.user, self._id_of
+        show, id_of = id_display_for(request.user), self._id_of  # decided once for the page
 
         @admin.display(description=_("公民身份号码"))
         def masked_id(obj):
-            return display_id(user, id_of(obj))
+            return show(id_of(obj))
 
         return [masked_id if c == "masked_id" else c for c in columns]
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms as django_forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import IntegrityError
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -175,9 +176,31 @@ class FastRepresentationMixin:
 _MISSING = object()
 
 
+class ShortPageCountedPaginator(DjangoPaginator):
+    """Django's paginator reading the page's rows first: a page with fewer rows than the page
+    size (a small filtered list, the last page) is counted from them — its offset plus its rows —
+    with no ``COUNT(*)``; a full page, or an empty one past the first, is counted as before (and
+    a page past the end is still refused)."""
+
+    def page(self, number):
+        try:
+            n = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)
+        if n < 1 or self.orphans or "count" in self.__dict__:
+            return super().page(number)
+        bottom = (n - 1) * self.per_page
+        rows = list(self.object_list[bottom:bottom + self.per_page])
+        if len(rows) < self.per_page and (rows or n == 1):
+            self.__dict__["count"] = bottom + len(rows)  # Paginator.count is a cached property
+        self.validate_number(n)  # counts a full or empty page; past the end: EmptyPage as before
+        return self._get_page(rows, n, self)
+
+
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
+    django_paginator_class = ShortPageCountedPaginator
 
 
 def django_error_to_drf(exc: DjangoValidationError) -> ValidationError:
@@ -242,3 +265,122 @@ class MoneyField(StrictDecimalField):
 
 def error_response(detail, code=status.HTTP_400_BAD_REQUEST) -> Response:
     return Response({"detail": detail} if isinstance(detail, str) else detail, status=code)
+
+
+# --- Compiled statements of a read, kept per database connection ------------------------------
+
+_STATEMENTS_MAX = 512
+
+
+def _statements(connection) -> dict:
+    """This connection's compiled statements (a connection serves one thread: the converters
+    kept with a statement are its own backend's)."""
+    found = connection.__dict__.get("_yibao_statements")
+    if found is None or len(found) > _STATEMENTS_MAX:
+        found = connection.__dict__["_yibao_statements"] = {}
+    return found
+
+
+class _Compiled:
+    """A ``values_list`` queryset's SQL, parameters and result converters, compiled once."""
+
+    __slots__ = ("sql", "params", "converters", "compiler", "slot")
+
+    def __init__(self, queryset, slot_value=None):
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        fields = [s[0] for s in compiler.select[0:compiler.col_count]]
+        self.converters = compiler.get_converters(fields)
+        self.compiler = compiler
+        self.slot = None
+        if slot_value is not None:
+            at = [k for k, p in enumerate(self.params) if p == slot_value]
+            if len(at) != 1:
+                raise ValueError("the looked-up value must be one parameter of the statement")
+            self.slot = at[0]
+
+    def rows(self, connection, suffix: str = "", value=None) -> list[tuple]:
+        params = self.params
+        if self.slot is not None:
+            params = list(params)
+            params[self.slot] = value
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql + suffix, params)
+            rows = cursor.fetchall()
+        if self.converters:
+            rows = list(map(tuple, self.compiler.apply_converters(rows, self.converters)))
+        return rows
+
+
+class _Recorded:
+    """The one statement a call runs (a ``count()``), recorded to be run again as it is."""
+
+    __slots__ = ("sql", "params", "first")
+
+    def __init__(self, connection, call):
+        seen = []
+
+        def record(execute, sql, params, many, context):
+            seen.append((sql, params))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):
+            self.first = call()
+        if len(seen) != 1:
+            raise ValueError("expected one statement")
+        self.sql, self.params = seen[0]
+
+    def value(self, connection):
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            return cursor.fetchone()[0]
+
+
+class ReplayedPage:
+    """A list's page rows and count for :class:`~rest_framework.pagination.PageNumberPagination`,
+    from statements compiled once per ``key`` on this connection: the same SQL, parameters and
+    converters the ORM would build for the same queryset, without building and compiling it on
+    every request.  ``key`` must name everything the queryset depends on (the caller's scope,
+    no filter or ordering parameter); ``build()`` returns ``(rows_queryset, counted_queryset)``
+    and is called only when the key is new on this connection."""
+
+    def __init__(self, connection, key, build):
+        cache = _statements(connection)
+        found = cache.get(key)
+        self._counted = None
+        if found is None:
+            rows, counted = build()
+            found = cache[key] = (_Compiled(rows), _Recorded(connection, counted.count))
+            self._counted = found[1].first  # counted while recording
+        self.connection = connection
+        self._rows, self._count = found
+
+    ordered = True  # the compiled queryset was ordered (the caller's)
+
+    def count(self) -> int:
+        if self._counted is not None:
+            return self._counted
+        return self._count.value(self.connection)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step is not None:
+            raise TypeError("a page is read by a slice")
+        start, stop = key.start or 0, key.stop
+        if stop is not None and stop <= start:
+            return []
+        return self._rows.rows(self.connection, " " + self.connection.ops.limit_offset_sql(start, stop))
+
+
+def replayed_lookup(connection, key, build, value):
+    """The rows of ``build(value)`` (a ``values_list`` queryset filtered by ``value`` and sliced as
+    ``get()`` slices it) from its statement compiled once per ``key`` on this connection, with
+    ``value`` as the parameter: what the ORM would read."""
+    cache = _statements(connection)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _Compiled(build(_SLOT), slot_value=_SLOT)
+    return found.rows(connection, value=value)
+
+
+_SLOT = "\x00yibao-lookup-slot\x00"  # compiled, never sent: no parameter of a statement is this

@@ -89,6 +89,17 @@ def sees_full_ids(user) -> bool:
         user.is_superuser or user.role in _full_id_roles())
 
 
+def id_whole(id_number: str) -> str:
+    """The ID as it is (for roles that see IDs whole)."""
+    return id_number
+
+
+def id_display_for(user):
+    """How ``user`` sees IDs in a list or an export, as a function of the ID: decided once for a
+    whole list (the user's role does not change while it is answered), then applied per row."""
+    return id_whole if sees_full_ids(user) else mask_id_number
+
+
 def display_id(user, id_number: str) -> str:
     """The ID as ``user`` may see it in a list or an export."""
-    return id_number if sees_full_ids(user) else mask_id_number(id_number)
+    return id_display_for(user)(id_number)

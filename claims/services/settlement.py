@@ -73,7 +73,8 @@ def _settle_year_by_year(inputs: list[ClaimInput], actor, cache, reason: str, pe
     year's claims then meet the cap the earlier year implies, as they would had the years come
     in two batches — the same amounts and explanations whatever the batch size, and no
     adjustment entry for a cap the batch itself changed.  Errors of every year are reported
-    together, keyed as in one batch (the input's ``ref``, or its index in ``inputs``)."""
+    together, keyed as in one batch (the input's ``ref``, or its index in ``inputs``).  The
+    input check runs once, over the whole batch (each year's part is not checked again)."""
     errors = _check_batch(inputs)
     if errors:
         raise BatchError(errors)
@@ -83,7 +84,7 @@ def _settle_year_by_year(inputs: list[ClaimInput], actor, cache, reason: str, pe
         part = [inputs[k] if inputs[k].ref is not None else dataclasses.replace(inputs[k], ref=k)
                 for k in positions]
         try:
-            for k, claim in zip(positions, _settle_batch(part, actor, cache, reason, persons)):
+            for k, claim in zip(positions, _settle_batch(part, actor, cache, reason, persons, checked=True)):
                 saved[k] = claim
         except BatchError as exc:  # nothing of this year written; the others' errors too
             errors.update(exc.by_ref)
@@ -92,8 +93,9 @@ def _settle_year_by_year(inputs: list[ClaimInput], actor, cache, reason: str, pe
     return saved
 
 
-def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons) -> list[Claim]:
-    errors = _check_batch(inputs)
+def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons, *, checked: bool = False) -> list[Claim]:
+    # ``checked``: the caller has run _check_batch over these inputs (or a batch holding them)
+    errors = {} if checked else _check_batch(inputs)
     if errors:
         raise BatchError(errors)
     keys = {(i.person_id, i.service_date.year) for i in inputs}

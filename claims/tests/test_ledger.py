@@ -325,3 +325,28 @@ def test_the_monthly_caps_refresh_resettles_what_the_old_cap_settled(yicheng):
 
     assert tasks.enrollment_caps_refresh(2025) == {"year": 2025, "changed": 0, "resettled": 0, "entries": 0}
     assert LedgerEntry.objects.count() == 1 and ledger(p, 2025).critical_paid == D("405000.00")
+
+
+def test_a_batch_over_two_years_checks_its_input_once(yicheng, monkeypatch):
+    """The input check runs once for the whole batch, not again for each year's part: every
+    row is checked once, and a bad row of the second year is reported once, at its row."""
+    from claims.services import engine, settlement
+
+    batches, rows = [], []
+    check_batch, check_row = settlement._check_batch, engine.claim_input_check
+    monkeypatch.setattr(settlement, "_check_batch", lambda inputs: batches.append(len(inputs)) or check_batch(inputs))
+    monkeypatch.setattr(engine, "claim_input_check", lambda inp, **kw: rows.append(inp) or check_row(inp, **kw))
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    specs = [(None, date(2024, 12, 20), "1000", None), (None, date(2025, 1, 5), "1000", None),
+             (None, date(2025, 1, 6), "-5", None)]
+    with pytest.raises(services.BatchError) as caught:
+        services.claims_settle_batch(inputs=_inputs(p, specs), actor=f.clerk())
+    assert list(caught.value.by_ref) == [2]
+    assert caught.value.by_ref[2].message_dict == {"total_cost": ["金额不能为负数。"],
+                                                   "policy_scope_cost": ["金额不能为负数。"]}
+    assert batches == [3] and len(rows) == 3
+    batches.clear(), rows.clear()
+    december, january = services.claims_settle_batch(inputs=_inputs(p, specs[:2]), actor=f.clerk())
+    assert (december.year, january.year) == (2024, 2025)
+    assert batches == [2] and len(rows) == 2  # before: [2, 1, 1] and 4 rows checked

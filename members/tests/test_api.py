@@ -184,3 +184,32 @@ def test_person_detail_read_as_a_value_row_answers_as_the_model_read(shiyan, sta
     assert new == old
     assert {(role, code) for role, _l, _u, code, _c in new} >= {("clerk", 200), ("agent", 404), ("agent", 200),
                                                                ("supervisor", 200), ("clerk", 404)}
+
+
+def test_id_masking_per_role_in_lists_decided_once_a_page(shiyan, staff, api, monkeypatch):
+    """Who sees what is unchanged (whole for the window clerk and the supervisor, masked for
+    everyone else, whole in a detail), and the decision is made once for a page of three rows,
+    not once per row."""
+    from yibao_site import idnumbers
+
+    people = [register(shiyan, seq=s) for s in (11, 12, 13)]
+    for p in people:
+        services.enrollment_create(person=p, year=2026, scheme="resident", paid_on=date(2025, 10, 1), actor=staff["clerk"])
+    whole = [p.id_number for p in people]
+    masked = [i[:6] + "********" + i[-4:] for i in whole]
+    calls = []
+    real = idnumbers.sees_full_ids
+    monkeypatch.setattr(idnumbers, "sees_full_ids", lambda user: calls.append(user) or real(user))
+    for role, expected in [("clerk", whole), ("supervisor", whole), ("agent", masked), ("reviewer", masked),
+                           ("finance", masked)]:
+        client = api(staff[role])
+        calls.clear()
+        listed = client.get("/api/v1/persons/", {"ordering": "id"}).data["results"]
+        assert [r["id_number"] for r in listed] == expected, role
+        assert len(calls) == 1, role
+        calls.clear()
+        listed = client.get("/api/v1/enrollments/", {"ordering": "id"}).data["results"]
+        assert [r["person"] for r in listed] == expected, role
+        assert len(calls) == 1, role
+        assert client.get(f"/api/v1/persons/{whole[0]}/").data["id_number"] == whole[0], role
+    assert api(staff["agent_b"]).get("/api/v1/persons/").data["results"] == []

@@ -1,5 +1,7 @@
 """Statement budgets of the person reads through the API (PERFORMANCE.md: per-request work
 that does not depend on the request is not redone), with real token authentication."""
+import json
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
@@ -31,12 +33,44 @@ def test_a_person_list_page_is_three_statements_token_count_page(shiyan, staff):
     assert n == 3  # the token with its user, COUNT(*), the page with village and township joined
 
 
-def test_a_filtered_list_of_a_township_agent_is_three_statements(shiyan, staff):
+def test_a_filtered_list_of_a_township_agent_is_two_statements(shiyan, staff):
     for i in range(6):
         register(shiyan, township=i % 2, name=f"预算{i}")
     n, response = _count(_client(staff["agent"]), "/api/v1/persons/?search=预算&sex=M")
     assert {p["township"] for p in response.json()["results"]} == {shiyan.townships[0].code}
-    assert n == 3  # the agent's township comes from the scope cache
+    assert response.json()["count"] == 3
+    assert n == 2  # the token, the page (short: counted from its rows); the township from the scope cache
+
+
+def test_a_short_page_is_counted_from_its_rows_and_a_full_one_by_count(shiyan, staff, monkeypatch):
+    """A page with fewer rows than the page size needs no COUNT(*): its count is its offset plus
+    its rows. A full page is counted; past the last page is a 404 as before; the answers are
+    those of Django's own paginator."""
+    from django.core.paginator import Paginator
+
+    from yibao_site.api_base import Pagination
+
+    for i in range(7):
+        register(shiyan, township=i % 2, name=f"页{i}")
+    client = _client(staff["clerk"])
+    urls = ["/api/v1/persons/?page_size=3&page=3", "/api/v1/persons/?page_size=3&page=2",
+            "/api/v1/persons/?page_size=10", "/api/v1/persons/?page_size=7", "/api/v1/persons/?search=页1",
+            "/api/v1/persons/?search=无此人", "/api/v1/persons/?page_size=3&page=4", "/api/v1/persons/?page_size=3&page=last",
+            "/api/v1/persons/?page=0", "/api/v1/persons/?page=x", "/api/v1/enrollments/", "/api/v1/claims/"]
+    counted = []
+    for url in urls:
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        counted.append(sum("COUNT(" in q["sql"].upper() for q in queries.captured_queries))
+        assert response.status_code in (200, 404), (url, response.content)
+    assert counted[:8] == [0, 1, 0, 1, 0, 0, 1, 1]
+    fast = [(r.status_code, r.content) for r in (client.get(u) for u in urls)]
+    with monkeypatch.context() as m:
+        m.setattr(Pagination, "django_paginator_class", Paginator)
+        plain = [(r.status_code, r.content) for r in (client.get(u) for u in urls)]
+    assert fast == plain
+    assert [json.loads(c)["count"] for s, c in fast[:6]] == [7, 7, 7, 7, 1, 0]
 
 
 def test_a_person_detail_is_two_statements_token_and_the_person(shiyan, staff):
@@ -210,3 +244,47 @@ def test_a_value_rows_list_is_counted_without_the_joins(shiyan, staff):
         assert client.get("/api/v1/persons/?page_size=2").json()["count"] == 3
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert len(counts) == 1 and "JOIN" not in counts[0].upper(), counts
+
+
+def test_plain_person_reads_compile_their_statements_once_per_scope(shiyan, staff, monkeypatch):
+    """A plain list page and a detail (no filter, no ordering) run statements compiled once per
+    caller's scope on the connection: the next pages, other persons' details and other callers
+    of the same scope compile nothing; a filter goes through the ORM as before."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    people = [register(shiyan, township=i % 2, name=f"编{i}") for i in range(5)]
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **kw: compiled.append(1) or as_sql(self, *a, **kw))
+    clerk, supervisor = _client(staff["clerk"]), _client(staff["supervisor"])
+    clerk.get("/api/v1/persons/?page_size=2")
+    clerk.get(f"/api/v1/persons/{people[0].id_number}/")
+    compiled.clear()
+    pages = [clerk.get(f"/api/v1/persons/?page_size=2&page={n}").json() for n in (1, 2, 3)]
+    assert [p["name"] for page in pages for p in page["results"]] == [p.name for p in people]
+    assert {page["count"] for page in pages} == {5}
+    assert clerk.get(f"/api/v1/persons/{people[3].id_number}/").json()["name"] == people[3].name
+    assert clerk.get("/api/v1/persons/420302199001310017/").status_code == 404
+    assert compiled == [], len(compiled)  # the token's check is a plain statement too
+    supervisor.get("/api/v1/persons/")
+    clerk_scope_shared = len(compiled)
+    assert clerk_scope_shared == 0  # an unbound supervisor's scope is the clerk's: the whole jurisdiction
+    clerk.get("/api/v1/persons/?search=编")
+    assert compiled  # a filter: through the ORM
+
+
+def test_plain_person_reads_follow_a_rebound_agent_at_once(shiyan, staff):
+    """The compiled statements are kept per scope: an agent moved to another township reads that
+    township's persons on the next request (the scope is read from the user row each request)."""
+    from yibao_site.services import staff_save
+
+    mine, other = register(shiyan, township=0, name="甲"), register(shiyan, township=1, name="乙")
+    client = _client(staff["agent"])
+    assert [p["name"] for p in client.get("/api/v1/persons/").json()["results"]] == ["甲"]
+    assert client.get(f"/api/v1/persons/{other.id_number}/").status_code == 404
+    staff_save(username="agent", role="township_agent", township_code=shiyan.townships[1].code)
+    assert [p["name"] for p in client.get("/api/v1/persons/").json()["results"]] == ["乙"]
+    assert client.get(f"/api/v1/persons/{other.id_number}/").status_code == 200
+    assert client.get(f"/api/v1/persons/{mine.id_number}/").status_code == 404
+    agent_b = _client(staff["agent_b"])
+    assert [p["name"] for p in agent_b.get("/api/v1/persons/").json()["results"]] == ["乙"]
