@@ -28,3 +28,67 @@ def test_demo_seed_builds_members_data_and_a_second_run_changes_nothing(db):
     assert (Person.objects.count(), Enrollment.objects.count(), Identity.objects.count(),
             Relative.objects.count()) == counts
     assert Person.history.count() + Enrollment.history.count() == history
+
+
+def _members_written():
+    """What the members demo wrote, row for row, keyed by ID numbers (not ids: the sequences of
+    a rolled-back run are not rewound), in id order where the order is part of the result."""
+    from members.models import AccountEntry, PersonalAccount
+
+    idn = dict(Person.objects.values_list("pk", "id_number"))
+    enrolment_fields = [f.attname for f in Enrollment._meta.concrete_fields if f.attname not in ("id", "person_id",
+                                                                                                "created_at")]
+    enrolments = [(idn[pid], *rest) for pid, *rest in Enrollment.objects.order_by("pk").values_list(
+        "person_id", *enrolment_fields)]
+    enrolment_history = sorted((idn[pid], *rest) for pid, *rest in Enrollment.history.values_list(
+        "person_id", "year", "scheme", "amount", "critical_illness_cap", "history_type", "history_change_reason",
+        "history_user_id"))
+    accounts = [(idn[pid], *rest) for pid, *rest in PersonalAccount.objects.order_by("pk").values_list(
+        "person_id", "opened_on", "balance", "closed_on")]
+    account_history = sorted((idn[pid], *rest) for pid, *rest in PersonalAccount.history.values_list(
+        "person_id", "opened_on", "balance", "history_type", "history_change_reason"))
+    entries = sorted(AccountEntry.objects.values_list(
+        "account__person__id_number", "kind", "amount", "balance_after", "on", "month", "memo", "policy_version"))
+    relatives = [(idn[a], idn[b], rel) for a, b, rel in Relative.objects.order_by("pk").values_list(
+        "person_id", "relative_id", "relation")]
+    relative_history = sorted((idn[a], idn[b], *rest) for a, b, *rest in Relative.history.values_list(
+        "person_id", "relative_id", "relation", "history_type", "history_change_reason", "history_user_id"))
+    persons = [row for row in Person.objects.order_by("pk").values_list(
+        "id_number", "name", "sex", "birth_date", "village_id", "township_id", "phone", "household_no",
+        "id_outside_county")]
+    person_history = sorted(Person.history.values_list("id_number", "name", "history_type", "history_change_reason",
+                                                       "history_user_id"))
+    return {"enrolments": enrolments, "enrolment history": enrolment_history, "accounts": accounts,
+            "account history": account_history, "entries": entries, "relatives": relatives,
+            "relative history": relative_history, "persons": persons, "person history": person_history}
+
+
+def test_demo_fast_enrolments_write_what_the_importer_writes(db, monkeypatch):
+    """The members demo's set-based door for the enrolments (``importers.enrol_new_file``)
+    against the importer's Python path on the same demo: every enrolment (ids in the same
+    order), its history, the personal accounts and their credits, row for row."""
+    from django.db import transaction
+
+    from yibao_site.demo import DemoContext, build_jurisdiction, build_staff
+    from yibao_site.packs import pack_load
+
+    j = build_jurisdiction()
+    pack_load(name="shiyan-2022", region=j.city)
+    staff = build_staff(j, "x-demo-pass-1")
+    results, taken = {}, []
+    original, door = demo._enrol, demo.enrol_new_file
+    monkeypatch.setattr(demo, "enrol_new_file", lambda *a, **k: taken.append(door(*a, **k)) or taken[-1])
+    for fast in (True, False):
+        monkeypatch.setattr(demo, "_enrol", lambda *a, fast_=fast, **k: original(*a, fast=fast_, **k))
+        lines = []
+        with transaction.atomic():
+            demo.seed(DemoContext(rng=random.Random(11), persons=1500, jurisdiction=j, staff=staff,
+                                  today=date(2026, 11, 20), log=lines.append))
+            results[fast] = _members_written()
+            transaction.set_rollback(True)
+        assert any(line.startswith("  enrollments: created") for line in lines)
+    assert len(taken) == 1 and taken[0][0] > 3000  # (the fast run took the door; the other did not ask)
+    fast, slow = results[True], results[False]
+    assert len(fast["enrolments"]) > 3000 and len(fast["accounts"]) > 100 and len(fast["entries"]) > 1000
+    for key in slow:
+        assert fast[key] == slow[key], key
