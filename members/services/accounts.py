@@ -188,8 +188,9 @@ WHERE e.scheme = 'employee' AND e.year = %s AND e.active AND e.benefit_start <= 
 
 def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) -> CreditRunReport | None:
     """``account_credit_month`` inside PostgreSQL: the same accounts opened, entries (ids in
-    person order), balances and history rows as the Python path below, in four statements —
-    the month's townships (their terms are worked out once each, as there, from the policy),
+    person order), balances and history rows as the Python path below: the month's eligible
+    enrolments read once into a temporary table, then its townships (their terms are worked
+    out once each, as there, from the policy),
     the missing accounts opened, the month's accounts locked in id order, and one statement
     that credits them: ``rules.monthly_credit`` as SQL (``round(…, 2)`` is half-up on these
     positive amounts, as ``to_fen``), the entries and their history, the balances by one
@@ -202,7 +203,11 @@ def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) ->
     eligible = [first.year, last, first]
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT township_id FROM ({_PG_ELIGIBLE}) AS e", eligible)
+        # The month's enrolments read once (the statements below use them three times).
+        cursor.execute("DROP TABLE IF EXISTS credit_eligible")
+        cursor.execute(f"CREATE TEMP TABLE credit_eligible ON COMMIT DROP AS {_PG_ELIGIBLE}", eligible)
+        cursor.execute("ANALYZE credit_eligible")
+        cursor.execute("SELECT DISTINCT township_id FROM credit_eligible")
         township_ids = [row[0] for row in cursor.fetchall()]
         if not township_ids:
             return report
@@ -219,13 +224,13 @@ def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) ->
                                                      now=now, connection=connection)
         cursor.execute(
             f"WITH ins AS (INSERT INTO {account_table} (person_id, opened_on, balance, closed_on) "
-            f"SELECT e.person_id, %s, 0, NULL FROM ({_PG_ELIGIBLE}) AS e "
+            f"SELECT e.person_id, %s, 0, NULL FROM credit_eligible AS e "
             f"WHERE NOT EXISTS (SELECT 1 FROM {account_table} AS a WHERE a.person_id = e.person_id) "
             f"ORDER BY e.person_id RETURNING *), hist AS ({history}) SELECT count(*) FROM ins",
-            [first, *eligible, *history_params])
+            [first, *history_params])
         report.accounts_opened = cursor.fetchone()[0]
-        cursor.execute(f"SELECT a.id FROM {account_table} AS a JOIN ({_PG_ELIGIBLE}) AS e ON e.person_id = a.person_id "
-                       f"WHERE a.closed_on IS NULL ORDER BY a.id FOR UPDATE OF a", eligible)
+        cursor.execute(f"SELECT a.id FROM {account_table} AS a JOIN credit_eligible AS e ON e.person_id = a.person_id "
+                       f"WHERE a.closed_on IS NULL ORDER BY a.id FOR UPDATE OF a")
         reason = _("个人账户按月划入")
         entry_history, entry_params = history_insert_sql(AccountEntry, "ins", actor=actor, reason=reason, now=now,
                                                          connection=connection)
@@ -245,7 +250,7 @@ def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) ->
                                 WHEN e.employee_status = %s THEN round(e.contribution_base * t.rate_in, 2)
                                 WHEN e.employee_status = %s THEN round(e.contribution_base * t.rate_flex, 2)
                                 ELSE 0 END AS amount
-                    FROM ({_PG_ELIGIBLE}) AS e
+                    FROM credit_eligible AS e
                     JOIN {account_table} AS a ON a.person_id = e.person_id AND a.closed_on IS NULL
                     JOIN t ON t.township_id = e.township_id),
                 ins AS (
@@ -263,7 +268,7 @@ def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) ->
             FROM c""",
             [array_literal(list(columns[0])), *[array_literal([str(v) for v in col]) for col in columns[1:5]],
              array_literal(list(columns[5])), EntryKind.CREDIT, first, EmployeeStatus.IN_SERVICE,
-             EmployeeStatus.FLEXIBLE, *eligible,
+             EmployeeStatus.FLEXIBLE,
              EntryKind.CREDIT, first, first, _("%(month)s 个人账户划入") % {"month": first.strftime("%Y-%m")}, now,
              *entry_params, *account_params])
         report.already, report.credited, report.amount = cursor.fetchone()
