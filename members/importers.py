@@ -773,6 +773,9 @@ class EnrollmentImporter(BulkImporter):
         return len(new), 0, len(cleaned) - len(new)
 
 
+_FAST_WRITE_CHUNK = 200_000  # rows ``enrol_new_file`` writes a statement
+
+
 def enrol_new_file(rows, *, actor=None) -> tuple[int, int] | None:
     """What ``EnrollmentImporter().run`` writes for a file of new enrolments of persons with no
     enrolment yet, for a caller that has the rows as values already (the demo): each row is
@@ -835,8 +838,10 @@ def enrol_new_file(rows, *, actor=None) -> tuple[int, int] | None:
         history[year] = rules.PriorYear(year, fields["waiting_period"], False)
         out[i] = found
     with transaction.atomic():
-        insert_shared_rows_audited(Enrollment, "person_id", [r[0].pk for r in rows], _ENROLMENT_COLUMNS[1:],
-                                   [o[1] for o in out], actor=actor, reason=_("导入年度参保"))
+        for lo in range(0, len(rows), _FAST_WRITE_CHUNK):  # (a city's file in statements of bounded size)
+            insert_shared_rows_audited(Enrollment, "person_id", [r[0].pk for r in rows[lo:lo + _FAST_WRITE_CHUNK]],
+                                       _ENROLMENT_COLUMNS[1:], [o[1] for o in out[lo:lo + _FAST_WRITE_CHUNK]],
+                                       actor=actor, reason=_("导入年度参保"))
         # Accounts as ``write`` opens them, batch by batch: a person's first batch with an
         # employee row opens it, on the payment date of their last such row in that batch.
         have = set(PersonalAccount.objects.filter(person_id__any=pids).values_list("person_id", flat=True))

@@ -75,6 +75,9 @@ def test_demo_fast_enrolments_write_what_the_importer_writes(db, monkeypatch):
     j = build_jurisdiction()
     pack_load(name="shiyan-2022", region=j.city)
     staff = build_staff(j, "x-demo-pass-1")
+    from members import importers
+
+    monkeypatch.setattr(importers, "_FAST_WRITE_CHUNK", 1000)  # (several statements, ids in row order across them)
     results, taken = {}, []
     original, door = demo._enrol, demo.enrol_new_file
     monkeypatch.setattr(demo, "enrol_new_file", lambda *a, **k: taken.append(door(*a, **k)) or taken[-1])
