@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+
 from yibao_site.actors import system_actor
 from yibao_site.audit import insert_rows_audited
 from yibao_site.testing import make_id_number
@@ -24,13 +26,16 @@ KINDS = [("subsistence", "civil_affairs"), ("extreme_poverty", "civil_affairs"),
          ("stable_escaped", "rural_revitalization"), ("returned_poverty", "rural_revitalization")]
 
 
+PERSONS_FILE_ROWS = 500_000  # persons a file (the import's bounds: ``IMPORT_MAX_ROWS``, 100 MB)
+
+
 def _check(report, what, log):
     if not report.ok:
         raise RuntimeError(f"demo {what} import failed: " + "; ".join(str(e) for e in report.errors[:5]))
     log(f"  {what}: created {report.created}, updated {report.updated}, unchanged {report.unchanged}")
 
 
-def _persons_csv(importer, rows) -> bytes:
+def _persons_csv(rows) -> bytes:
     """The persons as the CSV file ``import_data persons`` reads (its English header)."""
     columns = ("id_number", "name", "village", "phone", "household_no")
     lines = [",".join(columns)] + [",".join(row[c] for c in columns) for row in rows]
@@ -99,7 +104,9 @@ def seed(ctx) -> None:
     # The file door of ``import_data``: on PostgreSQL a file of new persons is checked and
     # written inside the server (``PersonImporter.server_side``), elsewhere row by row.
     importer = PersonImporter(actor=clerk)
-    _check(importer.run_file(_persons_csv(importer, unique_rows), "persons.csv"), "persons", log)
+    step = max(1, min(PERSONS_FILE_ROWS, getattr(settings, "IMPORT_MAX_ROWS", PERSONS_FILE_ROWS)))
+    for lo in range(0, len(unique_rows), step):  # (files within the import's bounds, as a clerk would split them)
+        _check(importer.run_file(_persons_csv(unique_rows[lo:lo + step]), "persons.csv"), "persons", log)
     refs = {p.id_number: p for p in map(_PersonRef._make, Person.objects.filter(id_number__any=list(seen))
                                         .values_list("id", "id_number", "birth_date", "township_id"))}
     pid = {idn: p.pk for idn, p in refs.items()}
