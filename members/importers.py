@@ -793,6 +793,11 @@ def enrol_new_file(rows, *, actor=None) -> tuple[int, int] | None:
     rows = list(rows)
     if not rows:
         return 0, 0
+    with collector_paused(len(rows) >= COLLECTOR_PAUSE_MIN):
+        return _enrol_new_file(rows, actor)
+
+
+def _enrol_new_file(rows: list, actor) -> tuple[int, int] | None:
     pids = {r[0].pk for r in rows}
     if Enrollment.objects.filter(person_id__any=pids).exists():
         return None
