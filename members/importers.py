@@ -820,6 +820,94 @@ class EnrollmentImporter(BulkImporter):
         return len(new), 0, len(cleaned) - len(new)
 
 
+_FAST_WRITE_CHUNK = 200_000  # rows ``enrol_new_file`` writes a statement
+
+
+def enrol_new_file(rows, *, actor=None) -> tuple[int, int] | None:
+    """What ``EnrollmentImporter().run`` writes for a file of new enrolments of persons with no
+    enrolment yet, for a caller that has the rows as values already (the demo): each row is
+    ``(person, year, scheme, employee_status, paid_on, contribution_base)`` with ``person`` a
+    ``_PersonRef``, ``via`` the import's, the amount what is due.
+
+    The same rows, ids in row order, the same history rows and personal accounts: every
+    person's years computed in year order by ``services.enrollment_fields`` (what
+    ``check_file`` does for a person with several years in a file), each distinct computation
+    once — rows alike (``EnrollmentImporter._alike``, keyed by the policy's values rather than
+    its township) share it — and written by ``insert_shared_rows_audited``.  Returns
+    ``(enrolments, accounts opened)``, or ``None`` (nothing written) when any of the persons
+    has an enrolment already or a row breaks a rule: the caller then runs the importer, which
+    reports by row number."""
+    rows = list(rows)
+    if not rows:
+        return 0, 0
+    with collector_paused(len(rows) >= COLLECTOR_PAUSE_MIN):
+        return _enrol_new_file(rows, actor)
+
+
+def _enrol_new_file(rows: list, actor) -> tuple[int, int] | None:
+    pids = {r[0].pk for r in rows}
+    if Enrollment.objects.filter(person_id__any=pids).exists():
+        return None
+    helper = EnrollmentImporter(actor=actor)
+    townships = {r[0].township_id for r in rows} - set(helper.townships)
+    helper.townships.update(Region.objects.in_bulk(townships))
+    subsidies: dict[tuple[int, int], Decimal] = {}
+    for year in {r[1] for r in rows}:
+        subsidies.update(((pid, year), amount) for pid, amount in services.confirmed_subsidies(pids, year).items())
+    via = EnrollmentVia.IMPORT
+    computed: dict[tuple, tuple[dict, tuple]] = {}
+    histories: dict[int, dict[int, rules.PriorYear]] = {}
+    out: list[tuple | None] = [None] * len(rows)
+    # Each person's rows in year order (the file's order is kept for the write).
+    for i in sorted(range(len(rows)), key=lambda i: (rows[i][0].pk, rows[i][1])):
+        person, year, scheme, status, paid_on, base = rows[i]
+        policy = helper.policy(person, year, scheme, status)
+        if policy is None:
+            return None
+        history = histories.get(person.pk, _NO_HISTORY)
+        subsidy = subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO
+        start = helper.collection_starts.get(id(policy))
+        if start is None:
+            start = helper.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
+                year, policy.collection_start, policy.collection_end).start
+        birth = person.birth_date
+        born = None if birth < start and birth <= paid_on else birth
+        key = (policy, year, scheme, status, paid_on, base, subsidy, born,
+               tuple(sorted(history.items())) if history else ())
+        found = computed.get(key)
+        if found is None:
+            try:
+                fields = services.enrollment_fields(
+                    person=person, year=year, scheme=scheme, paid_on=paid_on, employee_status=status,
+                    amount=None, contribution_base=base, via=via, history=history, policy=policy, subsidy=subsidy)
+            except ValidationError:
+                return None
+            del fields["person"]
+            found = computed[key] = (fields, _row_values(fields))
+        fields = found[0]
+        if history is _NO_HISTORY:
+            history = histories[person.pk] = {}
+        history[year] = rules.PriorYear(year, fields["waiting_period"], False)
+        out[i] = found
+    with transaction.atomic():
+        for lo in range(0, len(rows), _FAST_WRITE_CHUNK):  # (a city's file in statements of bounded size)
+            insert_shared_rows_audited(Enrollment, "person_id", [r[0].pk for r in rows[lo:lo + _FAST_WRITE_CHUNK]],
+                                       _ENROLMENT_COLUMNS[1:], [o[1] for o in out[lo:lo + _FAST_WRITE_CHUNK]],
+                                       actor=actor, reason=_("导入年度参保"))
+        # Accounts as ``write`` opens them, batch by batch: a person's first batch with an
+        # employee row opens it, on the payment date of their last such row in that batch.
+        have = set(PersonalAccount.objects.filter(person_id__any=pids).values_list("person_id", flat=True))
+        opened = 0
+        size = EnrollmentImporter.batch_size
+        for lo in range(0, len(rows), size):
+            employees = {r[0].pk: r[4] for r in rows[lo:lo + size] if r[2] == Scheme.EMPLOYEE}
+            new = [PersonalAccount(person_id=pid, opened_on=on) for pid, on in employees.items() if pid not in have]
+            have.update(employees)
+            bulk_create_audited(new, PersonalAccount, actor=actor, reason=_("开设个人账户"))
+            opened += len(new)
+    return len(rows), opened
+
+
 # ── identities ────────────────────────────────────────────────────────────────────────────
 
 

@@ -45,6 +45,10 @@ BATCHES = [("GJ-7", "第七批国家组织药品集中采购", "national"), ("GJ
 DAYS_BACK = 120
 RUN_EVERY_DAYS = 8  # 15 runs over the 120 days
 DELIVERIES_PER_PERSON = Decimal("0.1")  # one delivery per 10 persons (at least 60)
+# The demo's hospitals do not grow with its persons (one per township and county): from 200 000
+# persons on, their four months of deliveries stay at this many (≈ 5 a hospital a day), so a
+# city-sized demo's deliveries and payment runs take the time a 200 000-person one does.
+MAX_DELIVERIES = 20_000
 
 
 def seed(ctx) -> None:
@@ -81,7 +85,7 @@ def seed(ctx) -> None:
             if (h.pk, p.pk) not in existing:
                 services.agreed_volume_save(hospital=h, product=p, year=today.year, quantity=yearly, actor=finance)
 
-    n = max(60, int(ctx.persons * DELIVERIES_PER_PERSON))
+    n = min(max(60, int(ctx.persons * DELIVERIES_PER_PERSON)), MAX_DELIVERIES)
     rows = []
     for i in range(n):
         h, p, yearly = plan[rng.randrange(len(plan))]

@@ -28,3 +28,115 @@ def test_demo_seed_builds_members_data_and_a_second_run_changes_nothing(db):
     assert (Person.objects.count(), Enrollment.objects.count(), Identity.objects.count(),
             Relative.objects.count()) == counts
     assert Person.history.count() + Enrollment.history.count() == history
+
+
+def _members_written():
+    """What the members demo wrote, row for row, keyed by ID numbers (not ids: the sequences of
+    a rolled-back run are not rewound), in id order where the order is part of the result."""
+    from members.models import AccountEntry, PersonalAccount
+
+    idn = dict(Person.objects.values_list("pk", "id_number"))
+    enrolment_fields = [f.attname for f in Enrollment._meta.concrete_fields if f.attname not in ("id", "person_id",
+                                                                                                "created_at")]
+    enrolments = [(idn[pid], *rest) for pid, *rest in Enrollment.objects.order_by("pk").values_list(
+        "person_id", *enrolment_fields)]
+    enrolment_history = sorted((idn[pid], *rest) for pid, *rest in Enrollment.history.values_list(
+        "person_id", "year", "scheme", "amount", "critical_illness_cap", "history_type", "history_change_reason",
+        "history_user_id"))
+    accounts = [(idn[pid], *rest) for pid, *rest in PersonalAccount.objects.order_by("pk").values_list(
+        "person_id", "opened_on", "balance", "closed_on")]
+    account_history = sorted((idn[pid], *rest) for pid, *rest in PersonalAccount.history.values_list(
+        "person_id", "opened_on", "balance", "history_type", "history_change_reason"))
+    entries = sorted(AccountEntry.objects.values_list(
+        "account__person__id_number", "kind", "amount", "balance_after", "on", "month", "memo", "policy_version"))
+    relatives = [(idn[a], idn[b], rel) for a, b, rel in Relative.objects.order_by("pk").values_list(
+        "person_id", "relative_id", "relation")]
+    relative_history = sorted((idn[a], idn[b], *rest) for a, b, *rest in Relative.history.values_list(
+        "person_id", "relative_id", "relation", "history_type", "history_change_reason", "history_user_id"))
+    persons = [row for row in Person.objects.order_by("pk").values_list(
+        "id_number", "name", "sex", "birth_date", "village_id", "township_id", "phone", "household_no",
+        "id_outside_county")]
+    person_history = sorted(Person.history.values_list("id_number", "name", "history_type", "history_change_reason",
+                                                       "history_user_id"))
+    return {"enrolments": enrolments, "enrolment history": enrolment_history, "accounts": accounts,
+            "account history": account_history, "entries": entries, "relatives": relatives,
+            "relative history": relative_history, "persons": persons, "person history": person_history}
+
+
+def test_demo_fast_enrolments_write_what_the_importer_writes(db, monkeypatch):
+    """The members demo's set-based door for the enrolments (``importers.enrol_new_file``)
+    against the importer's Python path on the same demo: every enrolment (ids in the same
+    order), its history, the personal accounts and their credits, row for row."""
+    from django.db import transaction
+
+    from yibao_site.demo import DemoContext, build_jurisdiction, build_staff
+    from yibao_site.packs import pack_load
+
+    j = build_jurisdiction()
+    pack_load(name="shiyan-2022", region=j.city)
+    staff = build_staff(j, "x-demo-pass-1")
+    from members import importers
+
+    monkeypatch.setattr(importers, "_FAST_WRITE_CHUNK", 1000)  # (several statements, ids in row order across them)
+    results, taken = {}, []
+    original, door = demo._enrol, demo.enrol_new_file
+    monkeypatch.setattr(demo, "enrol_new_file", lambda *a, **k: taken.append(door(*a, **k)) or taken[-1])
+    for fast in (True, False):
+        monkeypatch.setattr(demo, "_enrol", lambda *a, fast_=fast, **k: original(*a, fast=fast_, **k))
+        # The persons in files of 700 rows in one run, of 1 500 in the other: the same persons.
+        monkeypatch.setattr(demo, "PERSONS_FILE_ROWS", 700 if fast else 1500)
+        lines = []
+        with transaction.atomic():
+            demo.seed(DemoContext(rng=random.Random(11), persons=1500, jurisdiction=j, staff=staff,
+                                  today=date(2026, 11, 20), log=lines.append))
+            results[fast] = _members_written()
+            transaction.set_rollback(True)
+        assert any(line.startswith("  enrollments: created") for line in lines)
+        assert sum(line.startswith("  persons: created") for line in lines) == (3 if fast else 1)
+    assert len(taken) == 1 and taken[0][0] > 3000  # (the fast run took the door; the other did not ask)
+    fast, slow = results[True], results[False]
+    assert len(fast["enrolments"]) > 3000 and len(fast["accounts"]) > 100 and len(fast["entries"]) > 1000
+    for key in slow:
+        assert fast[key] == slow[key], key
+
+
+def test_demo_credit_runs_in_postgresql_write_what_the_python_path_writes(db, monkeypatch):
+    """The monthly credit run's set-based door (``accounts._credit_month_pg``, PostgreSQL)
+    against its Python path on the same demo: accounts, entries, balances and their history,
+    row for row; and a second run of a month credits nothing again.  (On SQLite both runs
+    take the Python path: the comparison then holds trivially.)"""
+    from django.db import connection, transaction
+
+    from members import services
+    from members.services import accounts
+    from yibao_site.actors import system_actor
+    from yibao_site.demo import DemoContext, build_jurisdiction, build_staff
+    from yibao_site.packs import pack_load
+
+    j = build_jurisdiction()
+    pack_load(name="shiyan-2022", region=j.city)
+    staff = build_staff(j, "x-demo-pass-1")
+    results, reports, doors = {}, {}, []
+    real, door = accounts.account_credit_month, accounts._credit_month_pg
+    monkeypatch.setattr(accounts, "_credit_month_pg", lambda *a: doors.append(door(*a)) or doors[-1])
+    for python_only in (False, True):
+        monkeypatch.setattr(accounts, "_PYTHON_ONLY", python_only)
+        runs = []
+        monkeypatch.setattr(services, "account_credit_month", lambda **k: runs.append(real(**k)) or runs[-1])
+        with transaction.atomic():
+            demo.seed(DemoContext(rng=random.Random(5), persons=1200, jurisdiction=j, staff=staff,
+                                  today=date(2026, 11, 20), log=lambda m: None))
+            again = real(month=date(2026, 3, 1), actor=system_actor("members.account_credit_month"))
+            results[python_only] = _members_written()
+            reports[python_only] = [(r.month, r.credited, r.amount, r.already, r.accounts_opened) for r in runs] + [
+                (again.month, again.credited, again.amount, again.already, again.accounts_opened)]
+            transaction.set_rollback(True)
+    sql, python = results[False], results[True]
+    if connection.vendor == "postgresql":
+        assert len(doors) == 12 and None not in doors  # (the first demo's runs took the door, the second's not)
+    assert len(reports[True]) == 12 and reports[True][0][1] > 100 and reports[True][-1][1] == 0
+    assert reports[True][-1][3] == reports[True][2][1]  # the second March run: every account already credited
+    assert reports[False] == reports[True]
+    assert len(python["entries"]) == 11 * reports[True][0][1]
+    for key in python:
+        assert sql[key] == python[key], key
