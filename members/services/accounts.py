@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from yibao_site.actors import require_actor
 from yibao_site.audit import (
-    audited_save, bulk_create_audited, bulk_update_audited, history_from_rows, history_insert_sql, insert_rows_audited,
+    audited_save, bulk_update_audited, history_from_rows, history_insert_sql, insert_rows_audited,
 )
 from yibao_site.dates import add_months
 from yibao_site.lookups import array_literal
