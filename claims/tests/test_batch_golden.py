@@ -2,8 +2,8 @@
 was sped up (issue 14): a varied fixture — both packs, residents and employees, every visit
 type, assistance categories, tilt, platform-given amounts, 两病, caps reached, a late claim
 (补录) with its adjustments, a reversal and a single settlement — settled, then every claim,
-claim history row, ledger, ledger entry, fund entry and enrolment dumped with ids replaced by
-their rank and compared with ``golden/settlement_batch.<vendor>.json``.
+claim history row, ledger, ledger entry, fund entry and enrolment dumped with ids (and the
+entries' random batch ids) replaced by their rank and compared with ``golden/settlement_batch.<vendor>.json``.
 
 The golden files (each row's digest) were written by the code before the change
 (``GOLDEN_WRITE=1``); one per database because ``jsonb`` orders a document's keys its own way.  The returned claims'
@@ -103,6 +103,7 @@ def _dump() -> dict:
     ranks = {m: {pk: k for k, pk in enumerate(m.objects.order_by("pk").values_list("pk", flat=True))}
              for m in (Person, Enrollment, Claim, PersonYearLedger, LedgerEntry, FundEntry)}
     out = {}
+    batches: dict[str, int] = {}  # a re-settlement's batch id (random) → its rank of appearance
     for model in targets:
         if model is Person:
             continue
@@ -116,6 +117,8 @@ def _dump() -> dict:
                 value = getattr(obj, field.attname)
                 if field.name == "id" and source is not None:
                     value = ranks[source].get(value)
+                elif field.name == "batch" and issubclass(source or model, LedgerEntry):
+                    value = batches.setdefault(value, len(batches))
                 elif field.is_relation:
                     target = field.related_model
                     target = getattr(target, "instance_type", target)
