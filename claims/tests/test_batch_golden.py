@@ -128,6 +128,10 @@ def _dump() -> dict:
                         value = str(getattr(obj, field.name))
                 row[field.name] = _value(value)
             rows.append(row)
+        if source is not None:
+            # History rows by object, then content: the server numbers them in the order its
+            # ``INSERT … SELECT`` reads the rows (a plan's choice, not the code's).
+            rows.sort(key=lambda r: (r["id"], json.dumps(r, ensure_ascii=False)))
         out[model._meta.label] = rows
     return out
 
