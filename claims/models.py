@@ -42,9 +42,8 @@ class RowJSONField(models.JSONField):
         return "%s"
 
     #: Top-level keys whose values a batch shares by identity: a settlement's record of the
-    #: policy parameters it used is one object for every claim settled on the same parameters,
-    #: its coverage and assistance-status records one per enrolment and status.
-    shared_keys = ("policy", "coverage", "assistance_status")
+    #: policy parameters it used is one object for every claim settled on the same parameters.
+    shared_keys = ("policy",)
 
     def copy_text(self, value, memo: dict):
         """The JSON text ``COPY`` writes for ``value`` (PostgreSQL parses it into the same

@@ -674,6 +674,16 @@ class EnrollmentImporter(BulkImporter):
             self.computed[key] = (fields, e.values)
         return ("new", e, row)
 
+    def _born(self, person, policy, year, paid_on):
+        """The person's birth date where ``enrollment_fields`` reads it (born on or after the
+        payment or the collection period's start: the newborn rules), else ``None``."""
+        start = self.collection_starts.get(id(policy))
+        if start is None:
+            start = self.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
+                year, policy.collection_start, policy.collection_end).start
+        birth = person.birth_date
+        return None if birth < start and birth <= paid_on else birth
+
     def _alike(self, person, policy, year, scheme, status, paid_on, amount, base, via, subsidy, history):
         """The key of rows whose derived fields are the same (``None`` without a policy).
 
@@ -682,12 +692,7 @@ class EnrollmentImporter(BulkImporter):
         (newborn rule, "paid before birth"); everything else it reads is in the key."""
         if policy is None:
             return None
-        start = self.collection_starts.get(id(policy))
-        if start is None:
-            start = self.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
-                year, policy.collection_start, policy.collection_end).start
-        birth = person.birth_date
-        born = None if birth < start and birth <= paid_on else birth
+        born = self._born(person, policy, year, paid_on)
         return (id(policy), year, scheme, status, paid_on, amount, base, via, subsidy, born,
                 tuple(sorted(history.items())) if history else ())
 
@@ -866,12 +871,7 @@ def _enrol_new_file(rows: list, actor) -> tuple[int, int] | None:
             return None
         history = histories.get(person.pk, _NO_HISTORY)
         subsidy = subsidies.get((person.pk, year), ZERO) if scheme == Scheme.RESIDENT else ZERO
-        start = helper.collection_starts.get(id(policy))
-        if start is None:
-            start = helper.collection_starts[id(policy)] = rules.CollectionPeriod.for_year(
-                year, policy.collection_start, policy.collection_end).start
-        birth = person.birth_date
-        born = None if birth < start and birth <= paid_on else birth
+        born = helper._born(person, policy, year, paid_on)
         key = (policy, year, scheme, status, paid_on, base, subsidy, born,
                tuple(sorted(history.items())) if history else ())
         found = computed.get(key)

@@ -12,8 +12,6 @@ from .insurance import basic_tier, critical_tier
 
 def validate_amounts(facts: ClaimFacts) -> None:
     """Raise ``ValidationError`` (field errors) for amounts no settlement can accept."""
-    if facts.basic_given is None and facts.critical_given is None and ZERO <= facts.policy_scope_cost <= facts.total_cost:
-        return  # the usual claim: no test below can fail (0 ≤ scope ≤ total, nothing given)
     errors: dict[str, list[str]] = {}
     for name in ("total_cost", "policy_scope_cost", "basic_given", "critical_given"):
         value = getattr(facts, name)

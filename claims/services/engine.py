@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from operator import attrgetter
 from datetime import date
 from decimal import Context as DecimalContext
 from decimal import Decimal
@@ -46,9 +45,6 @@ class _Context:
     certified: dict[int, list] = field(default_factory=dict)
     catalogue: dict[str, list] = field(default_factory=dict)
     offsite: dict[int, list[selectors.OffsitePeriod]] = field(default_factory=dict)
-    # records a batch's breakdowns share by identity (settle_one): (coverage, covered) → its
-    # record, assistance status → its record
-    shared: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -313,12 +309,8 @@ def _lock_ledgers_pg(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Ledger
     return locked
 
 
-#: A ledger row's amounts as a tuple in LEDGER_FIELDS order (one C-level call per row).
-_ledger_amounts = attrgetter(*rules.LEDGER_FIELDS)
-
-
 def _ledger_state(row) -> dict[str, Decimal]:
-    return dict(zip(rules.LEDGER_FIELDS, _ledger_amounts(row)))
+    return {name: getattr(row, name) for name in rules.LEDGER_FIELDS}
 
 
 _SCHEME_LABEL = {"employee": "职工医保", "resident": "城乡居民医保"}
@@ -358,15 +350,14 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
                    "chronic_certified": bool(inp.disease) and is_certified(
                        ctx.certified, inp.person_id, inp.disease, inp.service_date),
                    "chronic_rate_key": entry[0] if entry else "", "chronic_cap_key": entry[1] if entry else ""}
-    periods = ctx.offsite.get(inp.person_id) if ctx.offsite else None
     facts = rules.ClaimFacts(
         scheme=cov.scheme, employee_status=cov.employee_status, visit_type=inp.visit_type,
         hospital_level=inp.hospital_level, service_month=inp.service_date.month,
         total_cost=inp.total_cost, policy_scope_cost=inp.policy_scope_cost,
         in_province=inp.in_province, referred=inp.referred, covered=covered, inpatient_stay_open=stay_open,
         in_region=inp.in_region and inp.in_province, service_date=inp.service_date,
-        offsite_registered=bool(periods) and selectors.offsite_covers(periods, inp.service_date,
-                                                                      in_province=inp.in_province),
+        offsite_registered=selectors.offsite_covers(ctx.offsite.get(inp.person_id, ()), inp.service_date,
+                                                    in_province=inp.in_province),
         basic_given=inp.basic_paid, critical_given=inp.critical_paid,
         critical_cap=cov.critical_illness_cap if cov.scheme == Scheme.RESIDENT else None,
         assistance=status, diagnosis=inp.diagnosis, **chronic,
@@ -374,22 +365,12 @@ def settle_one(ctx: _Context, inp: ClaimInput, ledger: dict[str, Decimal]) -> tu
     result = rules.settle(snap, facts, ledger)  # the callers activate zh-hans for the texts
     explanation = _explain_prefix(inp, cov) + "\n" + result.explanation
     breakdown = result.breakdown()
-    # The coverage and status records are one object per (enrolment, covered) and per status
-    # for the batch (the claims' COPY then encodes each once: RowJSONField.shared_keys).
-    shared = ctx.shared
-    record = shared.get((id(cov), covered))  # the coverage objects live in ctx as long as this
-    if record is None:
-        record = shared[(id(cov), covered)] = {
-            "enrollment": cov.enrollment_id, "scheme": cov.scheme, "employee_status": cov.employee_status,
-            "covered": covered, "benefit_start": cov.benefit_start.isoformat(),
-            "benefit_end": cov.benefit_end.isoformat(),
-            "critical_illness_cap": str(cov.critical_illness_cap) if cov.critical_illness_cap else None}
-    breakdown["coverage"] = record
-    record = shared.get(status)
-    if record is None:
-        record = shared[status] = {"category": status.category, "source": status.category_source,
-                                   "tilt": status.tilt, "identity_kinds": list(status.transitional_kinds)}
-    breakdown["assistance_status"] = record
+    breakdown["coverage"] = {"enrollment": cov.enrollment_id, "scheme": cov.scheme,
+                             "employee_status": cov.employee_status, "covered": covered,
+                             "benefit_start": cov.benefit_start.isoformat(), "benefit_end": cov.benefit_end.isoformat(),
+                             "critical_illness_cap": str(cov.critical_illness_cap) if cov.critical_illness_cap else None}
+    breakdown["assistance_status"] = {"category": status.category, "source": status.category_source,
+                                      "tilt": status.tilt, "identity_kinds": list(status.transitional_kinds)}
     used, version = ctx.cache.record(snap)
     breakdown["policy"] = used
     if inp.bills:
@@ -483,7 +464,7 @@ def _write_ledgers(rows, amounts: tuple[str, ...] | list[str] = rules.LEDGER_FIE
         columns = [*amounts, "claims_count", *([] if shared else ["updated_at"])]
         names = [qn(name) for name in columns]
         types = ["numeric[]"] * len(amounts) + ["integer[]"] + ([] if shared else ["timestamptz[]"])
-        params = [_numeric_literal(list(map(attrgetter(name), rows))) for name in amounts]
+        params = [_numeric_literal([getattr(row, name) for row in rows]) for name in amounts]
         params.append(array_literal([row.claims_count for row in rows]))
         if not shared:
             params.append([row.updated_at for row in rows])
@@ -509,7 +490,7 @@ def _numeric_literal(values: list) -> str | list:
     """Decimals as a PostgreSQL ``numeric[]`` literal (``{1.50,0.00}``: ``str`` of a finite
     Decimal is exact, and PostgreSQL reads its exponent form too); anything else is left to
     the driver as a list."""
-    if set(map(type, values)) <= {Decimal} and all(map(Decimal.is_finite, values)):
+    if all(type(v) is Decimal and v.is_finite() for v in values):
         return "{" + ",".join(map(str, values)) + "}"
     return values
 
@@ -533,8 +514,7 @@ def _settle_in_order(ctx, inputs, order, states, counts, claims, errors, actor, 
             continue
         rules.apply_delta(states[key], delta)
         counts[key] += 1
-        if creator is not None:  # (settle_one leaves created_by_id None: a job's claim has no creator)
-            claim.created_by = creator
+        claim.created_by = creator
         claims[k] = claim
 
 

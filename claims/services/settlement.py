@@ -29,7 +29,7 @@ from .. import rules
 from ..selectors import SettlementPolicyCache
 from ..models import Claim, ClaimSource, ClaimStatus, EntryKind, PersonYearLedger
 from .engine import (
-    COLLECTOR_PAUSE_MIN, _check_batch, _fold, _insert_claims, _late_keys, _ledger_amounts, _ledger_state, _live_claims,
+    COLLECTOR_PAUSE_MIN, _check_batch, _fold, _insert_claims, _late_keys, _ledger_state, _live_claims,
     _load_context, _lock_ledgers, collector_paused, _person_facts, _settle_in_order, _write_ledgers, claim_input_of, settle_one,
 )
 from .inputs import BatchError, ClaimInput, claim_input_check
@@ -170,19 +170,11 @@ def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons, 
     # The amount columns some row's new state changed: only those are written (the others
     # would be written with the values they hold; a batch of a few weeks' claims leaves the
     # other months' out-of-pocket columns and often a tier's untouched).
-    # A row's state is compared with its amounts as one tuple (the states keep LEDGER_FIELDS'
-    # order); only the amounts that differ are compared one by one and set on the row.
-    touched: set[str] = set()
+    amounts = [name for name in rules.LEDGER_FIELDS
+               if any(states[key][name] != getattr(row, name) for key, row in rows.items())]
     for key, row in rows.items():
-        state = states[key]
-        new_values = tuple(state.values())
-        if new_values != _ledger_amounts(row) or tuple(state) != rules.LEDGER_FIELDS:
-            for name, value in state.items():
-                if value != getattr(row, name):
-                    touched.add(name)
-                setattr(row, name, value)
-    amounts = [name for name in rules.LEDGER_FIELDS if name in touched]
-    for key, row in rows.items():
+        for name, value in states[key].items():
+            setattr(row, name, value)
         if key in late:
             row.claims_count = len(existing.get(key, [])) + sum(
                 1 for i in inputs if (i.person_id, i.service_date.year) == key)
