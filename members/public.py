@@ -5,10 +5,12 @@ import-linter (``.importlinter``) refuses any other import of members' internals
 """
 from .serializers import MaskedIdMixin, ScopedPersonField
 from .services import (
-    enrollment_caps_refresh_persons, enrollment_record_fund_payments, entitlement_grant, identity_add,
+    enrollment_caps_changes, enrollment_caps_refresh_persons, enrollment_record_fund_payments, entitlement_grant,
+    identity_add,
 )
 
 __all__ = [
     "MaskedIdMixin", "ScopedPersonField",
-    "enrollment_caps_refresh_persons", "enrollment_record_fund_payments", "entitlement_grant", "identity_add",
+    "enrollment_caps_changes", "enrollment_caps_refresh_persons", "enrollment_record_fund_payments",
+    "entitlement_grant", "identity_add",
 ]

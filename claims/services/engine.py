@@ -291,22 +291,65 @@ def _lock_ledgers_pg(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Ledger
     locked = lock({p for p, _ in keys})
     missing = sorted(keys - set(locked))
     if missing:
-        now = timezone.now()
-        zeros = ", ".join("0" for _f in rules.LEDGER_FIELDS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (person_id, year, {', '.join(qn(f) for f in rules.LEDGER_FIELDS)}, "
-                f"claims_count, updated_at) SELECT k.p, k.y, {zeros}, 0, %s "
-                f"FROM unnest(%s::bigint[], %s::integer[]) AS k(p, y) ORDER BY k.p, k.y "
-                f"ON CONFLICT (person_id, year) DO NOTHING RETURNING id, person_id, year",
-                [now, array_literal([p for p, _ in missing]), array_literal([y for _, y in missing])])
-            zero = rules.ZERO
-            for pk, pid, year in cursor.fetchall():
-                locked[(pid, year)] = LedgerRow(pk, pid, year, [zero] * len(rules.LEDGER_FIELDS), 0)
+        zero = rules.ZERO
+        for pk, pid, year in _insert_ledgers_pg(missing):
+            locked[(pid, year)] = LedgerRow(pk, pid, year, [zero] * len(rules.LEDGER_FIELDS), 0)
         raced = [key for key in missing if key not in locked]
         if raced:  # created by a concurrent settlement between our lock and our insert
             locked.update(lock({p for p, _ in raced}))
     return locked
+
+
+def _insert_ledgers_pg(keys: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Empty ledger rows for ``keys`` by one ``INSERT … ON CONFLICT DO NOTHING RETURNING``:
+    (id, person, year) of the rows this transaction created.  A key another transaction is
+    creating waits for it to end (the unique index's check), then is left alone."""
+    qn = connection.ops.quote_name
+    zeros = ", ".join("0" for _f in rules.LEDGER_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(PersonYearLedger._meta.db_table)} (person_id, year, "
+            f"{', '.join(qn(f) for f in rules.LEDGER_FIELDS)}, claims_count, updated_at) "
+            f"SELECT k.p, k.y, {zeros}, 0, %s "
+            f"FROM unnest(%s::bigint[], %s::integer[]) AS k(p, y) ORDER BY k.p, k.y "
+            f"ON CONFLICT (person_id, year) DO NOTHING RETURNING id, person_id, year",
+            [timezone.now(), array_literal([p for p, _ in keys]), array_literal([y for _, y in keys])])
+        return cursor.fetchall()
+
+
+def _hold_ledgers(keys: set[tuple[int, int]]) -> list[int]:
+    """Take the ledger rows of ``keys`` as a settlement would, before touching the enrolments
+    that settlement reads after its own ledger lock (the caps refresh): existing rows are
+    locked, missing ones created empty — a settlement of such a person-year's first claim
+    that is under way is waited for (its claim is then visible to the caller), one that starts
+    now waits until the caller commits and then reads what it committed.  Returns the ids of
+    the rows created here, for :func:`_release_ledgers` before the commit.
+
+    PostgreSQL only: SQLite serialises writers itself (nothing to hold, nothing created)."""
+    if not keys or connection.vendor != "postgresql":
+        return []
+
+    def lock(which) -> set[tuple[int, int]]:
+        return set(PersonYearLedger.objects.select_for_update()
+                   .filter(person_id__any=sorted({p for p, _ in which}), year__in={y for _, y in which})
+                   .order_by("person_id", "year").values_list("person_id", "year")) & which
+
+    missing = sorted(keys - lock(keys))
+    created = _insert_ledgers_pg(missing) if missing else []
+    raced = set(missing) - {(pid, year) for _pk, pid, year in created}
+    if raced:  # created by a concurrent settlement meanwhile (we waited for its commit)
+        lock(raced)
+    return [pk for pk, _pid, _year in created]
+
+
+def _release_ledgers(ids: list[int]) -> None:
+    """Delete the empty rows :func:`_hold_ledgers` created (a person-year with no claim has
+    no ledger row); a settlement waiting on one of them creates its own once the caller
+    commits."""
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(PersonYearLedger._meta.db_table)} "
+                           f"WHERE id = ANY(%s::bigint[]) AND claims_count = 0", [array_literal(ids)])
 
 
 def _ledger_state(row) -> dict[str, Decimal]:

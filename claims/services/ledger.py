@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from members.models import Enrollment, Person, Scheme
-from members.public import enrollment_caps_refresh_persons, enrollment_record_fund_payments
+from members.public import enrollment_caps_changes, enrollment_caps_refresh_persons, enrollment_record_fund_payments
 from yibao_site.actors import require_actor
 from yibao_site.audit import bulk_create_audited, bulk_update_audited
 from yibao_site.models import Role
@@ -22,7 +22,9 @@ from yibao_site.policy import PolicyCache
 
 from .. import rules
 from ..models import CashStatus, Claim, ClaimStatus, EntryKind, LedgerEntry, PersonYearLedger
-from .engine import _fold, _live_claims, _load_context, _lock_ledgers, _write_ledgers, claim_input_of
+from .engine import (
+    _fold, _hold_ledgers, _live_claims, _load_context, _lock_ledgers, _release_ledgers, _write_ledgers, claim_input_of,
+)
 from .roles import FINANCE_ROLES, RESETTLE_ROLES
 
 
@@ -223,7 +225,7 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
             # The next year's enrolments are read again, after the mark: ``flags`` was read
             # before it, and an enrolment of the next year committed since (it held this
             # year's row, the one the mark waited for) has a cap worked out from the old flag.
-            for pid in enrollment_caps_refresh_persons(year=year + 1, person_ids=person_ids, actor=actor):
+            for pid in _refresh_caps(year + 1, person_ids, actor):
                 changed_next[year + 1].add(pid)
     if not changed_next or depth > 3:
         return
@@ -238,6 +240,23 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
         _resettle(keys=keys, actor=actor, reason=reason, depth=depth + 1)
 
 
+def _refresh_caps(year: int, person_ids: list[int], actor) -> list[int]:
+    """Refresh ``year``'s resident caps of ``person_ids`` (members' service) in the
+    settlement's lock order: the ledger rows of the person-years whose cap changes first
+    (created empty where missing, and deleted again before the commit), then their
+    enrolments.  A settlement of such a person-year under way — even its first claim, whose
+    ledger row it is creating — is waited for, so its claims are seen (and re-settled) by the
+    caller; one that starts meanwhile waits, then reads the new cap.  Returns the persons whose
+    cap changed."""
+    candidates = enrollment_caps_changes(year=year, person_ids=person_ids)
+    if not candidates:
+        return []
+    held = _hold_ledgers({(pid, year) for pid in candidates})
+    changed = enrollment_caps_refresh_persons(year=year, person_ids=candidates, actor=actor)
+    _release_ledgers(held)
+    return changed
+
+
 def ledger_caps_refresh(*, year: int, actor, chunk: int = 2000) -> dict[str, int]:
     """The scheduled refresh of ``year``'s resident critical-illness caps (DOMAIN.md §3,
     零报销激励; the beat row ``members.enrollment_caps_refresh``), with the re-settlement of the
@@ -246,10 +265,10 @@ def ledger_caps_refresh(*, year: int, actor, chunk: int = 2000) -> dict[str, int
     (补付/追回) commit together, chunk by chunk of persons, each chunk one transaction.
     Running it again changes nothing (no cap changes, no entries).
 
-    Locks in the settlement's order (the year ledger rows, then the enrolments): a settlement
-    of the same person-year waits, or is waited for, and never reads a cap this changes
-    before it commits.  Returns the caps changed, the person-years re-settled and the entries
-    written."""
+    Locks in the settlement's order (the year ledger rows, then the enrolments, see
+    :func:`_refresh_caps`): a settlement of the same person-year — its first claim included —
+    waits, or is waited for, and never reads a cap this changes before it commits.  Returns
+    the caps changed, the person-years re-settled and the entries written."""
     require_actor(actor, RESETTLE_ROLES, system=True)
     person_ids = list(Enrollment.objects.filter(year=year, scheme=Scheme.RESIDENT).order_by("person_id")
                       .values_list("person_id", flat=True).distinct())
@@ -258,11 +277,10 @@ def ledger_caps_refresh(*, year: int, actor, chunk: int = 2000) -> dict[str, int
         reason = _("大病保险年度封顶线重算(%(year)s年度),已结算的结算单按新封顶线重新结算") % {"year": year}
     for start in range(0, len(person_ids), chunk):
         with transaction.atomic():
-            part = person_ids[start:start + chunk]
-            settled = set(PersonYearLedger.objects.select_for_update().filter(person_id__any=part, year=year)
-                          .order_by("person_id", "year").values_list("person_id", flat=True))
-            changed = enrollment_caps_refresh_persons(year=year, person_ids=part, actor=actor)
-            keys = {(pid, year) for pid in changed if pid in settled}
+            changed = _refresh_caps(year, person_ids[start:start + chunk], actor)
+            settled = set(PersonYearLedger.objects.filter(person_id__any=changed, year=year)
+                          .values_list("person_id", flat=True)) if changed else set()
+            keys = {(pid, year) for pid in settled}
             result = _resettle(keys=keys, actor=actor, reason=reason)
             totals["changed"] += len(changed)
             totals["resettled"] += len(keys)

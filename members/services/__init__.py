@@ -22,7 +22,7 @@ from .accounts import (  # noqa: F401
 )
 from .entitlements import entitlement_grant, entitlement_revoke  # noqa: F401
 from .enrolment import (  # noqa: F401
-    EMPLOYEE_STATUSES, SCHEMES, EnrollmentDraft, enrollment_build, enrollment_caps_refresh,
+    EMPLOYEE_STATUSES, SCHEMES, EnrollmentDraft, enrollment_build, enrollment_caps_changes, enrollment_caps_refresh,
     enrollment_caps_refresh_persons, enrollment_create, enrollment_fields, enrollment_record_fund_payments,
     enrollment_years_before_lock, student_lump_sum_create,
 )

@@ -308,8 +308,16 @@ def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | No
     return _caps_refresh_persons(year, person_ids, actor)
 
 
+def enrollment_caps_changes(*, year: int, person_ids: Iterable[int]) -> list[int]:
+    """The persons of ``person_ids`` whose ``year`` resident cap :func:`enrollment_caps_refresh_persons`
+    would change now — read only, nothing locked or written.  Claims asks first so that it
+    can take those person-years' ledger rows before the enrolments (the settlement's lock
+    order), then refreshes."""
+    return _caps_refresh_persons(year, person_ids, None, write=False)
+
+
 @transaction.atomic(savepoint=False)  # as _record_fund_payments
-def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) -> list[int]:
+def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor, *, write: bool = True) -> list[int]:
     qs = Enrollment.objects.filter(year=year, scheme=Scheme.RESIDENT)
     if person_ids is not None:
         qs = qs.filter(person_id__any=sorted(set(person_ids)))  # one array parameter
@@ -318,7 +326,8 @@ def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) ->
         # read below (≈ 0.7 ms on PostgreSQL, on every first fund-paid claim of a person-year).
         if not qs.exists():
             return []
-    qs = qs.select_for_update()
+    if write:
+        qs = qs.select_for_update()
     rows = list(qs.select_related("person__township").order_by("pk"))
     if not rows:
         return []
@@ -336,5 +345,7 @@ def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) ->
         if cap != row.critical_illness_cap:
             row.critical_illness_cap = cap
             changed.append(row)
+    if not write:
+        return [row.person_id for row in changed]
     bulk_update_audited(changed, Enrollment, ["critical_illness_cap"], actor=actor, reason=_("大病封顶线重算"))
     return [row.person_id for row in changed]
