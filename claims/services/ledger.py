@@ -225,8 +225,14 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
             # The next year's enrolments are read again, after the mark: ``flags`` was read
             # before it, and an enrolment of the next year committed since (it held this
             # year's row, the one the mark waited for) has a cap worked out from the old flag.
-            for pid in _refresh_caps(year + 1, person_ids, actor):
-                changed_next[year + 1].add(pid)
+            # Every later year of an unbroken run counts this one (rules.zero_claim_years):
+            # the years after the next are refreshed too, for those enrolled in each year between.
+            later, pids = year + 1, person_ids
+            while pids:
+                changed, pids = _refresh_caps(later, pids, actor)
+                if changed:
+                    changed_next[later].update(changed)
+                later += 1
     if not changed_next or depth > 3:
         return
     keys = {(pid, year) for year, pids in changed_next.items() for pid in pids}
@@ -240,21 +246,21 @@ def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0
         _resettle(keys=keys, actor=actor, reason=reason, depth=depth + 1)
 
 
-def _refresh_caps(year: int, person_ids: list[int], actor) -> list[int]:
+def _refresh_caps(year: int, person_ids: list[int], actor) -> tuple[list[int], list[int]]:
     """Refresh ``year``'s resident caps of ``person_ids`` (members' service) in the
     settlement's lock order: the ledger rows of the person-years whose cap changes first
     (created empty where missing, and deleted again before the commit), then their
     enrolments.  A settlement of such a person-year under way — even its first claim, whose
     ledger row it is creating — is waited for, so its claims are seen (and re-settled) by the
     caller; one that starts meanwhile waits, then reads the new cap.  Returns the persons whose
-    cap changed."""
-    candidates = enrollment_caps_changes(year=year, person_ids=person_ids)
+    cap changed and those enrolled (as residents) in ``year``."""
+    candidates, enrolled = enrollment_caps_changes(year=year, person_ids=person_ids)
     if not candidates:
-        return []
+        return [], enrolled
     held = _hold_ledgers({(pid, year) for pid in candidates})
     changed = enrollment_caps_refresh_persons(year=year, person_ids=candidates, actor=actor)
     _release_ledgers(held)
-    return changed
+    return changed, enrolled
 
 
 def ledger_caps_refresh(*, year: int, actor, chunk: int = 2000) -> dict[str, int]:
@@ -277,7 +283,7 @@ def ledger_caps_refresh(*, year: int, actor, chunk: int = 2000) -> dict[str, int
         reason = _("大病保险年度封顶线重算(%(year)s年度),已结算的结算单按新封顶线重新结算") % {"year": year}
     for start in range(0, len(person_ids), chunk):
         with transaction.atomic():
-            changed = _refresh_caps(year, person_ids[start:start + chunk], actor)
+            changed, _enrolled = _refresh_caps(year, person_ids[start:start + chunk], actor)
             settled = set(PersonYearLedger.objects.filter(person_id__any=changed, year=year)
                           .values_list("person_id", flat=True)) if changed else set()
             keys = {(pid, year) for pid in settled}

@@ -350,3 +350,30 @@ def test_a_batch_over_two_years_checks_its_input_once(yicheng, monkeypatch):
     december, january = services.claims_settle_batch(inputs=_inputs(p, specs[:2]), actor=f.clerk())
     assert (december.year, january.year) == (2024, 2025)
     assert batches == [2] and len(rows) == 2  # before: [2, 1, 1] and 4 rows checked
+
+
+def test_a_late_claim_refreshes_every_later_year_of_the_run(yicheng):
+    """Yicheng from 2025: 2024 and 2025 without fund payment, each followed by a normal
+    payment, make the 2026 cap 400 000 + 2 × 3 000 = 406 000 (2025: 403 000).  A 2026 claim
+    that reaches it pays critical 406 000.  A December 2024 claim the fund pays, settled late,
+    takes 2024 out of both counts: 2025 falls to 400 000 (no claims there) and 2026 to 403 000,
+    whose claim is re-settled at once — one 追回 entry of critical −3 000 — not at the next
+    monthly refresh."""
+    p = f.insured(yicheng, year=2024)
+    f.enrol(p, year=2025)
+    f.enrol(p, year=2026)
+    caps = lambda: [e.critical_illness_cap for e in Enrollment.objects.filter(person=p).order_by("year")]  # noqa: E731
+    assert caps()[1:] == [D("403000.00"), D("406000.00")]
+    big = f.settle(p, on=date(2026, 3, 1), total="1200000", scope="1200000", basic_paid=D("200000"))
+    assert big.critical_paid == D("406000.00")
+
+    late = f.settle(p, on=date(2024, 12, 20), total="12000", scope="12000")
+    assert late.basic_paid > 0
+    assert caps()[1:] == [D("400000.00"), D("403000.00")]
+    entry = LedgerEntry.objects.get()
+    assert (entry.person_id, entry.year, entry.kind, entry.critical) == (p.pk, 2026, EntryKind.ADJUSTMENT,
+                                                                          D("-3000.00"))
+    assert ledger(p, 2026).critical_paid == D("403000.00")
+    assert not PersonYearLedger.objects.filter(person=p, year=2025).exists()
+    for year in (2024, 2025, 2026):
+        assert services.ledger_scratch_differences(year=year, person_ids=[p.pk]) == []

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -308,11 +309,18 @@ def enrollment_caps_refresh_persons(*, year: int, person_ids: Iterable[int] | No
     return _caps_refresh_persons(year, person_ids, actor)
 
 
-def enrollment_caps_changes(*, year: int, person_ids: Iterable[int]) -> list[int]:
+class CapChanges(NamedTuple):
+    """What :func:`enrollment_caps_changes` found: the persons whose cap would change, and all
+    those of the persons asked about who have a resident enrolment that year."""
+    changed: list[int]
+    enrolled: list[int]
+
+
+def enrollment_caps_changes(*, year: int, person_ids: Iterable[int]) -> CapChanges:
     """The persons of ``person_ids`` whose ``year`` resident cap :func:`enrollment_caps_refresh_persons`
     would change now — read only, nothing locked or written.  Claims asks first so that it
     can take those person-years' ledger rows before the enrolments (the settlement's lock
-    order), then refreshes."""
+    order), then refreshes; ``enrolled`` tells it whose later years may count ``year``."""
     return _caps_refresh_persons(year, person_ids, None, write=False)
 
 
@@ -325,12 +333,12 @@ def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor, *,
         # after its own): a one-table probe costs a fraction of planning the locked three-table
         # read below (≈ 0.7 ms on PostgreSQL, on every first fund-paid claim of a person-year).
         if not qs.exists():
-            return []
+            return [] if write else CapChanges([], [])
     if write:
         qs = qs.select_for_update()
     rows = list(qs.select_related("person__township").order_by("pk"))
     if not rows:
-        return []
+        return [] if write else CapChanges([], [])
     histories = enrollment_histories({r.person_id for r in rows}, before_year=year)
     cache = PolicyCache()
     changed = []
@@ -346,6 +354,6 @@ def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor, *,
             row.critical_illness_cap = cap
             changed.append(row)
     if not write:
-        return [row.person_id for row in changed]
+        return CapChanges([row.person_id for row in changed], sorted({row.person_id for row in rows}))
     bulk_update_audited(changed, Enrollment, ["critical_illness_cap"], actor=actor, reason=_("大病封顶线重算"))
     return [row.person_id for row in changed]
