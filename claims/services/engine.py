@@ -3,6 +3,7 @@ ledger (:func:`settle_one`), a person-year settled from scratch (:func:`_fold`),
 locked in (person, year) order and written back in one statement."""
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -352,8 +353,11 @@ def _release_ledgers(ids: list[int]) -> None:
                            f"WHERE id = ANY(%s::bigint[]) AND claims_count = 0", [array_literal(ids)])
 
 
+_LEDGER_AMOUNTS = operator.attrgetter(*rules.LEDGER_FIELDS)
+
+
 def _ledger_state(row) -> dict[str, Decimal]:
-    return {name: getattr(row, name) for name in rules.LEDGER_FIELDS}
+    return dict(zip(rules.LEDGER_FIELDS, _LEDGER_AMOUNTS(row)))
 
 
 _SCHEME_LABEL = {"employee": "职工医保", "resident": "城乡居民医保"}

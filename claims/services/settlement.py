@@ -170,11 +170,11 @@ def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons, 
     # The amount columns some row's new state changed: only those are written (the others
     # would be written with the values they hold; a batch of a few weeks' claims leaves the
     # other months' out-of-pocket columns and often a tier's untouched).
-    amounts = [name for name in rules.LEDGER_FIELDS
-               if any(states[key][name] != getattr(row, name) for key, row in rows.items())]
+    amounts = _changed_fields(rows, states)
     for key, row in rows.items():
-        for name, value in states[key].items():
-            setattr(row, name, value)
+        state = states[key]
+        for name in amounts:  # the others hold what the state holds (only ``amounts`` are written)
+            setattr(row, name, state[name])
         if key in late:
             row.claims_count = len(existing.get(key, [])) + sum(
                 1 for i in inputs if (i.person_id, i.service_date.year) == key)
@@ -193,6 +193,26 @@ def _settle_batch(inputs: list[ClaimInput], actor, cache, reason: str, persons, 
         _write_adjustments(existing, expected, why=why, actor=actor, kind=EntryKind.ADJUSTMENT)
     _follow_fund_payments(changed, actor=actor, flags=facts.fund_flags if facts is not None else None)
     return saved
+
+
+def _changed_fields(rows: dict, states: dict) -> list[str]:
+    """The ledger fields (in :data:`rules.LEDGER_FIELDS` order) whose value in ``states``
+    differs from the row's in some row — what ``any(state[f] != row.f for every row)`` per
+    field finds, by comparing each row's still-unchanged fields as one tuple (two C calls a
+    row; the per-field generator over every row was 5 % of the batch's Python)."""
+    from operator import attrgetter, itemgetter
+
+    same = list(rules.LEDGER_FIELDS)
+    of_row, of_state = attrgetter(*same), itemgetter(*same)
+    for key, row in rows.items():
+        state = states[key]
+        if of_row(row) != of_state(state):
+            same = [name for name in same if state[name] == getattr(row, name)]
+            if not same:
+                break
+            of_row, of_state = attrgetter(*same), itemgetter(*same)
+    unchanged = set(same)
+    return [name for name in rules.LEDGER_FIELDS if name not in unchanged]
 
 
 def claim_settle(*, person: Person, visit_type: str, hospital_level: int, service_date: date,
