@@ -13,14 +13,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from orjson import dumps as _orjson_dumps
 from simple_history.models import HistoricalRecords
 
 from members.models import Person, Scheme
-
-try:
-    from orjson import dumps as _orjson_dumps
-except ImportError:  # pragma: no cover - orjson is pinned in requirements.txt
-    _orjson_dumps = None
 
 ZERO = Decimal("0.00")
 
@@ -39,8 +35,6 @@ def _compact(value) -> str:
     ints, bools, ``None``, lists and dicts a settlement's breakdown holds; ≈ 8× faster: 10 % of
     the settlement batch's Python was this encoding); anything orjson refuses (a non-str key,
     an int past 64 bits, a type it does not know) takes the standard encoder."""
-    if _orjson_dumps is None:  # pragma: no cover - orjson is pinned in requirements.txt
-        return _json_compact(value)
     try:
         return _orjson_dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
