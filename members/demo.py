@@ -9,16 +9,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from yibao_site.actors import system_actor
-from yibao_site.audit import insert_rows_audited
+from yibao_site.audit import history_insert_sql, insert_rows_audited
 from yibao_site.collector import collector_paused
 from yibao_site.imports import COLLECTOR_PAUSE_MIN
+from yibao_site.lookups import array_literal
 from yibao_site.testing import make_id_number
 
 from . import services
 from .importers import EnrollmentImporter, IdentityImporter, PersonImporter, _PersonRef, enrol_new_file
-from .models import OffsiteRegistration, Person, Relative, SubsidyBatch
+from .models import OffsiteRegistration, Person, Relation, Relative, SubsidyBatch
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建华文"
@@ -61,6 +63,64 @@ def _enrol(rows, refs, clerk, log, *, fast: bool | None = None) -> None:
             row["contribution_base"] = "" if base is None else str(base)
         file_rows.append(row)
     _check(EnrollmentImporter(actor=clerk).run(file_rows), "enrollments", log)
+
+
+# PostgreSQL: the big member rows are written by the server from the demo's values
+# (``_relatives_pg``…); ``_SQL = False`` takes the Python path everywhere (the tests compare them).
+_SQL = True
+_RELATIVE_FIELDS = {"id", "person_id", "relative_id", "relation"}  # what ``_relatives_pg`` writes
+
+# The relatives of the households, both directions, in the Python path's order (a member's
+# pair, head → member first), written with their ``+`` history in one statement: a spouse
+# always, a child only when born after the head (the birth dates as registered); a pair already
+# registered is left out.  Parameters: the relations spouse, child, parent; the heads', the
+# members' ids and the members' roles (arrays, in household order); then the history's.
+_RELATIVES_SQL = """
+WITH m (head, member, role, ord) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) WITH ORDINALITY),
+pairs AS (
+    SELECT m.ord, d.dir,
+           CASE d.dir WHEN 0 THEN m.head ELSE m.member END AS person_id,
+           CASE d.dir WHEN 0 THEN m.member ELSE m.head END AS relative_id,
+           CASE WHEN m.role = %s THEN %s WHEN d.dir = 0 THEN %s ELSE %s END AS relation
+    FROM m
+    JOIN {person} AS h ON h.id = m.head
+    JOIN {person} AS p ON p.id = m.member
+    CROSS JOIN (VALUES (0), (1)) AS d (dir)
+    WHERE m.role = %s OR p.birth_date > h.birth_date
+),
+ins AS (
+    INSERT INTO {relative} (person_id, relative_id, relation)
+    SELECT x.person_id, x.relative_id, x.relation FROM pairs AS x
+    WHERE NOT EXISTS (SELECT 1 FROM {relative} AS r WHERE r.person_id = x.person_id AND r.relative_id = x.relative_id)
+    ORDER BY x.ord, x.dir
+    RETURNING *
+),
+hist AS ({history})
+SELECT count(*) FROM ins
+"""
+
+
+def _relatives_pg(households, pid, clerk) -> int:
+    """What the Python path writes for ``households`` (the same rows, ids in the same order,
+    the same history), by one statement joining the members to their registered rows."""
+    heads, members, roles = [], [], []
+    for household in households:
+        head = pid.get(household[0][1])
+        for role, idn in household[1:]:
+            member = pid.get(idn)
+            if head is not None and member is not None:
+                heads.append(head)
+                members.append(member)
+                roles.append(role)
+    if not heads:
+        return 0
+    history, history_params = history_insert_sql(Relative, "ins", actor=clerk, reason="演示数据", connection=connection)
+    sql = _RELATIVES_SQL.format(person=Person._meta.db_table, relative=Relative._meta.db_table, history=history)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [array_literal(heads), array_literal(members), array_literal(roles),
+                             Relation.SPOUSE, Relation.SPOUSE, Relation.CHILD, Relation.PARENT, Relation.SPOUSE,
+                             *history_params])
+        return cursor.fetchone()[0]
 
 
 def _name(rng) -> str:
@@ -122,18 +182,23 @@ def _seed(ctx) -> None:
     birth_of = {idn: p.birth_date for idn, p in refs.items()}
 
     # ── close relatives (both directions) ──
-    links = []
-    for household in households:
-        head = household[0][1]
-        for role, idn in household[1:]:
-            if role == "spouse":
-                links += [(head, idn, "spouse"), (idn, head, "spouse")]
-            elif birth_of.get(idn) and birth_of.get(head) and birth_of[idn] > birth_of[head]:
-                links += [(head, idn, "child"), (idn, head, "parent")]
-    have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
-    new = [(pid[a], pid[b], rel) for a, b, rel in links if a in pid and b in pid and (pid[a], pid[b]) not in have]
-    insert_rows_audited(Relative, ("person_id", "relative_id", "relation"), new, actor=clerk, reason="演示数据")
-    log(f"  relatives: created {len(new)}")
+    if connection.vendor == "postgresql" and _SQL and _RELATIVE_FIELDS == {
+            f.attname for f in Relative._meta.concrete_fields}:
+        created = _relatives_pg(households, pid, clerk)
+    else:
+        links = []
+        for household in households:
+            head = household[0][1]
+            for role, idn in household[1:]:
+                if role == "spouse":
+                    links += [(head, idn, "spouse"), (idn, head, "spouse")]
+                elif birth_of.get(idn) and birth_of.get(head) and birth_of[idn] > birth_of[head]:
+                    links += [(head, idn, "child"), (idn, head, "parent")]
+        have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
+        new = [(pid[a], pid[b], rel) for a, b, rel in links if a in pid and b in pid and (pid[a], pid[b]) not in have]
+        insert_rows_audited(Relative, ("person_id", "relative_id", "relation"), new, actor=clerk, reason="演示数据")
+        created = len(new)
+    log(f"  relatives: created {created}")
 
     # ── enrolment: three coverage years ──
     years = [today.year - 2, today.year - 1, today.year]
