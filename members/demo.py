@@ -66,7 +66,8 @@ def _enrol(rows, refs, clerk, log, *, fast: bool | None = None) -> None:
 
 
 # PostgreSQL: the big member rows are written by the server from the demo's values
-# (``_relatives_pg``…); ``_SQL = False`` takes the Python path everywhere (the tests compare them).
+# (``_relatives_pg``, ``services.account_credit_months``…); ``_SQL = False`` takes the path of
+# before everywhere (the tests compare them).
 _SQL = True
 _RELATIVE_FIELDS = {"id", "person_id", "relative_id", "relation"}  # what ``_relatives_pg`` writes
 
@@ -243,10 +244,14 @@ def _seed(ctx) -> None:
         _check(IdentityImporter(actor=clerk).run(ident_rows), "identities", log)
 
     # ── personal accounts: this year's monthly credits so far ──
-    for month in range(1, today.month + 1):
-        report = services.account_credit_month(month=date(today.year, month, 1),
-                                               actor=system_actor("members.account_credit_month"))
-        log(f"  account credits {today.year}-{month:02d}: {report.credited} (already {report.already})")
+    months = [date(today.year, month, 1) for month in range(1, today.month + 1)]
+    runner = system_actor("members.account_credit_month")
+    if _SQL:  # (on PostgreSQL the months together, what the runs one by one write)
+        reports = services.account_credit_months(months=months, actor=runner)
+    else:
+        reports = [services.account_credit_month(month=m, actor=runner) for m in months]
+    for report in reports:
+        log(f"  account credits {report.month:%Y-%m}: {report.credited} (already {report.already})")
 
     # ── off-site registrations for a few persons ──
     if not OffsiteRegistration.objects.filter(person_id__any=list(pid.values())).exists():

@@ -119,6 +119,7 @@ def test_demo_credit_runs_in_postgresql_write_what_the_python_path_writes(db, mo
     results, reports, doors = {}, {}, []
     real, door = accounts.account_credit_month, accounts._credit_month_pg
     monkeypatch.setattr(accounts, "_credit_month_pg", lambda *a: doors.append(door(*a)) or doors[-1])
+    monkeypatch.setattr(demo, "_SQL", False)  # (the month by month runs: ``account_credit_months`` is tested below)
     for python_only in (False, True):
         monkeypatch.setattr(accounts, "_PYTHON_ONLY", python_only)
         runs = []
@@ -155,24 +156,42 @@ def test_demo_sql_doors_write_what_the_python_path_writes(db, monkeypatch):
     j = build_jurisdiction()
     pack_load(name="shiyan-2022", region=j.city)
     staff = build_staff(j, "x-demo-pass-1")
-    doors = []
-    real = demo._relatives_pg
+    from members.services import accounts
+
+    doors, month_doors = [], []
+    real, real_months = demo._relatives_pg, accounts._credit_months_pg
     monkeypatch.setattr(demo, "_relatives_pg", lambda *a: doors.append(real(*a)) or doors[-1])
+    monkeypatch.setattr(accounts, "_credit_months_pg",
+                        lambda *a: month_doors.append(real_months(*a)) or month_doors[-1])
+    logs = {}
     results, states = {}, {}
     for sql in (True, False):
         monkeypatch.setattr(demo, "_SQL", sql)
         with transaction.atomic():
+            lines = logs[sql] = []
             ctx = DemoContext(rng=random.Random(3), persons=450, jurisdiction=j, staff=staff,
-                              today=date(2026, 11, 20), log=lambda m: None)
+                              today=date(2026, 11, 20), log=lines.append)
             demo.seed(ctx)
             results[sql] = _members_written()
+            from members.models import AccountEntry, PersonalAccount
+
+            results[sql]["entries in id order"] = list(AccountEntry.objects.order_by("pk").values_list(
+                "account__person__id_number", "month", "amount", "balance_after"))
+            results[sql]["account history in id order"] = list(PersonalAccount.history.order_by(
+                "history_id").values_list("person__id_number", "balance", "history_type"))
             states[sql] = ctx.rng.getstate()
+            again = []
             demo.seed(DemoContext(rng=random.Random(3), persons=450, jurisdiction=j, staff=staff,
-                                  today=date(2026, 11, 20), log=lambda m: None))
-            assert _members_written() == results[sql]
+                                  today=date(2026, 11, 20), log=again.append))
+            assert _members_written() == {k: v for k, v in results[sql].items() if "id order" not in k}
+            credits = [line for line in again if line.startswith("  account credits")]
+            assert len(credits) == 11 and all(line.endswith(" 0 (already %s)" % credits[0].split("already ")[1][:-1])
+                                              for line in credits)
             transaction.set_rollback(True)
     if connection.vendor == "postgresql":
         assert len(doors) == 2 and doors[0] > 100 and doors[1] == 0  # (the second run: every pair there already)
+        assert len(month_doors) == 2 and None not in month_doors
+    assert logs[True] == logs[False]  # (every step's counts, the credit runs' month by month)
     sql, python = results[True], results[False]
     assert len(python["relatives"]) > 100 and len(python["enrolments"]) > 800
     assert states[True] == states[False]  # (the same draws: the apps after members see the same generator)
