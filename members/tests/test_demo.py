@@ -144,10 +144,11 @@ def test_demo_credit_runs_in_postgresql_write_what_the_python_path_writes(db, mo
 
 
 def test_demo_sql_doors_write_what_the_python_path_writes(db, monkeypatch):
-    """The members demo's PostgreSQL statements (``demo._SQL``: the relatives…) against the
-    Python path on the same demo (same seed): every person, relative, enrolment, account and
-    credit with their history, row for row (ids compared through ID numbers, in id order);
-    a second run writes nothing more.  (On SQLite both runs take the Python path.)"""
+    """The members demo's PostgreSQL statements (``demo._SQL``: persons, relatives, the credit
+    runs of the year so far) against the path of before on the same demo (same seed): every
+    person, relative, enrolment, account and credit with their history, row for row (ids
+    compared through ID numbers, in id order), and the same log; a second run writes nothing
+    more.  (On SQLite both runs take the path of before.)"""
     from django.db import connection, transaction
 
     from yibao_site.demo import DemoContext, build_jurisdiction, build_staff
@@ -158,8 +159,10 @@ def test_demo_sql_doors_write_what_the_python_path_writes(db, monkeypatch):
     staff = build_staff(j, "x-demo-pass-1")
     from members.services import accounts
 
-    doors, month_doors = [], []
-    real, real_months = demo._relatives_pg, accounts._credit_months_pg
+    doors, month_doors, person_doors = [], [], []
+    real, real_months, real_persons = demo._relatives_pg, accounts._credit_months_pg, demo._persons_pg
+    monkeypatch.setattr(demo, "_persons_pg", lambda *a: person_doors.append(real_persons(*a)) or person_doors[-1])
+    monkeypatch.setattr(demo, "PERSONS_FILE_ROWS", 200)  # (three files: 200, 200 and the rest)
     monkeypatch.setattr(demo, "_relatives_pg", lambda *a: doors.append(real(*a)) or doors[-1])
     monkeypatch.setattr(accounts, "_credit_months_pg",
                         lambda *a: month_doors.append(real_months(*a)) or month_doors[-1])
@@ -191,6 +194,9 @@ def test_demo_sql_doors_write_what_the_python_path_writes(db, monkeypatch):
     if connection.vendor == "postgresql":
         assert len(doors) == 2 and doors[0] > 100 and doors[1] == 0  # (the second run: every pair there already)
         assert len(month_doors) == 2 and None not in month_doors
+        # The first run's three files written by the door; the second run's first file declined
+        # (registered already): it and the rest then went through the import.
+        assert person_doors[:3] == [200, 200, len(results[True]["persons"]) - 400] and person_doors[3:] == [0]
     assert logs[True] == logs[False]  # (every step's counts, the credit runs' month by month)
     sql, python = results[True], results[False]
     assert len(python["relatives"]) > 100 and len(python["enrolments"]) > 800
