@@ -146,6 +146,7 @@ def _persons_pg(rows, places, clerk) -> int:
     codes = list(places)
     columns = [[row[c] for row in rows] for c in ("id_number", "name", "village", "phone", "household_no")]
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the rows' sort and RETURNING kept in memory)
         cursor.execute(_PERSONS_SQL.format(person=Person._meta.db_table, history=history),
                        [*map(array_literal, columns), array_literal(codes),
                         array_literal([places[c][0] for c in codes]), array_literal([places[c][1] for c in codes]),
@@ -170,6 +171,7 @@ def _relatives_pg(households, pid, clerk) -> int:
     history, history_params = history_insert_sql(Relative, "ins", actor=clerk, reason="演示数据", connection=connection)
     sql = _RELATIVES_SQL.format(person=Person._meta.db_table, relative=Relative._meta.db_table, history=history)
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the pairs' sort and RETURNING kept in memory)
         cursor.execute(sql, [array_literal(heads), array_literal(members), array_literal(roles),
                              Relation.SPOUSE, Relation.SPOUSE, Relation.CHILD, Relation.PARENT, Relation.SPOUSE,
                              *history_params])

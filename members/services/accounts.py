@@ -321,6 +321,7 @@ def _credit_months_pg(firsts: list[date], actor) -> list[CreditRunReport] | None
     reports = {f: CreditRunReport(month=f) for f in firsts}
     now = timezone.now()
     with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the months' sorts and window kept in memory)
         cursor.execute("DROP TABLE IF EXISTS credit_eligible_months")
         cursor.execute(f"CREATE TEMP TABLE credit_eligible_months ON COMMIT DROP AS {_PG_ELIGIBLE_MONTHS}",
                        [firsts, lasts])
