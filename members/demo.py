@@ -9,16 +9,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from yibao_site.actors import system_actor
-from yibao_site.audit import insert_rows_audited
+from yibao_site.audit import history_insert_sql, insert_rows_audited
 from yibao_site.collector import collector_paused
 from yibao_site.imports import COLLECTOR_PAUSE_MIN
+from yibao_site.lookups import array_literal
 from yibao_site.testing import make_id_number
 
 from . import services
 from .importers import EnrollmentImporter, IdentityImporter, PersonImporter, _PersonRef, enrol_new_file
-from .models import OffsiteRegistration, Person, Relative, SubsidyBatch
+from .models import OffsiteRegistration, Person, Relation, Relative, Sex, SubsidyBatch
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建华文"
@@ -61,6 +65,117 @@ def _enrol(rows, refs, clerk, log, *, fast: bool | None = None) -> None:
             row["contribution_base"] = "" if base is None else str(base)
         file_rows.append(row)
     _check(EnrollmentImporter(actor=clerk).run(file_rows), "enrollments", log)
+
+
+# PostgreSQL: the big member rows are written by the server from the demo's values
+# (``_relatives_pg``, ``services.account_credit_months``…); ``_SQL = False`` takes the path of
+# before everywhere (the tests compare them).
+_SQL = True
+_RELATIVE_FIELDS = {"id", "person_id", "relative_id", "relation"}  # what ``_relatives_pg`` writes
+
+# The relatives of the households, both directions, in the Python path's order (a member's
+# pair, head → member first), written with their ``+`` history in one statement: a spouse
+# always, a child only when born after the head (the birth dates as registered); a pair already
+# registered is left out.  Parameters: the relations spouse, child, parent; the heads', the
+# members' ids and the members' roles (arrays, in household order); then the history's.
+_RELATIVES_SQL = """
+WITH m (head, member, role, ord) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) WITH ORDINALITY),
+pairs AS (
+    SELECT m.ord, d.dir,
+           CASE d.dir WHEN 0 THEN m.head ELSE m.member END AS person_id,
+           CASE d.dir WHEN 0 THEN m.member ELSE m.head END AS relative_id,
+           CASE WHEN m.role = %s THEN %s WHEN d.dir = 0 THEN %s ELSE %s END AS relation
+    FROM m
+    JOIN {person} AS h ON h.id = m.head
+    JOIN {person} AS p ON p.id = m.member
+    CROSS JOIN (VALUES (0), (1)) AS d (dir)
+    WHERE m.role = %s OR p.birth_date > h.birth_date
+),
+ins AS (
+    INSERT INTO {relative} (person_id, relative_id, relation)
+    SELECT x.person_id, x.relative_id, x.relation FROM pairs AS x
+    WHERE NOT EXISTS (SELECT 1 FROM {relative} AS r WHERE r.person_id = x.person_id AND r.relative_id = x.relative_id)
+    ORDER BY x.ord, x.dir
+    RETURNING *
+),
+hist AS ({history})
+SELECT count(*) FROM ins
+"""
+
+
+_PERSON_FIELDS = {"id", "id_number", "name", "sex", "birth_date", "village_id", "township_id", "phone",
+                  "household_no", "id_outside_county", "created_at"}  # what ``_persons_pg`` writes
+
+# The demo's persons as the persons import writes a file of new ones (``PersonImporter``: ids in
+# file order, sex and birth date from the ID, township and county from the village, one
+# timestamp, ``+`` history), only when none of them is registered yet (else nothing is written).
+# Parameters: the persons' ID numbers, names, village codes, phones, household numbers; the
+# villages' codes, ids, townships, counties (arrays); the sexes male and female; the timestamp;
+# then the history's.
+_PERSONS_SQL = """
+WITH r (idn, name, village, phone, household_no, ord) AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY),
+v (code, id, township_id, county) AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])),
+verdict AS MATERIALIZED (
+    SELECT count(*) = count(v.id) AND NOT EXISTS (SELECT 1 FROM r AS x JOIN {person} AS p ON p.id_number = x.idn) AS ok
+    FROM r LEFT JOIN v ON v.code = r.village),
+ins AS (
+    INSERT INTO {person} (id_number, name, sex, birth_date, village_id, township_id, phone, household_no,
+                          id_outside_county, created_at)
+    SELECT r.idn, r.name, CASE WHEN substr(r.idn, 17, 1)::int %% 2 = 1 THEN %s ELSE %s END,
+           to_date(substr(r.idn, 7, 8), 'YYYYMMDD'), v.id, v.township_id, r.phone, r.household_no,
+           left(r.idn, 6) <> left(v.county, 6), %s
+    FROM r JOIN v ON v.code = r.village
+    WHERE (SELECT ok FROM verdict)
+    ORDER BY r.ord
+    RETURNING *),
+hist AS ({history})
+SELECT count(*) FROM ins
+"""
+
+
+def _persons_pg(rows, places, clerk) -> int:
+    """What the persons import writes for ``rows`` (a file of the demo's, new persons), by
+    one statement; 0 (nothing written) when one of them is registered already or a village is
+    not the demo's (``places``: village code → id, township, county code)."""
+    if not rows:
+        return 0
+    now = timezone.now()
+    history, history_params = history_insert_sql(Person, "ins", actor=clerk, reason=gettext("导入参保人员"), now=now,
+                                                 connection=connection)
+    codes = list(places)
+    columns = [[row[c] for row in rows] for c in ("id_number", "name", "village", "phone", "household_no")]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the rows' sort and RETURNING kept in memory)
+        cursor.execute(_PERSONS_SQL.format(person=Person._meta.db_table, history=history),
+                       [*map(array_literal, columns), array_literal(codes),
+                        array_literal([places[c][0] for c in codes]), array_literal([places[c][1] for c in codes]),
+                        array_literal([places[c][2] for c in codes]), Sex.MALE, Sex.FEMALE, now, *history_params])
+        return cursor.fetchone()[0]
+
+
+def _relatives_pg(households, pid, clerk) -> int:
+    """What the Python path writes for ``households`` (the same rows, ids in the same order,
+    the same history), by one statement joining the members to their registered rows."""
+    heads, members, roles = [], [], []
+    for household in households:
+        head = pid.get(household[0][1])
+        for role, idn in household[1:]:
+            member = pid.get(idn)
+            if head is not None and member is not None:
+                heads.append(head)
+                members.append(member)
+                roles.append(role)
+    if not heads:
+        return 0
+    history, history_params = history_insert_sql(Relative, "ins", actor=clerk, reason="演示数据", connection=connection)
+    sql = _RELATIVES_SQL.format(person=Person._meta.db_table, relative=Relative._meta.db_table, history=history)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the pairs' sort and RETURNING kept in memory)
+        cursor.execute(sql, [array_literal(heads), array_literal(members), array_literal(roles),
+                             Relation.SPOUSE, Relation.SPOUSE, Relation.CHILD, Relation.PARENT, Relation.SPOUSE,
+                             *history_params])
+        return cursor.fetchone()[0]
 
 
 def _name(rng) -> str:
@@ -114,7 +229,15 @@ def _seed(ctx) -> None:
     # written inside the server (``PersonImporter.server_side``), elsewhere row by row.
     importer = PersonImporter(actor=clerk)
     step = max(1, min(PERSONS_FILE_ROWS, getattr(settings, "IMPORT_MAX_ROWS", PERSONS_FILE_ROWS)))
+    sql = connection.vendor == "postgresql" and _SQL and _PERSON_FIELDS == {
+        f.attname for f in Person._meta.concrete_fields}
+    places = {v.code: (v.pk, v.parent_id, county_of[v.parent_id]) for v in villages}
     for lo in range(0, len(unique_rows), step):  # (files within the import's bounds, as a clerk would split them)
+        created = _persons_pg(unique_rows[lo:lo + step], places, clerk) if sql else None
+        if created:
+            log(f"  persons: created {created}, updated 0, unchanged 0")
+            continue
+        sql = False  # (a file with a person registered already: this and the next go through the import)
         _check(importer.run_file(_persons_csv(unique_rows[lo:lo + step]), "persons.csv"), "persons", log)
     refs = {p.id_number: p for p in map(_PersonRef._make, Person.objects.filter(id_number__any=list(seen))
                                         .values_list("id", "id_number", "birth_date", "township_id"))}
@@ -122,18 +245,23 @@ def _seed(ctx) -> None:
     birth_of = {idn: p.birth_date for idn, p in refs.items()}
 
     # ── close relatives (both directions) ──
-    links = []
-    for household in households:
-        head = household[0][1]
-        for role, idn in household[1:]:
-            if role == "spouse":
-                links += [(head, idn, "spouse"), (idn, head, "spouse")]
-            elif birth_of.get(idn) and birth_of.get(head) and birth_of[idn] > birth_of[head]:
-                links += [(head, idn, "child"), (idn, head, "parent")]
-    have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
-    new = [(pid[a], pid[b], rel) for a, b, rel in links if a in pid and b in pid and (pid[a], pid[b]) not in have]
-    insert_rows_audited(Relative, ("person_id", "relative_id", "relation"), new, actor=clerk, reason="演示数据")
-    log(f"  relatives: created {len(new)}")
+    if connection.vendor == "postgresql" and _SQL and _RELATIVE_FIELDS == {
+            f.attname for f in Relative._meta.concrete_fields}:
+        created = _relatives_pg(households, pid, clerk)
+    else:
+        links = []
+        for household in households:
+            head = household[0][1]
+            for role, idn in household[1:]:
+                if role == "spouse":
+                    links += [(head, idn, "spouse"), (idn, head, "spouse")]
+                elif birth_of.get(idn) and birth_of.get(head) and birth_of[idn] > birth_of[head]:
+                    links += [(head, idn, "child"), (idn, head, "parent")]
+        have = set(Relative.objects.filter(person_id__any=list(pid.values())).values_list("person_id", "relative_id"))
+        new = [(pid[a], pid[b], rel) for a, b, rel in links if a in pid and b in pid and (pid[a], pid[b]) not in have]
+        insert_rows_audited(Relative, ("person_id", "relative_id", "relation"), new, actor=clerk, reason="演示数据")
+        created = len(new)
+    log(f"  relatives: created {created}")
 
     # ── enrolment: three coverage years ──
     years = [today.year - 2, today.year - 1, today.year]
@@ -178,10 +306,14 @@ def _seed(ctx) -> None:
         _check(IdentityImporter(actor=clerk).run(ident_rows), "identities", log)
 
     # ── personal accounts: this year's monthly credits so far ──
-    for month in range(1, today.month + 1):
-        report = services.account_credit_month(month=date(today.year, month, 1),
-                                               actor=system_actor("members.account_credit_month"))
-        log(f"  account credits {today.year}-{month:02d}: {report.credited} (already {report.already})")
+    months = [date(today.year, month, 1) for month in range(1, today.month + 1)]
+    runner = system_actor("members.account_credit_month")
+    if _SQL:  # (on PostgreSQL the months together, what the runs one by one write)
+        reports = services.account_credit_months(months=months, actor=runner)
+    else:
+        reports = [services.account_credit_month(month=m, actor=runner) for m in months]
+    for report in reports:
+        log(f"  account credits {report.month:%Y-%m}: {report.credited} (already {report.already})")
 
     # ── off-site registrations for a few persons ──
     if not OffsiteRegistration.objects.filter(person_id__any=list(pid.values())).exists():

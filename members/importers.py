@@ -890,6 +890,9 @@ def _enrol_new_file(rows: list, actor) -> tuple[int, int] | None:
         history[year] = rules.PriorYear(year, fields["waiting_period"], False)
         out[i] = found
     with transaction.atomic():
+        if connection.vendor == "postgresql":  # (each statement's RETURNING rows kept in memory, not spilled)
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         for lo in range(0, len(rows), _FAST_WRITE_CHUNK):  # (a city's file in statements of bounded size)
             insert_shared_rows_audited(Enrollment, "person_id", [r[0].pk for r in rows[lo:lo + _FAST_WRITE_CHUNK]],
                                        _ENROLMENT_COLUMNS[1:], [o[1] for o in out[lo:lo + _FAST_WRITE_CHUNK]],

@@ -18,7 +18,7 @@ from ..policy import (  # noqa: F401 - re-exported
 )
 from ..selectors import allowed_relation, confirmed_subsidies, enrollment_histories  # noqa: F401
 from .accounts import (  # noqa: F401
-    CreditRunReport, account_close_payout, account_credit_month, account_ensure, account_spend,
+    CreditRunReport, account_close_payout, account_credit_month, account_credit_months, account_ensure, account_spend,
 )
 from .entitlements import entitlement_grant, entitlement_revoke  # noqa: F401
 from .enrolment import (  # noqa: F401

@@ -275,6 +275,142 @@ def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) ->
     return report
 
 
+@transaction.atomic
+def account_credit_months(*, months: list[date], actor=None) -> list[CreditRunReport]:
+    """``account_credit_month`` for each of ``months`` in turn (a catch-up of several months,
+    the demo's year so far): the same accounts, entries, balances and history rows, and one
+    report a month.  On PostgreSQL the months are credited together (``_credit_months_pg``):
+    the eligible enrolments read once, each account's balance written once; elsewhere — or
+    when the months are not distinct and in order — one run a month."""
+    require_actor(actor, CREDIT_RUNNERS, system=True)
+    firsts = [m.replace(day=1) for m in months]
+    if connection.vendor == "postgresql" and not _PYTHON_ONLY and len(firsts) > 1 and firsts == sorted(set(firsts)):
+        done = _credit_months_pg(firsts, actor)
+        if done is not None:
+            return done
+    return [account_credit_month(month=m, actor=actor) for m in firsts]
+
+
+# The months' eligible enrolments (``_PG_ELIGIBLE`` for each month): parameters the months'
+# first and last days (two arrays).
+_PG_ELIGIBLE_MONTHS = """
+SELECT m.first AS month, e.person_id, e.employee_status, e.contribution_base, p.township_id
+FROM unnest(%s::date[], %s::date[]) AS m (first, last)
+JOIN members_enrollment AS e ON e.year = extract(year FROM m.first)::int AND e.scheme = 'employee' AND e.active
+     AND e.benefit_start <= m.last AND e.benefit_end >= m.first AND NOT e.pooling_only
+JOIN members_person AS p ON p.id = e.person_id
+"""
+
+
+def _credit_months_pg(firsts: list[date], actor) -> list[CreditRunReport] | None:
+    """What ``_credit_month_pg`` writes for each month of ``firsts`` (distinct, in order) run
+    one after the other, in three statements for all of them: the accounts a month's run
+    would open (on the first month a person is eligible; ids in month, then person order),
+    the accounts locked in id order, then the credits — each (account, month) as there, the
+    month's terms of the account's township from the policy in force that month, the entries
+    (ids in month, then person order) with ``balance_after`` the balance before the run plus
+    the account's credits up to that month, their history, one ``~`` history row per credited
+    month with that balance (in month order) and each account's balance written once.  One
+    timestamp for all the months' rows.  ``None`` when a model has a column this does not fill."""
+    if {f.attname for f in PersonalAccount._meta.concrete_fields} != _PG_ACCOUNT_FIELDS or \
+            {f.attname for f in AccountEntry._meta.concrete_fields} != _PG_ENTRY_FIELDS or \
+            (Enrollment._meta.db_table, Person._meta.db_table) != ("members_enrollment", "members_person"):
+        return None
+    account_table, entry_table = PersonalAccount._meta.db_table, AccountEntry._meta.db_table
+    lasts = [add_months(f, 1) - timedelta(days=1) for f in firsts]
+    reports = {f: CreditRunReport(month=f) for f in firsts}
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the months' sorts and window kept in memory)
+        cursor.execute("DROP TABLE IF EXISTS credit_eligible_months")
+        cursor.execute(f"CREATE TEMP TABLE credit_eligible_months ON COMMIT DROP AS {_PG_ELIGIBLE_MONTHS}",
+                       [firsts, lasts])
+        cursor.execute("ANALYZE credit_eligible_months")
+        cursor.execute("SELECT DISTINCT township_id, month FROM credit_eligible_months ORDER BY month, township_id")
+        pairs = cursor.fetchall()
+        if not pairs:
+            return list(reports.values())
+        townships = Region.objects.in_bulk({t for t, _m in pairs})
+        cache = PolicyCache()
+        terms = []
+        for township_id, month in pairs:  # (each month's terms from the policy in force that month)
+            snap = cache.get(townships[township_id], month)
+            terms.append((township_id, month, snap.decimal(f"account.credit_rate.{EmployeeStatus.IN_SERVICE}"),
+                          snap.decimal(f"account.credit_rate.{EmployeeStatus.FLEXIBLE}"),
+                          snap.decimal("account.retiree.pension_base"), snap.decimal("account.retiree.rate"),
+                          snapshot_version(snap)))
+        history, history_params = history_insert_sql(PersonalAccount, "ins", actor=actor, reason=_("开设个人账户"),
+                                                     now=now, connection=connection)
+        cursor.execute(
+            f"WITH f AS (SELECT person_id, min(month) AS month FROM credit_eligible_months GROUP BY person_id), "
+            f"ins AS (INSERT INTO {account_table} (person_id, opened_on, balance, closed_on) "
+            f"SELECT f.person_id, f.month, 0, NULL FROM f "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {account_table} AS a WHERE a.person_id = f.person_id) "
+            f"ORDER BY f.month, f.person_id RETURNING *), hist AS ({history}) "
+            f"SELECT opened_on, count(*) FROM ins GROUP BY opened_on", history_params)
+        for month, opened in cursor.fetchall():
+            reports[month].accounts_opened = opened
+        cursor.execute(f"SELECT a.id FROM {account_table} AS a WHERE a.closed_on IS NULL AND a.person_id IN "
+                       f"(SELECT person_id FROM credit_eligible_months) ORDER BY a.id FOR UPDATE OF a")
+        reason = _("个人账户按月划入")
+        entry_history, entry_params = history_insert_sql(AccountEntry, "ins", actor=actor, reason=reason, now=now,
+                                                         connection=connection)
+        account_history, account_params = history_insert_sql(PersonalAccount, "snap", actor=actor, reason=reason,
+                                                              now=now, history_type="~", connection=connection)
+        columns = list(zip(*terms))
+        memos = [_("%(month)s 个人账户划入") % {"month": f.strftime("%Y-%m")} for f in firsts]
+        cursor.execute(
+            f"""WITH t (township_id, month, rate_in, rate_flex, pension_base, retiree_rate, version) AS (
+                    SELECT * FROM unnest(%s::bigint[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[],
+                                         %s::numeric[], %s::text[])),
+                m (month, memo) AS (SELECT * FROM unnest(%s::date[], %s::text[])),
+                c AS MATERIALIZED (
+                    SELECT e.month, e.person_id, a.id AS account_id, a.balance, t.version,
+                           EXISTS (SELECT 1 FROM {entry_table} AS x WHERE x.account_id = a.id AND x.kind = %s
+                                   AND x.month = e.month) AS done,
+                           CASE WHEN e.employee_status = 'retired' THEN round(t.pension_base * t.retiree_rate, 2)
+                                WHEN e.contribution_base IS NULL THEN 0
+                                WHEN e.employee_status = %s THEN round(e.contribution_base * t.rate_in, 2)
+                                WHEN e.employee_status = %s THEN round(e.contribution_base * t.rate_flex, 2)
+                                ELSE 0 END AS amount
+                    FROM credit_eligible_months AS e
+                    JOIN {account_table} AS a ON a.person_id = e.person_id AND a.closed_on IS NULL
+                    JOIN t ON t.township_id = e.township_id AND t.month = e.month),
+                k AS MATERIALIZED (
+                    SELECT c.*, NOT c.done AND c.amount > 0 AS credit,
+                           c.balance + sum(CASE WHEN NOT c.done AND c.amount > 0 THEN c.amount ELSE 0 END)
+                               OVER (PARTITION BY c.account_id ORDER BY c.month) AS balance_after
+                    FROM c),
+                ins AS (
+                    INSERT INTO {entry_table} (account_id, kind, amount, balance_after, "on", month, memo,
+                                               policy_version, relative_id, enrollment_id, created_at)
+                    SELECT k.account_id, %s, k.amount, k.balance_after, k.month, k.month, m.memo, k.version, NULL,
+                           NULL, %s
+                    FROM k JOIN m ON m.month = k.month WHERE k.credit ORDER BY k.month, k.person_id RETURNING *),
+                hist AS ({entry_history}),
+                snap AS MATERIALIZED (
+                    SELECT a.id, a.person_id, k.balance_after AS balance, a.opened_on, a.closed_on
+                    FROM k JOIN {account_table} AS a ON a.id = k.account_id WHERE k.credit
+                    ORDER BY k.month, a.id),
+                hist2 AS ({account_history}),
+                upd AS (
+                    UPDATE {account_table} AS a SET balance = a.balance + s.total
+                    FROM (SELECT account_id, sum(amount) AS total FROM k WHERE credit GROUP BY account_id) AS s
+                    WHERE a.id = s.account_id)
+            SELECT month, count(*) FILTER (WHERE done), count(*) FILTER (WHERE credit),
+                   coalesce(sum(amount) FILTER (WHERE credit), 0)
+            FROM k GROUP BY month""",
+            [array_literal(list(columns[0])), list(columns[1]),
+             *[array_literal([str(v) for v in col]) for col in columns[2:6]],
+             array_literal(list(columns[6])), firsts, array_literal(memos), EntryKind.CREDIT,
+             EmployeeStatus.IN_SERVICE, EmployeeStatus.FLEXIBLE, EntryKind.CREDIT, now,
+             *entry_params, *account_params])
+        for month, already, credited, amount in cursor.fetchall():
+            report = reports[month]
+            report.already, report.credited, report.amount = already, credited, amount
+    return list(reports.values())
+
+
 def _set_balances(balances: dict[int, Decimal], *, actor, reason: str) -> None:
     """Write the accounts' new balances (account id → balance), each with its ``~`` history row:
     on PostgreSQL one ``UPDATE … FROM unnest`` and one ``INSERT … SELECT`` of the history;

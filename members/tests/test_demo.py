@@ -119,6 +119,7 @@ def test_demo_credit_runs_in_postgresql_write_what_the_python_path_writes(db, mo
     results, reports, doors = {}, {}, []
     real, door = accounts.account_credit_month, accounts._credit_month_pg
     monkeypatch.setattr(accounts, "_credit_month_pg", lambda *a: doors.append(door(*a)) or doors[-1])
+    monkeypatch.setattr(demo, "_SQL", False)  # (the month by month runs: ``account_credit_months`` is tested below)
     for python_only in (False, True):
         monkeypatch.setattr(accounts, "_PYTHON_ONLY", python_only)
         runs = []
@@ -138,5 +139,67 @@ def test_demo_credit_runs_in_postgresql_write_what_the_python_path_writes(db, mo
     assert reports[True][-1][3] == reports[True][2][1]  # the second March run: every account already credited
     assert reports[False] == reports[True]
     assert len(python["entries"]) == 11 * reports[True][0][1]
+    for key in python:
+        assert sql[key] == python[key], key
+
+
+def test_demo_sql_doors_write_what_the_python_path_writes(db, monkeypatch):
+    """The members demo's PostgreSQL statements (``demo._SQL``: persons, relatives, the credit
+    runs of the year so far) against the path of before on the same demo (same seed): every
+    person, relative, enrolment, account and credit with their history, row for row (ids
+    compared through ID numbers, in id order), and the same log; a second run writes nothing
+    more.  (On SQLite both runs take the path of before.)"""
+    from django.db import connection, transaction
+
+    from yibao_site.demo import DemoContext, build_jurisdiction, build_staff
+    from yibao_site.packs import pack_load
+
+    j = build_jurisdiction()
+    pack_load(name="shiyan-2022", region=j.city)
+    staff = build_staff(j, "x-demo-pass-1")
+    from members.services import accounts
+
+    doors, month_doors, person_doors = [], [], []
+    real, real_months, real_persons = demo._relatives_pg, accounts._credit_months_pg, demo._persons_pg
+    monkeypatch.setattr(demo, "_persons_pg", lambda *a: person_doors.append(real_persons(*a)) or person_doors[-1])
+    monkeypatch.setattr(demo, "PERSONS_FILE_ROWS", 200)  # (three files: 200, 200 and the rest)
+    monkeypatch.setattr(demo, "_relatives_pg", lambda *a: doors.append(real(*a)) or doors[-1])
+    monkeypatch.setattr(accounts, "_credit_months_pg",
+                        lambda *a: month_doors.append(real_months(*a)) or month_doors[-1])
+    logs = {}
+    results, states = {}, {}
+    for sql in (True, False):
+        monkeypatch.setattr(demo, "_SQL", sql)
+        with transaction.atomic():
+            lines = logs[sql] = []
+            ctx = DemoContext(rng=random.Random(3), persons=450, jurisdiction=j, staff=staff,
+                              today=date(2026, 11, 20), log=lines.append)
+            demo.seed(ctx)
+            results[sql] = _members_written()
+            from members.models import AccountEntry, PersonalAccount
+
+            results[sql]["entries in id order"] = list(AccountEntry.objects.order_by("pk").values_list(
+                "account__person__id_number", "month", "amount", "balance_after"))
+            results[sql]["account history in id order"] = list(PersonalAccount.history.order_by(
+                "history_id").values_list("person__id_number", "balance", "history_type"))
+            states[sql] = ctx.rng.getstate()
+            again = []
+            demo.seed(DemoContext(rng=random.Random(3), persons=450, jurisdiction=j, staff=staff,
+                                  today=date(2026, 11, 20), log=again.append))
+            assert _members_written() == {k: v for k, v in results[sql].items() if "id order" not in k}
+            credits = [line for line in again if line.startswith("  account credits")]
+            assert len(credits) == 11 and all(line.endswith(" 0 (already %s)" % credits[0].split("already ")[1][:-1])
+                                              for line in credits)
+            transaction.set_rollback(True)
+    if connection.vendor == "postgresql":
+        assert len(doors) == 2 and doors[0] > 100 and doors[1] == 0  # (the second run: every pair there already)
+        assert len(month_doors) == 2 and None not in month_doors
+        # The first run's three files written by the door; the second run's first file declined
+        # (registered already): it and the rest then went through the import.
+        assert person_doors[:3] == [200, 200, len(results[True]["persons"]) - 400] and person_doors[3:] == [0]
+    assert logs[True] == logs[False]  # (every step's counts, the credit runs' month by month)
+    sql, python = results[True], results[False]
+    assert len(python["relatives"]) > 100 and len(python["enrolments"]) > 800
+    assert states[True] == states[False]  # (the same draws: the apps after members see the same generator)
     for key in python:
         assert sql[key] == python[key], key
