@@ -112,9 +112,9 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     last = add_months(first, 1) - timedelta(days=1)
     report = CreditRunReport(month=first)
     if connection.vendor == "postgresql" and not _PYTHON_ONLY:
-        done = _credit_month_pg(first, last, report, actor)
+        done = _credit_months_pg([first], actor)
         if done is not None:
-            return done
+            return done[0]
     # Plain values, no instance per row; keys as one array parameter (``__any``).
     enrollments = list(Enrollment.objects.filter(
         scheme=Scheme.EMPLOYEE, year=first.year, active=True, benefit_start__lte=last, benefit_end__gte=first,
@@ -171,109 +171,11 @@ def account_credit_month(*, month: date, actor=None) -> CreditRunReport:
     return report
 
 
-# What ``_credit_month_pg`` writes, column by column: a model with any other column goes the
+# What ``_credit_months_pg`` writes, column by column: a model with any other column goes the
 # Python way (only it knows that column's value).
 _PG_ACCOUNT_FIELDS = {"id", "person_id", "balance", "opened_on", "closed_on"}
 _PG_ENTRY_FIELDS = {"id", "account_id", "kind", "amount", "balance_after", "on", "month", "relative_id",
                     "enrollment_id", "memo", "policy_version", "created_at"}
-
-# The month's eligible enrolments (the Python path's query, as SQL): parameters year, last, first.
-_PG_ELIGIBLE = """
-SELECT e.person_id, e.employee_status, e.contribution_base, p.township_id
-FROM members_enrollment AS e JOIN members_person AS p ON p.id = e.person_id
-WHERE e.scheme = 'employee' AND e.year = %s AND e.active AND e.benefit_start <= %s AND e.benefit_end >= %s
-      AND NOT e.pooling_only
-"""
-
-
-def _credit_month_pg(first: date, last: date, report: CreditRunReport, actor) -> CreditRunReport | None:
-    """``account_credit_month`` inside PostgreSQL: the same accounts opened, entries (ids in
-    person order), balances and history rows as the Python path below: the month's eligible
-    enrolments read once into a temporary table, then its townships (their terms are worked
-    out once each, as there, from the policy),
-    the missing accounts opened, the month's accounts locked in id order, and one statement
-    that credits them: ``rules.monthly_credit`` as SQL (``round(…, 2)`` is half-up on these
-    positive amounts, as ``to_fen``), the entries and their history, the balances by one
-    ``UPDATE … FROM`` and theirs.  ``None`` when a model has a column this does not fill."""
-    if {f.attname for f in PersonalAccount._meta.concrete_fields} != _PG_ACCOUNT_FIELDS or \
-            {f.attname for f in AccountEntry._meta.concrete_fields} != _PG_ENTRY_FIELDS or \
-            (Enrollment._meta.db_table, Person._meta.db_table) != ("members_enrollment", "members_person"):
-        return None
-    account_table, entry_table = PersonalAccount._meta.db_table, AccountEntry._meta.db_table
-    eligible = [first.year, last, first]
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        # The month's enrolments read once (the statements below use them three times).
-        cursor.execute("DROP TABLE IF EXISTS credit_eligible")
-        cursor.execute(f"CREATE TEMP TABLE credit_eligible ON COMMIT DROP AS {_PG_ELIGIBLE}", eligible)
-        cursor.execute("ANALYZE credit_eligible")
-        cursor.execute("SELECT DISTINCT township_id FROM credit_eligible")
-        township_ids = [row[0] for row in cursor.fetchall()]
-        if not township_ids:
-            return report
-        townships = Region.objects.in_bulk(township_ids)
-        cache = PolicyCache()
-        terms = []
-        for township_id in township_ids:
-            snap = cache.get(townships[township_id], first)
-            terms.append((township_id, snap.decimal(f"account.credit_rate.{EmployeeStatus.IN_SERVICE}"),
-                          snap.decimal(f"account.credit_rate.{EmployeeStatus.FLEXIBLE}"),
-                          snap.decimal("account.retiree.pension_base"), snap.decimal("account.retiree.rate"),
-                          snapshot_version(snap)))
-        history, history_params = history_insert_sql(PersonalAccount, "ins", actor=actor, reason=_("开设个人账户"),
-                                                     now=now, connection=connection)
-        cursor.execute(
-            f"WITH ins AS (INSERT INTO {account_table} (person_id, opened_on, balance, closed_on) "
-            f"SELECT e.person_id, %s, 0, NULL FROM credit_eligible AS e "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {account_table} AS a WHERE a.person_id = e.person_id) "
-            f"ORDER BY e.person_id RETURNING *), hist AS ({history}) SELECT count(*) FROM ins",
-            [first, *history_params])
-        report.accounts_opened = cursor.fetchone()[0]
-        cursor.execute(f"SELECT a.id FROM {account_table} AS a JOIN credit_eligible AS e ON e.person_id = a.person_id "
-                       f"WHERE a.closed_on IS NULL ORDER BY a.id FOR UPDATE OF a")
-        reason = _("个人账户按月划入")
-        entry_history, entry_params = history_insert_sql(AccountEntry, "ins", actor=actor, reason=reason, now=now,
-                                                         connection=connection)
-        account_history, account_params = history_insert_sql(PersonalAccount, "upd", actor=actor, reason=reason,
-                                                              now=now, history_type="~", connection=connection)
-        columns = list(zip(*terms))
-        cursor.execute(
-            f"""WITH t (township_id, rate_in, rate_flex, pension_base, retiree_rate, version) AS (
-                    SELECT * FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-                                         %s::text[])),
-                c AS MATERIALIZED (
-                    SELECT e.person_id, a.id AS account_id, a.balance, t.version,
-                           EXISTS (SELECT 1 FROM {entry_table} AS x WHERE x.account_id = a.id AND x.kind = %s
-                                   AND x.month = %s) AS done,
-                           CASE WHEN e.employee_status = 'retired' THEN round(t.pension_base * t.retiree_rate, 2)
-                                WHEN e.contribution_base IS NULL THEN 0
-                                WHEN e.employee_status = %s THEN round(e.contribution_base * t.rate_in, 2)
-                                WHEN e.employee_status = %s THEN round(e.contribution_base * t.rate_flex, 2)
-                                ELSE 0 END AS amount
-                    FROM credit_eligible AS e
-                    JOIN {account_table} AS a ON a.person_id = e.person_id AND a.closed_on IS NULL
-                    JOIN t ON t.township_id = e.township_id),
-                ins AS (
-                    INSERT INTO {entry_table} (account_id, kind, amount, balance_after, "on", month, memo,
-                                               policy_version, relative_id, enrollment_id, created_at)
-                    SELECT account_id, %s, amount, balance + amount, %s, %s, %s, version, NULL, NULL, %s
-                    FROM c WHERE NOT done AND amount > 0 ORDER BY person_id RETURNING *),
-                hist AS ({entry_history}),
-                upd AS (
-                    UPDATE {account_table} AS a SET balance = c.balance + c.amount FROM c
-                    WHERE a.id = c.account_id AND NOT c.done AND c.amount > 0 RETURNING a.*),
-                hist2 AS ({account_history})
-            SELECT count(*) FILTER (WHERE done), count(*) FILTER (WHERE NOT done AND amount > 0),
-                   coalesce(sum(amount) FILTER (WHERE NOT done AND amount > 0), 0)
-            FROM c""",
-            [array_literal(list(columns[0])), *[array_literal([str(v) for v in col]) for col in columns[1:5]],
-             array_literal(list(columns[5])), EntryKind.CREDIT, first, EmployeeStatus.IN_SERVICE,
-             EmployeeStatus.FLEXIBLE,
-             EntryKind.CREDIT, first, first, _("%(month)s 个人账户划入") % {"month": first.strftime("%Y-%m")}, now,
-             *entry_params, *account_params])
-        report.already, report.credited, report.amount = cursor.fetchone()
-    return report
-
 
 @transaction.atomic
 def account_credit_months(*, months: list[date], actor=None) -> list[CreditRunReport]:
@@ -284,15 +186,15 @@ def account_credit_months(*, months: list[date], actor=None) -> list[CreditRunRe
     when the months are not distinct and in order — one run a month."""
     require_actor(actor, CREDIT_RUNNERS, system=True)
     firsts = [m.replace(day=1) for m in months]
-    if connection.vendor == "postgresql" and not _PYTHON_ONLY and len(firsts) > 1 and firsts == sorted(set(firsts)):
+    if connection.vendor == "postgresql" and not _PYTHON_ONLY and firsts and firsts == sorted(set(firsts)):
         done = _credit_months_pg(firsts, actor)
         if done is not None:
             return done
     return [account_credit_month(month=m, actor=actor) for m in firsts]
 
 
-# The months' eligible enrolments (``_PG_ELIGIBLE`` for each month): parameters the months'
-# first and last days (two arrays).
+# The months' eligible enrolments (the Python path's query, as SQL, for each month): parameters the
+# months' first and last days (two arrays).
 _PG_ELIGIBLE_MONTHS = """
 SELECT m.first AS month, e.person_id, e.employee_status, e.contribution_base, p.township_id
 FROM unnest(%s::date[], %s::date[]) AS m (first, last)
@@ -303,8 +205,11 @@ JOIN members_person AS p ON p.id = e.person_id
 
 
 def _credit_months_pg(firsts: list[date], actor) -> list[CreditRunReport] | None:
-    """What ``_credit_month_pg`` writes for each month of ``firsts`` (distinct, in order) run
-    one after the other, in three statements for all of them: the accounts a month's run
+    """``account_credit_month`` inside PostgreSQL, for each month of ``firsts`` (distinct, in
+    order; one month for the monthly run) as if run one after the other — the same accounts
+    opened, entries, balances and history rows as the Python path — in three statements for
+    all of them (``rules.monthly_credit`` as SQL: ``round(…, 2)`` is half-up on these positive
+    amounts, as ``to_fen``): the accounts a month's run
     would open (on the first month a person is eligible; ids in month, then person order),
     the accounts locked in id order, then the credits — each (account, month) as there, the
     month's terms of the account's township from the policy in force that month, the entries
