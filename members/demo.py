@@ -10,8 +10,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
-from django.utils.translation import gettext
 
 from yibao_site.actors import system_actor
 from yibao_site.audit import history_insert_sql, insert_rows_audited
@@ -22,7 +20,7 @@ from yibao_site.testing import make_id_number
 
 from . import services
 from .importers import EnrollmentImporter, IdentityImporter, PersonImporter, _PersonRef, enrol_new_file
-from .models import OffsiteRegistration, Person, Relation, Relative, Sex, SubsidyBatch
+from .models import OffsiteRegistration, Person, Relation, Relative, SubsidyBatch
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建华文"
@@ -68,7 +66,8 @@ def _enrol(rows, refs, clerk, log, *, fast: bool | None = None) -> None:
 
 
 # PostgreSQL: the big member rows are written by the server from the demo's values
-# (``_relatives_pg``, ``services.account_credit_months``…); ``_SQL = False`` takes the path of
+# (``_relatives_pg``, ``services.account_credit_months``; the persons go through the persons
+# import's own server-side door, ``PersonImporter.server_side``); ``_SQL = False`` takes the path of
 # before everywhere (the tests compare them).
 _SQL = True
 _RELATIVE_FIELDS = {"id", "person_id", "relative_id", "relation"}  # what ``_relatives_pg`` writes
@@ -101,57 +100,6 @@ ins AS (
 hist AS ({history})
 SELECT count(*) FROM ins
 """
-
-
-_PERSON_FIELDS = {"id", "id_number", "name", "sex", "birth_date", "village_id", "township_id", "phone",
-                  "household_no", "id_outside_county", "created_at"}  # what ``_persons_pg`` writes
-
-# The demo's persons as the persons import writes a file of new ones (``PersonImporter``: ids in
-# file order, sex and birth date from the ID, township and county from the village, one
-# timestamp, ``+`` history), only when none of them is registered yet (else nothing is written).
-# Parameters: the persons' ID numbers, names, village codes, phones, household numbers; the
-# villages' codes, ids, townships, counties (arrays); the sexes male and female; the timestamp;
-# then the history's.
-_PERSONS_SQL = """
-WITH r (idn, name, village, phone, household_no, ord) AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY),
-v (code, id, township_id, county) AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])),
-verdict AS MATERIALIZED (
-    SELECT count(*) = count(v.id) AND NOT EXISTS (SELECT 1 FROM r AS x JOIN {person} AS p ON p.id_number = x.idn) AS ok
-    FROM r LEFT JOIN v ON v.code = r.village),
-ins AS (
-    INSERT INTO {person} (id_number, name, sex, birth_date, village_id, township_id, phone, household_no,
-                          id_outside_county, created_at)
-    SELECT r.idn, r.name, CASE WHEN substr(r.idn, 17, 1)::int %% 2 = 1 THEN %s ELSE %s END,
-           to_date(substr(r.idn, 7, 8), 'YYYYMMDD'), v.id, v.township_id, r.phone, r.household_no,
-           left(r.idn, 6) <> left(v.county, 6), %s
-    FROM r JOIN v ON v.code = r.village
-    WHERE (SELECT ok FROM verdict)
-    ORDER BY r.ord
-    RETURNING *),
-hist AS ({history})
-SELECT count(*) FROM ins
-"""
-
-
-def _persons_pg(rows, places, clerk) -> int:
-    """What the persons import writes for ``rows`` (a file of the demo's, new persons), by
-    one statement; 0 (nothing written) when one of them is registered already or a village is
-    not the demo's (``places``: village code → id, township, county code)."""
-    if not rows:
-        return 0
-    now = timezone.now()
-    history, history_params = history_insert_sql(Person, "ins", actor=clerk, reason=gettext("导入参保人员"), now=now,
-                                                 connection=connection)
-    codes = list(places)
-    columns = [[row[c] for row in rows] for c in ("id_number", "name", "village", "phone", "household_no")]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '256MB'")  # (the rows' sort and RETURNING kept in memory)
-        cursor.execute(_PERSONS_SQL.format(person=Person._meta.db_table, history=history),
-                       [*map(array_literal, columns), array_literal(codes),
-                        array_literal([places[c][0] for c in codes]), array_literal([places[c][1] for c in codes]),
-                        array_literal([places[c][2] for c in codes]), Sex.MALE, Sex.FEMALE, now, *history_params])
-        return cursor.fetchone()[0]
 
 
 def _relatives_pg(households, pid, clerk) -> int:
@@ -229,15 +177,7 @@ def _seed(ctx) -> None:
     # written inside the server (``PersonImporter.server_side``), elsewhere row by row.
     importer = PersonImporter(actor=clerk)
     step = max(1, min(PERSONS_FILE_ROWS, getattr(settings, "IMPORT_MAX_ROWS", PERSONS_FILE_ROWS)))
-    sql = connection.vendor == "postgresql" and _SQL and _PERSON_FIELDS == {
-        f.attname for f in Person._meta.concrete_fields}
-    places = {v.code: (v.pk, v.parent_id, county_of[v.parent_id]) for v in villages}
     for lo in range(0, len(unique_rows), step):  # (files within the import's bounds, as a clerk would split them)
-        created = _persons_pg(unique_rows[lo:lo + step], places, clerk) if sql else None
-        if created:
-            log(f"  persons: created {created}, updated 0, unchanged 0")
-            continue
-        sql = False  # (a file with a person registered already: this and the next go through the import)
         _check(importer.run_file(_persons_csv(unique_rows[lo:lo + step]), "persons.csv"), "persons", log)
     refs = {p.id_number: p for p in map(_PersonRef._make, Person.objects.filter(id_number__any=list(seen))
                                         .values_list("id", "id_number", "birth_date", "township_id"))}

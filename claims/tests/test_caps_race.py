@@ -10,12 +10,10 @@ person's history; the settlement then runs; the enrolment goes on once the settl
 either finished (no common lock: the race) or is seen waiting for a lock in
 ``pg_stat_activity`` (the fix).  No wall-clock assert: the waits only bound a broken run.
 """
-import threading
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection, connections
 
 from claims import services
 from claims.models import Claim
@@ -23,65 +21,15 @@ from members.models import Enrollment
 from members.services import enrolment as enrolment_module
 
 from . import factories as f
+from .races import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-BOUND = 60  # seconds: only a broken run waits this long
-
-
-def _waiting_for_a_lock(pid: int) -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
-        row = cursor.fetchone()
-    return bool(row) and row[0] == "Lock"
 
 
 def _race(monkeypatch, enrol, settle):
     """Run ``enrol`` in one thread, stopped after its history read, and ``settle`` in another
     meanwhile; return (what enrol returned, what settle returned)."""
-    read = threading.Event()
-    go_on = threading.Event()
-    original = enrolment_module.enrollment_histories
-
-    def histories(*args, **kwargs):
-        out = original(*args, **kwargs)
-        if threading.current_thread().name == "enrol" and not read.is_set():
-            read.set()
-            assert go_on.wait(BOUND)
-        return out
-
-    monkeypatch.setattr(enrolment_module, "enrollment_histories", histories)
-    results, errors, settle_pid = {}, [], {}
-
-    def run(name, work):
-        try:
-            if name == "settle":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_backend_pid()")
-                    settle_pid["pid"] = cursor.fetchone()[0]
-            results[name] = work()
-        except BaseException as exc:  # noqa: BLE001 — reported by the main thread
-            errors.append(exc)
-            read.set()
-        finally:
-            connection.close()
-
-    e = threading.Thread(target=run, args=("enrol", enrol), name="enrol")
-    e.start()
-    assert read.wait(BOUND)
-    s = threading.Thread(target=run, args=("settle", settle), name="settle")
-    s.start()
-    for _ in range(BOUND * 20):  # until the settlement is done or blocked on the enrolment's lock
-        s.join(0.05)
-        if not s.is_alive() or ("pid" in settle_pid and _waiting_for_a_lock(settle_pid["pid"])):
-            break
-    go_on.set()
-    e.join(BOUND)
-    s.join(BOUND)
-    assert not e.is_alive() and not s.is_alive()
-    if errors:
-        raise errors[0]
-    return results["enrol"], results["settle"]
+    return race(monkeypatch, enrol, (enrolment_module, "enrollment_histories"), settle)
 
 
 def test_next_years_enrolment_and_this_years_first_fund_payment_at_once(monkeypatch, yicheng):

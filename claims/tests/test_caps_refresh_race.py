@@ -11,17 +11,13 @@ The settlement has no ledger row to lock before its first claim; the refresh tak
 the ledger rows of the person-years whose cap changes before it locks their enrolments, and
 deletes those it created before committing (``q``, without claims, keeps no ledger row).
 
-The interleaving is forced, not hoped for: one side stops at a hook; the other runs until it
-has finished (no common lock: the race) or is seen waiting for a lock in
-``pg_stat_activity`` (the fix); then the first goes on.  No wall-clock assert: the waits only
-bound a broken run.
+The interleaving is forced, not hoped for (``races.race``): one side stops at a hook, the
+other runs until it has finished or waits for a lock.
 """
-import threading
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection, connections
 
 from claims import services, tasks
 from claims.models import EntryKind, LedgerEntry, PersonYearLedger
@@ -30,66 +26,9 @@ from claims.services import settlement as settlement_module
 from members.models import Enrollment
 
 from . import factories as f
+from .races import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-BOUND = 60  # seconds: only a broken run waits this long
-
-
-def _waiting_for_a_lock(pid: int) -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
-        row = cursor.fetchone()
-    return bool(row) and row[0] == "Lock"
-
-
-def _race(monkeypatch, first, hook: tuple, second):
-    """Run ``first`` in one thread, stopped right after its call of ``hook`` (module,
-    attribute), and ``second`` in another meanwhile; return their results."""
-    module, name = hook
-    reached, go_on = threading.Event(), threading.Event()
-    original = getattr(module, name)
-
-    def hooked(*args, **kwargs):
-        out = original(*args, **kwargs)
-        if threading.current_thread().name == "first" and not reached.is_set():
-            reached.set()
-            assert go_on.wait(BOUND)
-        return out
-
-    monkeypatch.setattr(module, name, hooked)
-    results, errors, second_pid = {}, [], {}
-
-    def run(label, work):
-        try:
-            if label == "second":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_backend_pid()")
-                    second_pid["pid"] = cursor.fetchone()[0]
-            results[label] = work()
-        except BaseException as exc:  # noqa: BLE001 — reported by the main thread
-            errors.append(exc)
-            reached.set()
-        finally:
-            connection.close()
-
-    a = threading.Thread(target=run, args=("first", first), name="first")
-    a.start()
-    assert reached.wait(BOUND)
-    b = threading.Thread(target=run, args=("second", second), name="second")
-    b.start()
-    for _ in range(BOUND * 20):  # until the second is done or blocked on the first's lock
-        b.join(0.05)
-        if not b.is_alive() or ("pid" in second_pid and _waiting_for_a_lock(second_pid["pid"])):
-            break
-    go_on.set()
-    a.join(BOUND)
-    b.join(BOUND)
-    assert not a.is_alive() and not b.is_alive()
-    if errors:
-        raise errors[0]
-    return results["first"], results["second"]
-
 
 @pytest.fixture
 def setup(yicheng):
@@ -124,7 +63,7 @@ def test_a_first_claim_settled_while_the_refresh_holds_the_person_year(monkeypat
     """The refresh stops after changing the caps (its chunk not committed); ``p``'s first
     claim then arrives.  It waits for the refresh and settles under 405 000 — no entry."""
     p, q = setup
-    totals, claim = _race(monkeypatch, lambda: tasks.enrollment_caps_refresh(2025),
+    totals, claim = race(monkeypatch, lambda: tasks.enrollment_caps_refresh(2025),
                           (ledger_module, "enrollment_caps_refresh_persons"), _first_claim(p))
     assert totals["changed"] == 2
     assert claim.critical_paid == D("405000.00")
@@ -137,7 +76,7 @@ def test_the_refresh_while_a_first_claim_is_being_settled(monkeypatch, setup):
     not committed); the refresh runs meanwhile.  The refresh waits for it, then re-settles
     ``p``'s 2025: one 补付 entry of critical +2 000."""
     p, q = setup
-    claim, totals = _race(monkeypatch, _first_claim(p), (settlement_module, "_person_facts"),
+    claim, totals = race(monkeypatch, _first_claim(p), (settlement_module, "_person_facts"),
                           lambda: tasks.enrollment_caps_refresh(2025))
     assert claim.critical_paid == D("403000.00")
     assert (totals["changed"], totals["resettled"], totals["entries"]) == (2, 1, 1)
@@ -158,7 +97,7 @@ def test_a_late_claim_for_the_year_before_while_a_first_claim_is_being_settled(m
     december = lambda: services.claim_settle(  # noqa: E731
         person=p, visit_type="inpatient", hospital_level=2, service_date=date(2024, 12, 20),
         total_cost=D("12000"), policy_scope_cost=D("12000"), actor=clerk)
-    claim, late = _race(monkeypatch, _first_claim(p), (settlement_module, "_person_facts"), december)
+    claim, late = race(monkeypatch, _first_claim(p), (settlement_module, "_person_facts"), december)
     assert claim.critical_paid == D("403000.00") and late.basic_paid > 0
     assert Enrollment.objects.get(person=p, year=2025).critical_illness_cap == D("400000.00")
     row = PersonYearLedger.objects.get(person=p, year=2025)
