@@ -208,9 +208,10 @@ def _resettle(*, keys: set[tuple[int, int]], actor, reason: str, confirm: bool =
 def _follow_fund_payments(rows: list[PersonYearLedger], *, actor, depth: int = 0,
                           flags: dict[tuple[int, int], list[bool]] | None = None) -> None:
     """Keep what the year ledgers imply for members in step (DOMAIN.md §3, 零报销激励):
-    ``Enrollment.had_fund_payment`` of each year through members' service, then the next
-    year's critical-illness cap; a person-year whose cap changed and that already has claims is
-    re-settled (its claims may have been capped by the old value).  Set-based: a few
+    ``Enrollment.had_fund_payment`` of each year through members' service, then the
+    critical-illness caps of the later enrolled years (:func:`_refresh_caps`); a person-year
+    whose cap changed and that already has claims is re-settled (its claims may have been
+    capped by the old value).  Set-based: a few
     statements per year in the batch."""
     by_year: dict[tuple[int, bool], list[int]] = defaultdict(list)
     for row in rows:

@@ -14,6 +14,7 @@ import dataclasses
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -200,8 +201,6 @@ def _changed_fields(rows: dict, states: dict) -> list[str]:
     differs from the row's in some row — what ``any(state[f] != row.f for every row)`` per
     field finds, by comparing each row's still-unchanged fields as one tuple (two C calls a
     row; the per-field generator over every row was 5 % of the batch's Python)."""
-    from operator import attrgetter, itemgetter
-
     same = list(rules.LEDGER_FIELDS)
     of_row, of_state = attrgetter(*same), itemgetter(*same)
     for key, row in rows.items():

@@ -321,11 +321,14 @@ def enrollment_caps_changes(*, year: int, person_ids: Iterable[int]) -> CapChang
     would change now — read only, nothing locked or written.  Claims asks first so that it
     can take those person-years' ledger rows before the enrolments (the settlement's lock
     order), then refreshes; ``enrolled`` tells it whose later years may count ``year``."""
-    return _caps_refresh_persons(year, person_ids, None, write=False)
+    changed, enrolled = _cap_changes(year, person_ids, lock=False)
+    return CapChanges([row.person_id for row in changed], enrolled)
 
 
-@transaction.atomic(savepoint=False)  # as _record_fund_payments
-def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor, *, write: bool = True) -> list[int]:
+def _cap_changes(year: int, person_ids: Iterable[int] | None, *, lock: bool) -> tuple[list, list[int]]:
+    """The resident enrolments of ``year`` (of ``person_ids``, or all) whose cap the histories
+    as they are now change — each with its new cap set, not saved — and the persons enrolled;
+    ``lock``: the enrolments read ``FOR UPDATE`` (inside the caller's transaction)."""
     qs = Enrollment.objects.filter(year=year, scheme=Scheme.RESIDENT)
     if person_ids is not None:
         qs = qs.filter(person_id__any=sorted(set(person_ids)))  # one array parameter
@@ -333,12 +336,12 @@ def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor, *,
         # after its own): a one-table probe costs a fraction of planning the locked three-table
         # read below (≈ 0.7 ms on PostgreSQL, on every first fund-paid claim of a person-year).
         if not qs.exists():
-            return [] if write else CapChanges([], [])
-    if write:
+            return [], []
+    if lock:
         qs = qs.select_for_update()
     rows = list(qs.select_related("person__township").order_by("pk"))
     if not rows:
-        return [] if write else CapChanges([], [])
+        return [], []
     histories = enrollment_histories({r.person_id for r in rows}, before_year=year)
     cache = PolicyCache()
     changed = []
@@ -353,7 +356,11 @@ def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor, *,
         if cap != row.critical_illness_cap:
             row.critical_illness_cap = cap
             changed.append(row)
-    if not write:
-        return CapChanges([row.person_id for row in changed], sorted({row.person_id for row in rows}))
+    return changed, sorted({row.person_id for row in rows})
+
+
+@transaction.atomic(savepoint=False)  # as _record_fund_payments
+def _caps_refresh_persons(year: int, person_ids: Iterable[int] | None, actor) -> list[int]:
+    changed, _enrolled = _cap_changes(year, person_ids, lock=True)
     bulk_update_audited(changed, Enrollment, ["critical_illness_cap"], actor=actor, reason=_("大病封顶线重算"))
     return [row.person_id for row in changed]
